@@ -1,0 +1,114 @@
+"""PHP-style bracket form codec (``data[PARAMS][MESSAGE]=...``).
+
+Bitrix24 posts its events as ``application/x-www-form-urlencoded`` built by PHP's
+``http_build_query``: nested keys in brackets, every value a string, empty arrays dropped
+(reference/bitrix24.md §2.2). ``parse`` turns the pairs back into nested dicts; ``encode`` is its
+inverse and is what the sandbox portal uses to deliver events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_PART = re.compile(r"\[([^\[\]]*)\]")
+
+MAX_DEPTH = 16
+MAX_FIELDS = 5000
+
+
+class FormError(ValueError):
+    """The body is not a well-formed PHP bracket form."""
+
+
+def parse(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Nest ``[(key, value)]`` pairs by their bracket keys.
+
+    ``a[]=x&a[]=y`` becomes a list; numeric and named keys become dict keys (strings), as PHP
+    would give; a scalar and a nested value under one key is an error, as is an empty key.
+    """
+    root: dict[str, Any] = {}
+    for count, (raw_key, value) in enumerate(pairs, start=1):
+        if count > MAX_FIELDS:
+            raise FormError(f"more than {MAX_FIELDS} fields")
+        m = _KEY.match(raw_key)
+        if not m:
+            raise FormError(f"malformed key {raw_key[:80]!r}")
+        path = [m.group(1), *_PART.findall(m.group(2))]
+        if len(path) > MAX_DEPTH:
+            raise FormError(f"key nested deeper than {MAX_DEPTH}: {raw_key[:80]!r}")
+        _assign(root, path, value, raw_key)
+    return root
+
+
+def _assign(node: dict[str, Any], path: list[str], value: str, raw_key: str) -> None:
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            raise FormError(f"mixed list and keyed entries at {raw_key[:80]!r}")
+        if part == "":
+            if i == 0:
+                raise FormError("empty key")
+            # ``a[]`` appends: represent as the next integer key, like PHP does.
+            part = str(sum(1 for k in node if k.isdigit()))
+        if last:
+            if isinstance(node.get(part), dict):
+                raise FormError(f"{raw_key[:80]!r} is both a value and a group")
+            node[part] = value
+            return
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        elif not isinstance(child, dict):
+            raise FormError(f"{raw_key[:80]!r} is both a value and a group")
+        node = child
+
+
+def parse_body(body: bytes | str) -> dict[str, Any]:
+    """Parse a urlencoded body; raises :class:`FormError` on undecodable input."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormError("body is not UTF-8") from exc
+    try:
+        pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS)
+    except ValueError as exc:
+        raise FormError(str(exc)) from exc
+    return parse(pairs)
+
+
+def flatten(obj: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """The inverse of :func:`parse`: nested dicts/lists to bracket pairs, PHP-style.
+
+    Booleans become ``"1"``/``""`` like PHP's string cast would not; we follow Bitrix24 and send
+    ``Y``/``N`` explicitly in the data itself, so booleans here are rendered ``"true"``/``"false"``.
+    ``None`` and empty containers are dropped, as ``http_build_query`` drops empty arrays.
+    """
+    out: list[tuple[str, str]] = []
+    for key, value in obj.items():
+        full = f"{prefix}[{key}]" if prefix else str(key)
+        _flatten_value(out, full, value)
+    return out
+
+
+def _flatten_value(out: list[tuple[str, str]], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        out.extend(flatten(value, key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _flatten_value(out, f"{key}[{i}]", item)
+    elif isinstance(value, bool):
+        out.append((key, "true" if value else "false"))
+    else:
+        out.append((key, str(value)))
+
+
+def encode(obj: Mapping[str, Any]) -> str:
+    """Urlencode a nested mapping the way PHP's ``http_build_query`` would."""
+    return urlencode(flatten(obj))

@@ -1,0 +1,1 @@
+"""Small Protocols and our own data types; domains depend on these, adapters implement them."""

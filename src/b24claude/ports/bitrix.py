@@ -1,0 +1,142 @@
+"""The Bitrix24 ports: the CRM and chat operations the domains need, in our own types.
+
+The adapter implements them over the REST client (batching reads so one answered message costs
+about one REST call); the domains never see a Bitrix24 payload shape here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+BotApi = Literal["v1", "v2"]
+
+
+@dataclass(frozen=True, slots=True)
+class CrmRefs:
+    """CRM bindings of a dialogue (ids, 0/None = none)."""
+
+    lead_id: int | None = None
+    contact_id: int | None = None
+    company_id: int | None = None
+    deal_id: int | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.lead_id or self.contact_id or self.company_id or self.deal_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DealInfo:
+    id: int
+    title: str
+    stage: str
+    amount: float | None = None
+    currency: str | None = None
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCard:
+    """What the CRM knows about the customer behind a chat."""
+
+    refs: CrmRefs
+    kind: Literal["contact", "lead", "company", "unknown"] = "unknown"
+    name: str = ""
+    first_name: str = ""
+    company: str = ""
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    position: str = ""
+    assigned_user_id: int | None = None
+    open_deals: tuple[DealInfo, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PortalAuth:
+    """How to call one portal: OAuth tokens or an incoming webhook URL."""
+
+    member_id: str
+    client_endpoint: str  # e.g. https://acme.bitrix24.ru/rest/  (webhook: https://.../rest/1/code/)
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: float = 0.0
+    server_endpoint: str = ""  # OAuth server, e.g. https://oauth.bitrix.info/rest/
+    webhook: bool = False
+
+
+class TokenStore(Protocol):
+    async def load_auth(self, member_id: str) -> PortalAuth:
+        """Current credentials of a portal; raises PortalNotInstalled."""
+        ...
+
+    async def save_tokens(
+        self, member_id: str, *, access_token: str, refresh_token: str, expires_at: float
+    ) -> None:
+        """Persist a rotated token pair atomically (both or neither)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BotIdentity:
+    bot_id: int
+    code: str
+    api: BotApi
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedEvent:
+    event_id: int
+    type: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedEvents:
+    events: Sequence[FetchedEvent]
+    next_offset: int | None
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    id: int
+    author_id: int
+    text: str
+
+
+class CrmGateway(Protocol):
+    async def load_client(self, member_id: str, refs: CrmRefs) -> ClientCard:
+        """Card and open deals of the bound client, in one round trip where possible."""
+        ...
+
+    async def find_by_comm(self, member_id: str, *, phone: str | None = None, email: str | None = None) -> CrmRefs:
+        """Look a customer up by phone or e-mail (``crm.duplicate.findbycomm``)."""
+        ...
+
+    async def openlines_refs(self, member_id: str, chat_id: int) -> CrmRefs:
+        """CRM bindings of an Open Lines chat from ``imopenlines.dialog.get``."""
+        ...
+
+
+class ChatGateway(Protocol):
+    async def register_bot(
+        self, member_id: str, *, api: BotApi, code: str, name: str, handler_url: str | None
+    ) -> BotIdentity:
+        """Register the bot (idempotent: an existing bot with this code is reused)."""
+        ...
+
+    async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:
+        """Post a message as the bot; returns the Bitrix24 message id."""
+        ...
+
+    async def recent_messages(self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20) -> Sequence[ChatMessage]:
+        """Latest messages of a dialogue (to check whether an unrecorded send already happened)."""
+        ...
+
+    async def fetch_events(
+        self, member_id: str, bot: BotIdentity, *, offset: int | None, limit: int = 100
+    ) -> FetchedEvents:
+        """imbot.v2.Event.get; passing ``offset`` acknowledges every event below it."""
+        ...

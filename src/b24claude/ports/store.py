@@ -1,0 +1,154 @@
+"""Storage ports: the durable inbox, portals and their tokens, dialogues, effects and the ledger.
+
+The default implementation is SQL (SQLite file, PostgreSQL for scale) in ``adapters/sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from b24claude.ports.bitrix import BotApi, PortalAuth, TokenStore
+
+InboxStatus = Literal["pending", "processing", "done", "failed", "ignored"]
+EffectStatus = Literal["intent", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class Portal:
+    member_id: str
+    domain: str
+    auth: PortalAuth
+    application_token: str = ""
+    language: str = "ru"
+    bot_id: int | None = None
+    bot_code: str = ""
+    bot_api: BotApi = "v2"
+    event_offset: int | None = None  # imbot.v2 fetch offset already acknowledged
+    installed: bool = True
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    id: int
+    member_id: str
+    key: str  # unique per portal (DESIGN.md §7)
+    kind: str  # event name, e.g. ONIMBOTMESSAGEADD, ONIMBOTV2MESSAGEADD
+    payload: Mapping[str, Any]
+    status: InboxStatus
+    attempts: int
+    dialog_key: str = ""  # per-dialogue serialisation key
+    received_at: float = 0.0
+    not_before: float = 0.0
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewInboxItem:
+    member_id: str
+    key: str
+    kind: str
+    payload: Mapping[str, Any]
+    dialog_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    role: Literal["user", "assistant"]
+    text: str
+    message_id: int | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    inbox_id: int
+    kind: str  # e.g. "reply"
+    status: EffectStatus
+    payload: Mapping[str, Any]
+    result: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    member_id: str
+    feature: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cost_usd: float
+    latency_s: float
+    dialog_key: str = ""
+    request_id: str | None = None
+    inbox_id: int | None = None
+
+
+class InboxRepository(Protocol):
+    async def add_many(self, items: Sequence[NewInboxItem]) -> list[bool]:
+        """Insert durably in one transaction; ``False`` for an item whose (member_id, key) exists."""
+        ...
+
+    async def claim(self, *, limit: int, now: float, busy_dialogs: Sequence[str] = ()) -> list[InboxItem]:
+        """Move up to ``limit`` due pending items to ``processing`` (oldest first), at most one per
+        dialogue and none from ``busy_dialogs``; returns them."""
+        ...
+
+    async def mark_done(self, item_id: int, *, status: InboxStatus = "done") -> None: ...
+
+    async def mark_retry(self, item_id: int, *, error: str, not_before: float) -> None:
+        """Back to ``pending`` with attempts+1, not before the given time."""
+        ...
+
+    async def mark_failed(self, item_id: int, *, error: str) -> None: ...
+
+    async def requeue_processing(self) -> int:
+        """At start-up: items left ``processing`` by a dead process go back to ``pending``."""
+        ...
+
+    async def counts(self) -> Mapping[str, int]: ...
+
+    async def get(self, item_id: int) -> InboxItem | None: ...
+
+
+class PortalRepository(TokenStore, Protocol):
+    async def get(self, member_id: str) -> Portal | None: ...
+
+    async def upsert(self, portal: Portal) -> None: ...
+
+    async def set_bot(self, member_id: str, *, bot_id: int, bot_code: str, bot_api: BotApi) -> None: ...
+
+    async def set_event_offset(self, member_id: str, offset: int) -> None: ...
+
+    async def mark_uninstalled(self, member_id: str) -> None: ...
+
+    async def list_installed(self) -> list[Portal]: ...
+
+
+class DialogueRepository(Protocol):
+    async def append(self, member_id: str, dialog_key: str, turn: Turn) -> None: ...
+
+    async def last_turns(self, member_id: str, dialog_key: str, *, limit: int) -> list[Turn]:
+        """The last ``limit`` turns, oldest first."""
+        ...
+
+
+class EffectRepository(Protocol):
+    async def get(self, inbox_id: int, kind: str) -> Effect | None: ...
+
+    async def record_intent(self, inbox_id: int, kind: str, payload: Mapping[str, Any]) -> None:
+        """Record that we are about to perform an effect (idempotent for the same inbox_id+kind)."""
+        ...
+
+    async def record_done(self, inbox_id: int, kind: str, result: Mapping[str, Any]) -> None: ...
+
+
+class LedgerRepository(Protocol):
+    async def add(self, entry: LedgerEntry) -> None: ...
+
+    async def totals(self, member_id: str | None = None) -> Mapping[str, float]:
+        """Calls, tokens and cost, summed (over one portal or all)."""
+        ...

@@ -1,0 +1,94 @@
+"""Typed settings, read from ``B24C_*`` environment variables or a ``.env`` file.
+
+Built only by entry points (CLI, demo, tests) and handed to :mod:`b24claude.bootstrap`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ModelPrice(BaseModel):
+    """USD per million tokens. Cache writes/reads are priced as multipliers of ``input``."""
+
+    input: float
+    output: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+
+
+# Prices as of 2026-11 (reference/anthropic.md §7); keep them in settings, they change often.
+DEFAULT_PRICES: dict[str, ModelPrice] = {
+    "claude-sonnet-5-5": ModelPrice(input=2, output=10, cache_write_5m=2.5, cache_write_1h=4, cache_read=0.10),
+    "claude-haiku-5-5": ModelPrice(
+        input=0.10, output=0.50, cache_write_5m=0.125, cache_write_1h=0.20, cache_read=0.01
+    ),
+    "claude-opus-5-5": ModelPrice(input=4, output=20, cache_write_5m=5, cache_write_1h=8, cache_read=0.20),
+    "claude-haiku-4-5": ModelPrice(input=1, output=5, cache_write_5m=1.25, cache_write_1h=2, cache_read=0.10),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="B24C_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+
+    # --- where we run -----------------------------------------------------------------------------
+    public_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="The URL Bitrix24 reaches this service at (handler URLs are built from it).",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///./b24claude.db"
+
+    # --- Bitrix24 -----------------------------------------------------------------------------------
+    b24_client_id: str = ""
+    b24_client_secret: SecretStr = SecretStr("")
+    b24_oauth_url: str = Field(
+        default="https://oauth.bitrix.info",
+        description="OAuth server; overridden by server_endpoint from the install event when present.",
+    )
+    b24_webhook_url: str = Field(default="", description="Incoming webhook URL (dev/scripts mode).")
+    b24_rate_limit_per_s: float = 2.0
+    b24_rate_burst: int = 50
+    b24_max_wait_s: float = 30.0
+    b24_timeout_s: float = 30.0
+    bot_api: Literal["v1", "v2"] = Field(
+        default="v2",
+        description="v2 = imbot.v2 with eventMode fetch (no public URL needed, nothing lost); v1 = classic events.",
+    )
+    bot_code: str = "b24claude"
+    bot_name: str = "Claude"
+    v2_poll_interval_s: float = 2.0
+
+    # --- Claude ------------------------------------------------------------------------------------
+    anthropic_api_key: SecretStr = SecretStr("")
+    anthropic_base_url: str = "https://api.anthropic.com"
+    answer_model: str = "claude-sonnet-5-5"
+    answer_max_tokens: int = 1024
+    llm_timeout_s: float = 60.0
+    llm_max_attempts: int = 4
+    llm_max_retry_after_s: float = 20.0
+    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+
+    # --- the answer ----------------------------------------------------------------------------------
+    company_name: str = "Компания"
+    persona: str = Field(
+        default=(
+            "Вы — вежливый ассистент компании в чате поддержки. Отвечайте кратко и по делу, "
+            "на языке клиента, опираясь на базу знаний и данные CRM. Не выдумывайте фактов."
+        )
+    )
+    default_language: Literal["ru", "en"] = "ru"
+    history_turns: int = 10
+    knowledge_dir: str = ""
+
+    # --- processing ----------------------------------------------------------------------------------
+    worker_concurrency: int = 8
+    inbox_max_attempts: int = 8
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+    log_message_text: bool = Field(default=False, description="Log message text (off: logs carry no PII).")
