@@ -1,0 +1,382 @@
+"""``CrmGateway`` and ``ChatGateway`` over :class:`Bitrix24Client` (reference/bitrix24.md §4-§6).
+
+Translates Bitrix24 payloads into the ports' dataclasses; no Bitrix24 shape leaves this module.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from b24claude.errors import ConfigurationError
+from b24claude.kit.openlines import CrmBindings, bindings_from_entity_data
+from b24claude.ports.bitrix import (
+    BotApi,
+    BotIdentity,
+    ChatMessage,
+    ClientCard,
+    CrmRefs,
+    DealInfo,
+    FetchedEvent,
+    FetchedEvents,
+)
+
+from .batch import BatchResult, Command
+from .client import Bitrix24Client
+
+log = logging.getLogger("b24claude.bitrix24")
+
+MAX_MESSAGE_CHARS = 20_000
+DEAL_SELECT = ["ID", "TITLE", "STAGE_ID", "OPPORTUNITY", "CURRENCY_ID", "CLOSED"]
+
+
+def refs_from_bindings(bindings: CrmBindings) -> CrmRefs:
+    return CrmRefs(
+        lead_id=bindings.lead_id,
+        contact_id=bindings.contact_id,
+        company_id=bindings.company_id,
+        deal_id=bindings.deal_id,
+    )
+
+
+class Bitrix24Gateway:
+    """Implements both ports; every method is one REST request (``send_message``: one per part)."""
+
+    def __init__(
+        self,
+        client: Bitrix24Client,
+        *,
+        bot_color: str = "AZURE",
+        bot_work_position: str = "AI assistant",
+    ) -> None:
+        self._client = client
+        self._bot_color = bot_color
+        self._bot_work_position = bot_work_position
+
+    # ----- CrmGateway ---------------------------------------------------------------------------
+    async def load_client(self, member_id: str, refs: CrmRefs) -> ClientCard:
+        cmds = load_client_commands(refs)
+        if not cmds:
+            return ClientCard(refs=refs)
+        batch = await self._client.batch(member_id, cmds)
+        for key, error in batch.errors.items():
+            log.info("bitrix24.load_client.partial member_id=%s part=%s code=%s", member_id, key, error.code)
+        return client_card(refs, batch)
+
+    async def find_by_comm(
+        self, member_id: str, *, phone: str | None = None, email: str | None = None
+    ) -> CrmRefs:
+        cmds: dict[str, Command] = {}
+        if phone:
+            cmds["phone"] = ("crm.duplicate.findbycomm", {"type": "PHONE", "values": [phone]})
+        if email:
+            cmds["email"] = ("crm.duplicate.findbycomm", {"type": "EMAIL", "values": [email]})
+        if not cmds:
+            return CrmRefs()
+        if len(cmds) == 1:
+            ((method, params),) = cmds.values()
+            found = [(await self._client.call(member_id, method, params)).result]
+        else:
+            batch = await self._client.batch(member_id, cmds)
+            found = [batch.result[k] for k in cmds if batch.ok(k)]
+        for result in found:
+            refs = refs_from_duplicates(result)
+            if not refs.is_empty():
+                return refs
+        return CrmRefs()
+
+    async def openlines_refs(self, member_id: str, chat_id: int) -> CrmRefs:
+        result = (await self._client.call(member_id, "imopenlines.dialog.get", {"CHAT_ID": chat_id})).result
+        if not isinstance(result, Mapping):
+            return CrmRefs()
+        data_1 = result.get("entity_data_1")
+        data_2 = result.get("entity_data_2")
+        return refs_from_bindings(
+            bindings_from_entity_data(data_1 if isinstance(data_1, str) else None, _str_or_none(data_2))
+        )
+
+    # ----- ChatGateway --------------------------------------------------------------------------
+    async def register_bot(
+        self, member_id: str, *, api: BotApi, code: str, name: str, handler_url: str | None
+    ) -> BotIdentity:
+        if api == "v1":
+            return await self._register_v1(member_id, code=code, name=name, handler_url=handler_url)
+        return await self._register_v2(member_id, code=code, name=name, handler_url=handler_url)
+
+    async def _register_v1(
+        self, member_id: str, *, code: str, name: str, handler_url: str | None
+    ) -> BotIdentity:
+        existing = (await self._client.call(member_id, "imbot.bot.list")).result
+        for bot in _records(existing):
+            if str(bot.get("CODE") or "") == code and _int(bot.get("ID")):
+                return BotIdentity(bot_id=_int(bot.get("ID")), code=code, api="v1")
+        if not handler_url:
+            raise ConfigurationError("a v1 bot needs a public handler URL (EVENT_HANDLER)")
+        params = {
+            "CODE": code,
+            "TYPE": "O",
+            "OPENLINE": "Y",
+            "EVENT_HANDLER": handler_url,
+            "PROPERTIES": {"NAME": name, "COLOR": self._bot_color, "WORK_POSITION": self._bot_work_position},
+        }
+        bot_id = _int((await self._client.call(member_id, "imbot.register", params)).result)
+        log.info("bitrix24.bot.registered member_id=%s api=v1 bot_id=%s", member_id, bot_id)
+        return BotIdentity(bot_id=bot_id, code=code, api="v1")
+
+    async def _register_v2(
+        self, member_id: str, *, code: str, name: str, handler_url: str | None
+    ) -> BotIdentity:
+        existing = await self._find_v2_bot(member_id, code)
+        if existing is not None:
+            return existing
+        # Always fetch mode: offset-acknowledged pull loses nothing and needs no public URL
+        # (DESIGN §5.2); ``handler_url`` only matters for v1.
+        fields: dict[str, Any] = {
+            "code": code,
+            "type": "openline",
+            "eventMode": "fetch",
+            "isSupportOpenline": True,
+            "properties": {"name": name, "workPosition": self._bot_work_position},
+        }
+        result = (await self._client.call(member_id, "imbot.v2.Bot.register", {"fields": fields})).result
+        bot = result.get("bot") if isinstance(result, Mapping) else None
+        bot_id = _int(bot.get("id") if isinstance(bot, Mapping) else result)
+        log.info("bitrix24.bot.registered member_id=%s api=v2 bot_id=%s", member_id, bot_id)
+        return BotIdentity(bot_id=bot_id, code=code, api="v2")
+
+    async def _find_v2_bot(self, member_id: str, code: str) -> BotIdentity | None:
+        # The reference documents no imbot.v2 listing; imbot.bot.list shows every bot of the app
+        # with its CODE, whichever API registered it.
+        existing = (await self._client.call(member_id, "imbot.bot.list")).result
+        for bot in _records(existing):
+            if str(bot.get("CODE") or bot.get("code") or "") == code:
+                bot_id = _int(bot.get("ID") or bot.get("id"))
+                if bot_id:
+                    return BotIdentity(bot_id=bot_id, code=code, api="v2")
+        return None
+
+    async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:
+        message_id = 0
+        for part in split_text(text, MAX_MESSAGE_CHARS):
+            if bot.api == "v1":
+                params: dict[str, Any] = {"BOT_ID": bot.bot_id, "DIALOG_ID": dialog_id, "MESSAGE": part}
+                result = (await self._client.call(member_id, "imbot.message.add", params)).result
+                message_id = _int(result)
+            else:
+                params = {"botId": bot.bot_id, "dialogId": dialog_id, "fields": {"message": part}}
+                result = (await self._client.call(member_id, "imbot.v2.Chat.Message.send", params)).result
+                message_id = _message_id_v2(result)
+        return message_id
+
+    async def recent_messages(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20
+    ) -> Sequence[ChatMessage]:
+        params = {"DIALOG_ID": dialog_id, "LIMIT": max(1, min(limit, 50))}
+        result = (await self._client.call(member_id, "im.dialog.messages.get", params)).result
+        raw = result.get("messages") if isinstance(result, Mapping) else result
+        messages = [
+            ChatMessage(
+                id=_int(m.get("id")), author_id=_int(m.get("author_id")), text=str(m.get("text") or "")
+            )
+            for m in _records(raw)
+        ]
+        return sorted(messages, key=lambda m: m.id)
+
+    async def fetch_events(
+        self, member_id: str, bot: BotIdentity, *, offset: int | None, limit: int = 100
+    ) -> FetchedEvents:
+        params: dict[str, Any] = {"botId": bot.bot_id, "limit": max(1, min(limit, 1000))}
+        if offset is not None:
+            params["offset"] = offset
+        result = (await self._client.call(member_id, "imbot.v2.Event.get", params)).result
+        body = result if isinstance(result, Mapping) else {}
+        events = [
+            FetchedEvent(
+                event_id=_int(e.get("eventId")),
+                type=str(e.get("type") or ""),
+                data=data if isinstance(data := e.get("data"), Mapping) else {},
+            )
+            for e in _records(body.get("events"))
+        ]
+        next_offset = body.get("nextOffset")
+        return FetchedEvents(
+            events=events,
+            next_offset=_int(next_offset) if next_offset is not None else None,
+            has_more=bool(body.get("hasMore")),
+        )
+
+
+# ----- load_client: one batch ---------------------------------------------------------------------
+def load_client_commands(refs: CrmRefs) -> dict[str, Command]:
+    """The batch for :meth:`Bitrix24Gateway.load_client`; sub-calls run in order, so refs point back.
+
+    The company comes from the contact's (else the deal's) ``COMPANY_ID`` when no company is bound;
+    the open deals are listed only by an id we know for sure, never by a ``$result`` reference — an
+    empty reference would turn the filter into "every deal".
+    """
+    cmds: dict[str, Command] = {}
+    if refs.deal_id:
+        cmds["deal"] = ("crm.deal.get", {"id": refs.deal_id})
+    if refs.contact_id:
+        cmds["contact"] = ("crm.contact.get", {"id": refs.contact_id})
+    elif refs.deal_id:
+        cmds["contact"] = ("crm.contact.get", {"id": "$result[deal][CONTACT_ID]"})
+    if refs.company_id:
+        cmds["company"] = ("crm.company.get", {"id": refs.company_id})
+    elif "contact" in cmds:
+        cmds["company"] = ("crm.company.get", {"id": "$result[contact][COMPANY_ID]"})
+    if refs.lead_id:
+        cmds["lead"] = ("crm.lead.get", {"id": refs.lead_id})
+    owner = ("CONTACT_ID", refs.contact_id) if refs.contact_id else ("COMPANY_ID", refs.company_id)
+    if owner[1]:
+        cmds["deals"] = (
+            "crm.deal.list",
+            {"filter": {owner[0]: owner[1], "CLOSED": "N"}, "select": DEAL_SELECT, "order": {"ID": "DESC"}},
+        )
+    return cmds
+
+
+def client_card(refs: CrmRefs, batch: BatchResult) -> ClientCard:
+    """Map the ``load_client`` batch; failed sub-calls (a deleted contact…) leave their parts empty."""
+    contact = _record(batch, "contact")
+    company = _record(batch, "company")
+    lead = _record(batch, "lead")
+    deal = _record(batch, "deal")
+    person = contact or lead
+    kind: Literal["contact", "lead", "company", "unknown"] = (
+        "contact" if contact else "lead" if lead else "company" if company else "unknown"
+    )
+    deals = [_deal(d) for d in _records(batch.result.get("deals")) if batch.ok("deals")]
+    if deal and not _yes(deal.get("CLOSED")) and all(d.id != _int(deal.get("ID")) for d in deals):
+        deals.insert(0, _deal(deal))
+    name = _full_name(person) if person else ""
+    company_title = (
+        _text(company.get("TITLE")) if company else _text(lead.get("COMPANY_TITLE") if lead else "")
+    )
+    extra: dict[str, str] = {}
+    if lead and _text(lead.get("TITLE")):
+        extra["lead_title"] = _text(lead.get("TITLE"))
+    if deal:
+        extra["bound_deal_stage"] = _text(deal.get("STAGE_ID"))
+    card_refs = CrmRefs(
+        lead_id=refs.lead_id,
+        contact_id=refs.contact_id or (_int(contact.get("ID")) or None if contact else None),
+        company_id=refs.company_id or (_int(company.get("ID")) or None if company else None),
+        deal_id=refs.deal_id,
+    )
+    assigned = (person or company or {}).get("ASSIGNED_BY_ID")
+    return ClientCard(
+        refs=card_refs,
+        kind=kind,
+        name=name or (company_title if kind == "company" else ""),
+        first_name=_text(person.get("NAME")) if person else "",
+        company=company_title,
+        phones=_multifield(person or company, "PHONE"),
+        emails=_multifield(person or company, "EMAIL"),
+        position=_text(person.get("POST")) if person else "",
+        assigned_user_id=_int(assigned) or None,
+        open_deals=tuple(deals),
+        extra=extra,
+    )
+
+
+def refs_from_duplicates(result: Any) -> CrmRefs:
+    """``crm.duplicate.findbycomm`` → one entity: a contact, else a company, else a lead."""
+    if not isinstance(result, Mapping):
+        return CrmRefs()
+    for kind, field in (("CONTACT", "contact_id"), ("COMPANY", "company_id"), ("LEAD", "lead_id")):
+        ids = [i for i in (_int(v) for v in _values(result.get(kind))) if i > 0]
+        if ids:
+            return CrmRefs(**{field: ids[0]})
+    return CrmRefs()
+
+
+# ----- helpers ------------------------------------------------------------------------------------
+def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Parts of at most ``limit`` chars, cut at a paragraph, line or word break where one is near."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def _record(batch: BatchResult, key: str) -> dict[str, Any]:
+    value = batch.result.get(key) if batch.ok(key) else None
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _records(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in _values(value) if isinstance(v, Mapping)]
+
+
+def _values(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, Mapping):
+        return list(value.values())
+    return []
+
+
+def _deal(raw: Mapping[str, Any]) -> DealInfo:
+    amount = raw.get("OPPORTUNITY")
+    try:
+        amount_value = float(amount) if amount not in (None, "") else None
+    except (TypeError, ValueError):
+        amount_value = None
+    return DealInfo(
+        id=_int(raw.get("ID")),
+        title=_text(raw.get("TITLE")),
+        stage=_text(raw.get("STAGE_ID")),
+        amount=amount_value,
+        currency=_text(raw.get("CURRENCY_ID")) or None,
+        closed=_yes(raw.get("CLOSED")),
+    )
+
+
+def _full_name(person: Mapping[str, Any]) -> str:
+    return " ".join(p for p in (_text(person.get(k)) for k in ("NAME", "SECOND_NAME", "LAST_NAME")) if p)
+
+
+def _multifield(record: Mapping[str, Any] | None, kind: str) -> tuple[str, ...]:
+    if not record:
+        return ()
+    return tuple(v for v in (_text(item.get("VALUE")) for item in _records(record.get(kind))) if v)
+
+
+def _message_id_v2(result: Any) -> int:
+    if isinstance(result, Mapping):
+        for key in ("id", "messageId"):
+            if key in result:
+                return _int(result[key])
+        message = result.get("message")
+        if isinstance(message, Mapping):
+            return _int(message.get("id"))
+    return _int(result)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _text(value: Any) -> str:
+    return str(value).strip() if value is not None and not isinstance(value, Mapping | list) else ""
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _yes(value: Any) -> bool:
+    return value is True or str(value).upper() in ("Y", "1", "TRUE")

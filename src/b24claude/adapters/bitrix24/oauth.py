@@ -1,0 +1,127 @@
+"""OAuth token refresh, single-flight per portal (reference/bitrix24.md §1.3).
+
+Every refresh returns a *new* refresh token and the old one may die at once, so two concurrent
+refreshes with the same refresh token race and one of them loses the portal. Callers therefore
+queue on a per-portal lock and, once inside, check whether the stored access token still is the
+one that failed: if another caller (or another process) already refreshed, they just use its pair.
+The rotated pair is persisted before anybody uses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any
+
+import httpx
+
+from b24claude.errors import Bitrix24AuthError, Bitrix24TransientError
+from b24claude.kit.clock import Clock
+from b24claude.ports.bitrix import PortalAuth, TokenStore
+
+from .errors import map_oauth_error
+
+log = logging.getLogger("b24claude.bitrix24")
+
+
+def oauth_base(auth: PortalAuth, default: str) -> str:
+    """``server_endpoint`` minus its ``/rest/`` tail (``https://oauth.bitrix.info``), else ``default``."""
+    endpoint = auth.server_endpoint.strip()
+    if not endpoint:
+        return default.rstrip("/")
+    endpoint = endpoint.rstrip("/")
+    if endpoint.endswith("/rest"):
+        endpoint = endpoint[: -len("/rest")]
+    return endpoint
+
+
+class TokenRefresher:
+    def __init__(
+        self,
+        token_store: TokenStore,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        client_id: str,
+        client_secret: str,
+        default_oauth_url: str,
+        headers: dict[str, str],
+    ) -> None:
+        self._store = token_store
+        self._http = http
+        self._clock = clock
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._default_oauth_url = default_oauth_url
+        self._headers = headers
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.refreshes = 0
+
+    async def refresh(self, member_id: str, failed_access_token: str) -> PortalAuth:
+        """Fresh credentials for ``member_id`` after ``failed_access_token`` was refused (or expired)."""
+        lock = self._locks.setdefault(member_id, asyncio.Lock())
+        async with lock:
+            current = await self._store.load_auth(member_id)
+            if current.access_token and current.access_token != failed_access_token:
+                if current.expires_at <= 0 or current.expires_at > self._clock.now():
+                    log.debug("bitrix24.refresh.shared member_id=%s", member_id)
+                    return current
+            return await self._refresh_locked(current)
+
+    async def _refresh_locked(self, current: PortalAuth) -> PortalAuth:
+        member_id = current.member_id
+        if not current.refresh_token:
+            raise Bitrix24AuthError("no refresh token stored: the app must be reinstalled", code="auth_error")
+        url = oauth_base(current, self._default_oauth_url) + "/oauth/token/"
+        query = {
+            "grant_type": "refresh_token",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "refresh_token": current.refresh_token,
+        }
+        self.refreshes += 1
+        log.info("bitrix24.refresh.start member_id=%s", member_id)
+        try:
+            response = await self._http.get(url, params=query, headers=self._headers)
+        except httpx.HTTPError as exc:
+            log.warning("bitrix24.refresh.network_error member_id=%s error=%s", member_id, type(exc).__name__)
+            raise Bitrix24TransientError(f"oauth: {type(exc).__name__}") from exc
+        body = _json_or_none(response)
+        if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
+            error = map_oauth_error(response.status_code, body)
+            log.warning(
+                "bitrix24.refresh.failed member_id=%s status=%s code=%s",
+                member_id,
+                response.status_code,
+                error.code,
+            )
+            raise error
+        access_token = str(body["access_token"])
+        refresh_token = str(body.get("refresh_token") or current.refresh_token)
+        expires_at = _expires_at(body, self._clock.now())
+        # Persist before use: if saving fails we must not spend the new pair (the old one is dead).
+        await self._store.save_tokens(
+            member_id, access_token=access_token, refresh_token=refresh_token, expires_at=expires_at
+        )
+        log.info("bitrix24.refresh.done member_id=%s expires_at=%d", member_id, int(expires_at))
+        # client_endpoint stays what the store says: TokenStore.save_tokens persists only the pair.
+        return replace(current, access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
+
+
+def _expires_at(body: dict[str, Any], now: float) -> float:
+    try:
+        return float(body["expires"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    try:
+        return now + float(body.get("expires_in") or 3600)
+    except (TypeError, ValueError):
+        return now + 3600.0
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

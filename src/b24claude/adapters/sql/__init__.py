@@ -1,0 +1,32 @@
+"""The durable store on SQLAlchemy 2 (async): SQLite (WAL) by default, PostgreSQL for scale.
+
+Build it with :meth:`SqlStore.open` (migrates to head) and close it with :meth:`SqlStore.close`;
+the repositories implement the Protocols of :mod:`b24claude.ports.store`.
+"""
+
+from b24claude.adapters.sql.engine import make_engine, migrate
+from b24claude.adapters.sql.repositories import (
+    IdentityCodec,
+    SecretsCodec,
+    SqlDatabase,
+    SqlDialogueRepository,
+    SqlEffectRepository,
+    SqlInboxRepository,
+    SqlLedgerRepository,
+    SqlPortalRepository,
+    SqlStore,
+)
+
+__all__ = [
+    "IdentityCodec",
+    "SecretsCodec",
+    "SqlDatabase",
+    "SqlDialogueRepository",
+    "SqlEffectRepository",
+    "SqlInboxRepository",
+    "SqlLedgerRepository",
+    "SqlPortalRepository",
+    "SqlStore",
+    "make_engine",
+    "migrate",
+]

@@ -1,0 +1,634 @@
+"""SQL implementations of the storage ports (``b24claude.ports.store``), one class per Protocol.
+
+Every public method is one transaction and, where it can be, one statement. SQLAlchemy and driver
+exceptions never leave this module: they become :class:`b24claude.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from typing import Any, Protocol, cast
+
+from sqlalchemy import Row, Table, and_, exists, func, or_, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from b24claude.adapters.sql.engine import BEGIN_OPTION, make_engine, migrate
+from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
+from b24claude.errors import PortalNotInstalled, StorageError
+from b24claude.ports.bitrix import BotApi, PortalAuth
+from b24claude.ports.store import (
+    Effect,
+    EffectStatus,
+    InboxItem,
+    InboxStatus,
+    LedgerEntry,
+    NewInboxItem,
+    Portal,
+    Turn,
+)
+
+INBOX_STATUSES: tuple[InboxStatus, ...] = ("pending", "processing", "done", "failed", "ignored")
+MAX_ERROR_CHARS = 4000
+
+Insert = sqlite.Insert | postgresql.Insert
+
+
+class SecretsCodec(Protocol):
+    """Turns a secret (OAuth tokens, the application token) into what is stored, and back.
+
+    The seam for encryption at rest: today :class:`IdentityCodec`; a Fernet codec plugs in here.
+    """
+
+    def encode(self, plain: str) -> str: ...
+
+    def decode(self, stored: str) -> str: ...
+
+
+class IdentityCodec:
+    """Stores secrets as given."""
+
+    def encode(self, plain: str) -> str:
+        return plain
+
+    def decode(self, stored: str) -> str:
+        return stored
+
+
+@asynccontextmanager
+async def _translated(operation: str) -> AsyncIterator[None]:
+    try:
+        yield
+    except DBAPIError as exc:
+        # The driver's own message ("database is locked", "deadlock detected"); never the SQL or
+        # its parameters, which carry message text and tokens.
+        raise StorageError(f"{operation}: {type(exc.orig).__name__}: {exc.orig}") from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise StorageError(f"{operation}: {type(exc).__name__}") from exc
+
+
+class SqlDatabase:
+    """The engine plus what every repository shares: transactions, the writer lock, dialect inserts.
+
+    SQLite has one writer at a time. Within a process, writers queue on an asyncio lock instead of on
+    SQLite's busy handler (which sleeps in steps of milliseconds and would ruin the inbox's tail
+    latency); across processes ``BEGIN IMMEDIATE`` plus ``busy_timeout`` still serialise them.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StorageError(f"unsupported database: {self.dialect}")
+        if self.dialect == "sqlite":
+            self._writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+            self._write_lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self._writer = engine
+            self._write_lock = None
+
+    def _serialised(self) -> AbstractAsyncContextManager[Any]:
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
+    @asynccontextmanager
+    async def write(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed on exit."""
+        async with self._serialised(), _translated(operation), self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        async with _translated(operation), self.engine.begin() as conn:
+            yield conn
+
+    def insert(self, table: Table) -> Insert:
+        """INSERT with this dialect's ON CONFLICT support (the same syntax on SQLite and PostgreSQL)."""
+        if self.dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+# --- inbox ----------------------------------------------------------------------------------------
+
+
+def _inbox_item(row: Row[Any]) -> InboxItem:
+    return InboxItem(
+        id=row.id,
+        member_id=row.member_id,
+        key=row.key,
+        kind=row.kind,
+        payload=row.payload,
+        status=cast(InboxStatus, row.status),
+        attempts=row.attempts,
+        dialog_key=row.dialog_key,
+        received_at=float(row.received_at),
+        not_before=float(row.not_before),
+        last_error=row.last_error,
+    )
+
+
+class SqlInboxRepository:
+    """The durable inbox. ``dialog_key`` is compared across portals, so it must name the portal too
+    (e.g. ``"<member_id>:chat42"``); an empty key means "no ordering constraint"."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    async def add_many(self, items: Sequence[NewInboxItem]) -> list[bool]:
+        """Insert durably in one transaction; ``False`` for an item whose (member_id, key) exists.
+
+        New rows are due at once (``not_before = 0``), whatever clock the caller's ``claim`` uses.
+        A key repeated inside ``items`` is new only the first time.
+        """
+        if not items:
+            return []
+        now = time.time()
+        rows = [
+            {
+                "member_id": item.member_id,
+                "key": item.key,
+                "kind": item.kind,
+                "payload": dict(item.payload),
+                "status": "pending",
+                "attempts": 0,
+                "dialog_key": item.dialog_key,
+                "received_at": now,
+                "not_before": 0.0,
+                "last_error": "",
+                "updated_at": now,
+            }
+            for item in items
+        ]
+        stmt = (
+            self._db.insert(inbox)
+            .on_conflict_do_nothing(index_elements=["member_id", "key"])
+            .returning(inbox.c.member_id, inbox.c.key)
+        )
+        async with self._db.write("inbox.add_many") as conn:
+            result = await conn.execute(stmt, rows)
+            inserted = {(row.member_id, row.key) for row in result}
+        is_new: list[bool] = []
+        for item in items:
+            unique_key = (item.member_id, item.key)
+            is_new.append(unique_key in inserted)
+            inserted.discard(unique_key)
+        return is_new
+
+    async def claim(self, *, limit: int, now: float, busy_dialogs: Sequence[str] = ()) -> list[InboxItem]:
+        """Move up to ``limit`` due pending items to ``processing`` (oldest first), at most one per
+        dialogue and none from ``busy_dialogs``; returns them.
+
+        A dialogue's candidate is its *oldest pending* row: while that row waits for a retry
+        (``not_before`` in the future) the dialogue's later rows wait too, so replies keep their order.
+        A dialogue with a row in ``processing`` is skipped. One statement: on PostgreSQL the rows are
+        picked ``FOR UPDATE SKIP LOCKED`` so concurrent workers never claim the same row; on SQLite the
+        statement runs in a ``BEGIN IMMEDIATE`` transaction, so claimers are serialised.
+        """
+        if limit <= 0:
+            return []
+        row = inbox.c
+        running = inbox.alias("running")
+        older = inbox.alias("older")
+        serialisable = and_(
+            row.dialog_key.not_in(list(busy_dialogs)) if busy_dialogs else true(),
+            ~exists().where(running.c.dialog_key == row.dialog_key, running.c.status == "processing"),
+            ~exists().where(
+                older.c.dialog_key == row.dialog_key, older.c.status == "pending", older.c.id < row.id
+            ),
+        )
+        picked = (
+            select(row.id)
+            .where(row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable))
+            .order_by(row.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=inbox)
+            .cte("picked")
+        )
+        if self._db.dialect == "postgresql":
+            # Evaluate the locking pick exactly once, whatever plan the UPDATE gets.
+            picked = picked.prefix_with("MATERIALIZED")
+        stmt = (
+            update(inbox)
+            .where(row.id.in_(select(picked.c.id)))
+            .values(status="processing", updated_at=time.time())
+            .returning(*inbox.c)
+        )
+        async with self._db.write("inbox.claim") as conn:
+            claimed = [_inbox_item(r) for r in await conn.execute(stmt)]
+        return sorted(claimed, key=lambda item: item.id)
+
+    async def _update(self, operation: str, item_id: int, **values: Any) -> None:
+        stmt = update(inbox).where(inbox.c.id == item_id).values(updated_at=time.time(), **values)
+        async with self._db.write(operation) as conn:
+            await conn.execute(stmt)
+
+    async def mark_done(self, item_id: int, *, status: InboxStatus = "done") -> None:
+        await self._update("inbox.mark_done", item_id, status=status)
+
+    async def mark_retry(self, item_id: int, *, error: str, not_before: float) -> None:
+        """Back to ``pending`` with attempts+1, not before the given time."""
+        await self._update(
+            "inbox.mark_retry",
+            item_id,
+            status="pending",
+            attempts=inbox.c.attempts + 1,
+            not_before=not_before,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+
+    async def mark_failed(self, item_id: int, *, error: str) -> None:
+        """Give up on an item (attempts+1); it stays for inspection and replay."""
+        await self._update(
+            "inbox.mark_failed",
+            item_id,
+            status="failed",
+            attempts=inbox.c.attempts + 1,
+            last_error=error[:MAX_ERROR_CHARS],
+        )
+
+    async def requeue_processing(self, *, stale_before: float | None = None) -> int:
+        """At start-up: items left ``processing`` by a dead process go back to ``pending``.
+
+        Each counts as an attempt, so an event that kills the process every time it is handled runs
+        out of attempts instead of crash-looping the service. ``stale_before`` (wall clock) limits
+        the requeue to rows claimed before that time: with several workers on one PostgreSQL
+        database, a starting worker must not take back rows its live peers are processing.
+        """
+        stmt = (
+            update(inbox)
+            .where(inbox.c.status == "processing")
+            .values(
+                status="pending",
+                attempts=inbox.c.attempts + 1,
+                last_error="interrupted: requeued at start-up",
+                updated_at=time.time(),
+            )
+        )
+        if stale_before is not None:
+            stmt = stmt.where(inbox.c.updated_at < float(stale_before))
+        async with self._db.write("inbox.requeue_processing") as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+    async def counts(self) -> Mapping[str, int]:
+        """Rows per status (every status present, zeros included)."""
+        stmt = select(inbox.c.status, func.count()).group_by(inbox.c.status)
+        async with self._db.read("inbox.counts") as conn:
+            rows = (await conn.execute(stmt)).all()
+        totals = dict.fromkeys(INBOX_STATUSES, 0)
+        totals.update({status: count for status, count in rows})
+        return totals
+
+    async def get(self, item_id: int) -> InboxItem | None:
+        async with self._db.read("inbox.get") as conn:
+            row = (await conn.execute(select(inbox).where(inbox.c.id == item_id))).first()
+        return None if row is None else _inbox_item(row)
+
+
+# --- portals --------------------------------------------------------------------------------------
+
+
+class SqlPortalRepository:
+    """Portals, their credentials and bot; also the Bitrix24 client's ``TokenStore``.
+
+    Secrets (access, refresh and application tokens) pass through ``secrets_codec`` on the way in
+    and out; the default stores them as given.
+    """
+
+    def __init__(self, db: SqlDatabase, *, secrets_codec: SecretsCodec | None = None) -> None:
+        self._db = db
+        self._codec: SecretsCodec = secrets_codec or IdentityCodec()
+
+    def _portal(self, row: Row[Any]) -> Portal:
+        return Portal(
+            member_id=row.member_id,
+            domain=row.domain,
+            auth=self._auth(row),
+            application_token=self._codec.decode(row.application_token),
+            language=row.language,
+            bot_id=row.bot_id,
+            bot_code=row.bot_code,
+            bot_api=cast(BotApi, row.bot_api),
+            event_offset=row.event_offset,
+            installed=row.installed,
+            settings=row.settings,
+        )
+
+    def _auth(self, row: Row[Any]) -> PortalAuth:
+        return PortalAuth(
+            member_id=row.member_id,
+            client_endpoint=row.client_endpoint,
+            access_token=self._codec.decode(row.access_token),
+            refresh_token=self._codec.decode(row.refresh_token),
+            expires_at=float(row.expires_at),
+            server_endpoint=row.server_endpoint,
+            webhook=row.webhook,
+        )
+
+    async def load_auth(self, member_id: str) -> PortalAuth:
+        """Current credentials of an installed portal; raises PortalNotInstalled."""
+        stmt = select(portals).where(portals.c.member_id == member_id, portals.c.installed == true())
+        async with self._db.read("portals.load_auth") as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise PortalNotInstalled(f"portal {member_id} is not installed")
+        return self._auth(row)
+
+    async def save_tokens(
+        self, member_id: str, *, access_token: str, refresh_token: str, expires_at: float
+    ) -> None:
+        """Persist a rotated token pair atomically (one UPDATE); raises PortalNotInstalled when the
+        portal is unknown or was uninstalled meanwhile (its tokens must not come back)."""
+        stmt = (
+            update(portals)
+            .where(portals.c.member_id == member_id, portals.c.installed == true())
+            .values(
+                access_token=self._codec.encode(access_token),
+                refresh_token=self._codec.encode(refresh_token),
+                expires_at=expires_at,
+                updated_at=time.time(),
+            )
+        )
+        async with self._db.write("portals.save_tokens") as conn:
+            result = await conn.execute(stmt)
+        if result.rowcount == 0:
+            raise PortalNotInstalled(f"portal {member_id} is not installed")
+
+    async def get(self, member_id: str) -> Portal | None:
+        """The portal, installed or not."""
+        async with self._db.read("portals.get") as conn:
+            row = (await conn.execute(select(portals).where(portals.c.member_id == member_id))).first()
+        return None if row is None else self._portal(row)
+
+    async def upsert(self, portal: Portal) -> None:
+        """Insert or replace a portal's record (an install or a re-install).
+
+        What a re-install must not lose is kept from the stored record when the new one has none:
+        the bot (``bot_id`` None keeps bot id, code and API), the imbot.v2 fetch offset
+        (``event_offset`` None) and the admin's settings (empty ``settings``).
+        """
+        auth = portal.auth
+        values: dict[str, Any] = {
+            "member_id": portal.member_id,
+            "domain": portal.domain,
+            "client_endpoint": auth.client_endpoint,
+            "server_endpoint": auth.server_endpoint,
+            "access_token": self._codec.encode(auth.access_token),
+            "refresh_token": self._codec.encode(auth.refresh_token),
+            "expires_at": auth.expires_at,
+            "webhook": auth.webhook,
+            "application_token": self._codec.encode(portal.application_token),
+            "language": portal.language,
+            "bot_id": portal.bot_id,
+            "bot_code": portal.bot_code,
+            "bot_api": portal.bot_api,
+            "event_offset": portal.event_offset,
+            "installed": portal.installed,
+            "settings": dict(portal.settings),
+            "updated_at": time.time(),
+        }
+        kept: set[str] = set()
+        if portal.bot_id is None:
+            kept |= {"bot_id", "bot_code", "bot_api"}
+        if portal.event_offset is None:
+            kept.add("event_offset")
+        if not portal.settings:
+            kept.add("settings")
+        insert = self._db.insert(portals).values(values)
+        stmt = insert.on_conflict_do_update(
+            index_elements=["member_id"],
+            set_={name: insert.excluded[name] for name in values if name not in kept | {"member_id"}},
+        )
+        async with self._db.write("portals.upsert") as conn:
+            await conn.execute(stmt)
+
+    async def _update(self, operation: str, member_id: str, **values: Any) -> None:
+        stmt = update(portals).where(portals.c.member_id == member_id).values(updated_at=time.time(), **values)
+        async with self._db.write(operation) as conn:
+            result = await conn.execute(stmt)
+        if result.rowcount == 0:
+            raise PortalNotInstalled(f"portal {member_id} is not installed")
+
+    async def set_bot(self, member_id: str, *, bot_id: int, bot_code: str, bot_api: BotApi) -> None:
+        await self._update("portals.set_bot", member_id, bot_id=bot_id, bot_code=bot_code, bot_api=bot_api)
+
+    async def set_event_offset(self, member_id: str, offset: int) -> None:
+        await self._update("portals.set_event_offset", member_id, event_offset=offset)
+
+    async def mark_uninstalled(self, member_id: str) -> None:
+        """Mark uninstalled and forget the (now revoked) OAuth tokens; bot, offset and settings stay
+        for a re-install. Unknown portals are ignored (uninstall events may repeat)."""
+        stmt = (
+            update(portals)
+            .where(portals.c.member_id == member_id)
+            .values(installed=False, access_token="", refresh_token="", expires_at=0.0, updated_at=time.time())
+        )
+        async with self._db.write("portals.mark_uninstalled") as conn:
+            await conn.execute(stmt)
+
+    async def list_installed(self) -> list[Portal]:
+        stmt = select(portals).where(portals.c.installed == true()).order_by(portals.c.member_id)
+        async with self._db.read("portals.list_installed") as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [self._portal(row) for row in rows]
+
+
+# --- dialogues ------------------------------------------------------------------------------------
+
+
+class SqlDialogueRepository:
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    async def append(self, member_id: str, dialog_key: str, turn: Turn) -> None:
+        """Append a turn; the same (message_id, role) in a dialogue is stored once (replays)."""
+        stmt = (
+            self._db.insert(dialogue_turns)
+            .values(
+                member_id=member_id,
+                dialog_key=dialog_key,
+                role=turn.role,
+                text=turn.text,
+                message_id=turn.message_id,
+                created_at=turn.created_at or time.time(),
+            )
+            .on_conflict_do_nothing()
+        )
+        async with self._db.write("dialogues.append") as conn:
+            await conn.execute(stmt)
+
+    async def last_turns(self, member_id: str, dialog_key: str, *, limit: int) -> list[Turn]:
+        """The last ``limit`` turns, oldest first."""
+        if limit <= 0:
+            return []
+        t = dialogue_turns.c
+        stmt = (
+            select(t.role, t.text, t.message_id, t.created_at)
+            .where(t.member_id == member_id, t.dialog_key == dialog_key)
+            .order_by(t.seq.desc())
+            .limit(limit)
+        )
+        async with self._db.read("dialogues.last_turns") as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            Turn(role=row.role, text=row.text, message_id=row.message_id, created_at=float(row.created_at))
+            for row in reversed(rows)
+        ]
+
+
+# --- effects --------------------------------------------------------------------------------------
+
+
+class SqlEffectRepository:
+    """Outbound effects keyed by (inbox row, kind): intent first, result after (DESIGN.md §7)."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    async def get(self, inbox_id: int, kind: str) -> Effect | None:
+        stmt = select(effects).where(effects.c.inbox_id == inbox_id, effects.c.kind == kind)
+        async with self._db.read("effects.get") as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return Effect(
+            inbox_id=row.inbox_id,
+            kind=row.kind,
+            status=cast(EffectStatus, row.status),
+            payload=row.payload,
+            result=row.result,
+        )
+
+    async def record_intent(self, inbox_id: int, kind: str, payload: Mapping[str, Any]) -> None:
+        """Record that we are about to perform an effect; a second call (a replay) changes nothing,
+        whatever its payload, and never turns a ``done`` effect back into an intent."""
+        now = time.time()
+        stmt = (
+            self._db.insert(effects)
+            .values(
+                inbox_id=inbox_id,
+                kind=kind,
+                status="intent",
+                payload=dict(payload),
+                result=None,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["inbox_id", "kind"])
+        )
+        async with self._db.write("effects.record_intent") as conn:
+            await conn.execute(stmt)
+
+    async def record_done(self, inbox_id: int, kind: str, result: Mapping[str, Any]) -> None:
+        """Mark the effect done with its result (recorded even if no intent was, with an empty payload)."""
+        now = time.time()
+        insert = self._db.insert(effects).values(
+            inbox_id=inbox_id,
+            kind=kind,
+            status="done",
+            payload={},
+            result=dict(result),
+            created_at=now,
+            updated_at=now,
+        )
+        stmt = insert.on_conflict_do_update(
+            index_elements=["inbox_id", "kind"],
+            set_={"status": "done", "result": insert.excluded.result, "updated_at": now},
+        )
+        async with self._db.write("effects.record_done") as conn:
+            await conn.execute(stmt)
+
+
+# --- ledger ---------------------------------------------------------------------------------------
+
+_LEDGER_SUMS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+class SqlLedgerRepository:
+    """One row per LLM call."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    async def add(self, entry: LedgerEntry) -> None:
+        stmt = llm_ledger.insert().values(
+            member_id=entry.member_id,
+            feature=entry.feature,
+            model=entry.model,
+            input_tokens=entry.input_tokens,
+            output_tokens=entry.output_tokens,
+            cache_creation_input_tokens=entry.cache_creation_input_tokens,
+            cache_read_input_tokens=entry.cache_read_input_tokens,
+            cost_usd=entry.cost_usd,
+            latency_s=entry.latency_s,
+            dialog_key=entry.dialog_key,
+            request_id=entry.request_id,
+            inbox_id=entry.inbox_id,
+            created_at=time.time(),
+        )
+        async with self._db.write("ledger.add") as conn:
+            await conn.execute(stmt)
+
+    async def totals(self, member_id: str | None = None) -> Mapping[str, float]:
+        """``calls``, the four token counts (ints) and ``cost_usd``, over one portal or all."""
+        c = llm_ledger.c
+        stmt = select(
+            func.count().label("calls"),
+            *(func.coalesce(func.sum(c[name]), 0).label(name) for name in _LEDGER_SUMS),
+            func.coalesce(func.sum(c.cost_usd), 0.0).label("cost_usd"),
+        )
+        if member_id is not None:
+            stmt = stmt.where(c.member_id == member_id)
+        async with self._db.read("ledger.totals") as conn:
+            row = (await conn.execute(stmt)).one()
+        totals: dict[str, float] = {"calls": int(row.calls)}
+        totals.update({name: int(row._mapping[name]) for name in _LEDGER_SUMS})
+        totals["cost_usd"] = float(row.cost_usd)
+        return totals
+
+
+# --- the bundle -----------------------------------------------------------------------------------
+
+
+class SqlStore:
+    """The engine and the five repositories over it; built by ``bootstrap``, closed at shutdown."""
+
+    def __init__(self, engine: AsyncEngine, *, secrets_codec: SecretsCodec | None = None) -> None:
+        self.engine = engine
+        self.db = SqlDatabase(engine)
+        self.inbox = SqlInboxRepository(self.db)
+        self.portals = SqlPortalRepository(self.db, secrets_codec=secrets_codec)
+        self.dialogues = SqlDialogueRepository(self.db)
+        self.effects = SqlEffectRepository(self.db)
+        self.ledger = SqlLedgerRepository(self.db)
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        run_migrations: bool = True,
+        secrets_codec: SecretsCodec | None = None,
+        **engine_kwargs: Any,
+    ) -> SqlStore:
+        """Migrate the database at ``url`` to head (unless told not to) and open a store on it."""
+        engine = make_engine(url, **engine_kwargs)
+        try:
+            if run_migrations:
+                await migrate(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, secrets_codec=secrets_codec)
+
+    async def close(self) -> None:
+        await self.engine.dispose()

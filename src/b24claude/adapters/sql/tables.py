@@ -1,0 +1,146 @@
+"""The schema, as SQLAlchemy Core tables.
+
+This module is the target of Alembic's autogenerate; the migrations in ``b24claude/migrations`` are
+the source of truth for what a database actually holds, and a test checks that the two agree.
+
+Times are unix seconds as double precision (``time.time()``), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# Stable constraint names, so later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias); PostgreSQL gets a bigint.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("dialog_key", String(255), nullable=False, server_default=""),
+    Column("received_at", Double, nullable=False),
+    Column("not_before", Double, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("updated_at", Double, nullable=False),
+    UniqueConstraint("member_id", "key", name="uq_inbox_member_key"),
+    # claim(): the due pending rows, oldest first
+    Index("ix_inbox_status_id", "status", "id"),
+    # claim(): "is this dialogue busy / is there an older pending row of it"
+    Index("ix_inbox_dialog_status_id", "dialog_key", "status", "id"),
+)
+
+portals = Table(
+    "portals",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("domain", String(255), nullable=False, server_default=""),
+    Column("client_endpoint", String(512), nullable=False, server_default=""),
+    Column("server_endpoint", String(512), nullable=False, server_default=""),
+    # Secrets go through SqlPortalRepository's secrets codec (identity today; Fernet later).
+    Column("access_token", Text, nullable=False, server_default=""),
+    Column("refresh_token", Text, nullable=False, server_default=""),
+    Column("expires_at", Double, nullable=False, server_default="0"),
+    Column("webhook", Boolean, nullable=False, server_default=text("false")),
+    Column("application_token", Text, nullable=False, server_default=""),
+    Column("language", String(8), nullable=False, server_default="ru"),
+    Column("bot_id", BigInteger, nullable=True),
+    Column("bot_code", String(64), nullable=False, server_default=""),
+    Column("bot_api", String(4), nullable=False, server_default="v2"),
+    Column("event_offset", BigInteger, nullable=True),
+    Column("installed", Boolean, nullable=False, server_default=text("true")),
+    Column("settings", Json, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+dialogue_turns = Table(
+    "dialogue_turns",
+    metadata,
+    # A global sequence orders the turns of every dialogue; no per-dialogue counter to race on.
+    Column("seq", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("message_id", BigInteger, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Index("ix_dialogue_turns_dialog_seq", "member_id", "dialog_key", "seq"),
+    # The same Bitrix24 message recorded twice (a replayed inbox row) must stay one turn.
+    Index(
+        "uq_dialogue_turns_message",
+        "member_id",
+        "dialog_key",
+        "message_id",
+        "role",
+        unique=True,
+        sqlite_where=text("message_id IS NOT NULL"),
+        postgresql_where=text("message_id IS NOT NULL"),
+    ),
+)
+
+effects = Table(
+    "effects",
+    metadata,
+    Column("inbox_id", Id, ForeignKey("inbox.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payload", Json, nullable=False),
+    Column("result", Json, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("inbox_id", "kind", name="pk_effects"),
+)
+
+llm_ledger = Table(
+    "llm_ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("feature", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cache_creation_input_tokens", BigInteger, nullable=False),
+    Column("cache_read_input_tokens", BigInteger, nullable=False),
+    Column("cost_usd", Double, nullable=False),
+    Column("latency_s", Double, nullable=False),
+    Column("dialog_key", String(255), nullable=False, server_default=""),
+    Column("request_id", String(128), nullable=True),
+    Column("inbox_id", BigInteger, nullable=True),  # no FK: the ledger outlives inbox retention
+    Column("created_at", Double, nullable=False),
+    Index("ix_llm_ledger_member_created", "member_id", "created_at"),
+)

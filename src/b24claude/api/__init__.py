@@ -1,0 +1,1 @@
+"""HTTP entry points (thin): parse, call one service method, map the result."""

@@ -1,0 +1,172 @@
+"""The composition root: settings → adapters → services. The only module naming concrete adapters.
+
+Entry points (CLI, demo, tests) build a :class:`Container` with :func:`build`, optionally with
+overrides (a fake clock, a knowledge base), and run it with ``start()``/``stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from b24claude.adapters.anthropic import ClaudeLLM
+from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
+from b24claude.adapters.memory import MemoryCache
+from b24claude.adapters.sql import SqlStore
+from b24claude.conversations.handlers import conversations_router, portals_router
+from b24claude.conversations.service import AnswerConfig, AnswerService
+from b24claude.dispatch import Dispatcher
+from b24claude.inbox.puller import EventPuller
+from b24claude.inbox.service import InboxService
+from b24claude.inbox.worker import InboxWorker
+from b24claude.kit.clock import Clock, SystemClock
+from b24claude.knowledge.service import KeywordKnowledgeBase
+from b24claude.portals.service import PortalService
+from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.settings import Settings
+
+log = logging.getLogger("b24claude")
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    store: SqlStore
+    bitrix: Bitrix24Client
+    gateway: Bitrix24Gateway
+    llm: ClaudeLLM
+    knowledge: KnowledgeSource
+    portal_service: PortalService
+    inbox_service: InboxService
+    answers: AnswerService
+    dispatcher: Dispatcher
+    worker: InboxWorker
+    puller: EventPuller
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        """Start the worker (which first resumes what a previous process left) and the v2 puller."""
+        self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
+        self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+
+    async def stop(self) -> None:
+        await self.puller.stop()
+        await self.worker.stop()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._tasks.clear()
+        await self.bitrix.aclose()
+        await self.store.close()
+
+
+def handler_url(settings: Settings) -> str:
+    return settings.public_url.rstrip("/") + "/b24/events"
+
+
+async def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    knowledge: KnowledgeSource | None = None,
+) -> Container:
+    clock = clock or SystemClock()
+    store = await SqlStore.open(settings.database_url)
+    bitrix = Bitrix24Client(
+        store.portals,
+        oauth_client_id=settings.b24_client_id,
+        oauth_client_secret=settings.b24_client_secret.get_secret_value(),
+        oauth_url=settings.b24_oauth_url,
+        clock=clock,
+        rate_per_s=settings.b24_rate_limit_per_s,
+        burst=settings.b24_rate_burst,
+        max_wait_s=settings.b24_max_wait_s,
+        timeout_s=settings.b24_timeout_s,
+    )
+    gateway = Bitrix24Gateway(bitrix)
+    llm = ClaudeLLM(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        base_url=settings.anthropic_base_url,
+        default_model=settings.answer_model,
+        prices=settings.prices,
+        timeout_s=settings.llm_timeout_s,
+        max_attempts=settings.llm_max_attempts,
+        max_retry_after_s=settings.llm_max_retry_after_s,
+        clock=clock,
+    )
+    if knowledge is None:
+        knowledge = (
+            KeywordKnowledgeBase.from_directory(settings.knowledge_dir)
+            if settings.knowledge_dir and Path(settings.knowledge_dir).is_dir()
+            else KeywordKnowledgeBase()
+        )
+    portal_service = PortalService(
+        portals=store.portals,
+        chat=gateway,
+        clock=clock,
+        bot_api=settings.bot_api,
+        bot_code=settings.bot_code,
+        bot_name=settings.bot_name,
+        handler_url=handler_url(settings),
+    )
+    answers = AnswerService(
+        llm=llm,
+        crm=gateway,
+        chat=gateway,
+        dialogues=store.dialogues,
+        effects=store.effects,
+        ledger=store.ledger,
+        knowledge=knowledge,
+        cache=MemoryCache(),
+        clock=clock,
+        config=AnswerConfig(
+            persona=settings.persona,
+            company=settings.company_name,
+            default_language=settings.default_language,
+            history_turns=settings.history_turns,
+            max_tokens=settings.answer_max_tokens,
+            model=settings.answer_model,
+        ),
+    )
+    dispatcher = Dispatcher()
+    dispatcher.include(portals_router(portal_service))
+    dispatcher.include(conversations_router(answers))
+    worker = InboxWorker(
+        inbox=store.inbox,
+        portals=store.portals,
+        dispatcher=dispatcher,
+        clock=clock,
+        concurrency=settings.worker_concurrency,
+        max_attempts=settings.inbox_max_attempts,
+    )
+    inbox_service = InboxService(
+        inbox=store.inbox, portals=store.portals, portal_service=portal_service, on_stored=worker.wake
+    )
+    puller = EventPuller(
+        portals=store.portals,
+        chat=gateway,
+        inbox=inbox_service,
+        clock=clock,
+        idle_interval_s=settings.v2_poll_interval_s,
+    )
+    return Container(
+        settings=settings,
+        clock=clock,
+        store=store,
+        bitrix=bitrix,
+        gateway=gateway,
+        llm=llm,
+        knowledge=knowledge,
+        portal_service=portal_service,
+        inbox_service=inbox_service,
+        answers=answers,
+        dispatcher=dispatcher,
+        worker=worker,
+        puller=puller,
+    )

@@ -1,0 +1,110 @@
+"""``b24claude`` — serve, demo, sandbox emulators, inbox tools.
+
+Help texts are bilingual (English / Russian), as is everything a person reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="b24claude: Claude for Bitrix24 / Claude для Битрикс24.",
+)
+sandbox_app = typer.Typer(
+    no_args_is_help=True,
+    help="Local emulators of Bitrix24 and the Claude API / Локальные эмуляторы Битрикс24 и Claude API.",
+)
+inbox_app = typer.Typer(no_args_is_help=True, help="The durable event inbox / Очередь входящих событий.")
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(inbox_app, name="inbox")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address / Адрес")] = None,
+    port: Annotated[int | None, typer.Option(help="Port / Порт")] = None,
+) -> None:
+    """Run the service against a real portal and the Claude API (settings from B24C_* / .env).
+
+    Запустить сервис для реального портала и Claude API (настройки из B24C_* / .env).
+    """
+    import uvicorn
+
+    from b24claude.cli.runtime import serve_app
+    from b24claude.settings import Settings
+
+    settings = Settings()
+    _logging(settings.log_level)
+    uvicorn_config = serve_app(settings, host=host or settings.host, port=port or settings.port)
+    uvicorn.Server(uvicorn_config).run()
+
+
+@app.command()
+def demo(
+    quiet: Annotated[bool, typer.Option(help="Only the summary / Только итог")] = False,
+    bot_api: Annotated[str, typer.Option(help="v2 (fetch) or v1 (classic events) / v2 или v1")] = "v2",
+) -> None:
+    """Show the whole loop with no credentials: both emulators, the app, scripted Russian chats.
+
+    Показать весь цикл без ключей: эмуляторы портала и Claude, приложение, сценарии диалогов.
+    """
+    from b24claude.cli.demo import run_demo
+
+    _logging("WARNING")
+    code = asyncio.run(run_demo(quiet=quiet, bot_api=bot_api))
+    raise typer.Exit(code)
+
+
+@sandbox_app.command("portal")
+def sandbox_portal(
+    port: Annotated[int, typer.Option(help="Port / Порт")] = 8081,
+    host: Annotated[str, typer.Option(help="Bind address / Адрес")] = "127.0.0.1",
+    rate: Annotated[float, typer.Option(help="REST requests per second / Запросов в секунду")] = 2.0,
+    burst: Annotated[int, typer.Option(help="Leaky-bucket size / Размер «ведра»")] = 50,
+) -> None:
+    """Run the Bitrix24 portal emulator / Запустить эмулятор портала Битрикс24."""
+    from b24claude.cli.runtime import run_portal_sandbox
+
+    _logging("INFO")
+    asyncio.run(run_portal_sandbox(host=host, port=port, rate=rate, burst=burst))
+
+
+@sandbox_app.command("claude")
+def sandbox_claude(
+    port: Annotated[int, typer.Option(help="Port / Порт")] = 8082,
+    host: Annotated[str, typer.Option(help="Bind address / Адрес")] = "127.0.0.1",
+) -> None:
+    """Run the Claude API emulator / Запустить эмулятор Claude API."""
+    from b24claude.cli.runtime import run_claude_sandbox
+
+    _logging("INFO")
+    asyncio.run(run_claude_sandbox(host=host, port=port))
+
+
+@inbox_app.command("stats")
+def inbox_stats() -> None:
+    """Counts of inbox rows by status / Число событий по статусам."""
+    from b24claude.cli.runtime import inbox_counts
+    from b24claude.settings import Settings
+
+    counts = asyncio.run(inbox_counts(Settings()))
+    for status, n in sorted(counts.items()):
+        typer.echo(f"{status}: {n}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

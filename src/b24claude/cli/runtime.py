@@ -1,0 +1,68 @@
+"""What the CLI commands run: the service, the emulators as servers, inbox tools."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+import uvicorn
+
+from b24claude.settings import Settings
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
+    """A uvicorn config whose app builds the container on start-up (migrations, worker, puller)."""
+    from b24claude.api.app import create_app
+    from b24claude.bootstrap import build
+
+    class _Lazy:
+        """ASGI app that builds the container inside uvicorn's own event loop."""
+
+        def __init__(self) -> None:
+            self._app: Any = None
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if self._app is None:
+                self._app = create_app(await build(settings))
+            await self._app(scope, receive, send)
+
+    return uvicorn.Config(_Lazy(), host=host, port=port, lifespan="on", log_level=settings.log_level.lower())
+
+
+async def run_portal_sandbox(*, host: str, port: int, rate: float, burst: int) -> None:
+    from b24claude.sandbox.portal import PortalConfig, PortalState, create_portal_app
+    from b24claude.sandbox.server import ServerHandle
+
+    state = PortalState(PortalConfig(rate_limit_per_s=rate, burst=burst))
+    async with ServerHandle(create_portal_app(state), host=host, port=port, log_level="info") as server:
+        state.config.public_base_url = server.base_url
+        print(f"Bitrix24 portal emulator / эмулятор портала: {server.base_url}  (control: {server.base_url}/_sandbox)")
+        await asyncio.Event().wait()
+
+
+async def run_claude_sandbox(*, host: str, port: int) -> None:
+    from b24claude.sandbox.claude import ClaudeState, create_claude_app
+    from b24claude.sandbox.server import ServerHandle
+
+    state = ClaudeState()
+    async with ServerHandle(create_claude_app(state), host=host, port=port, log_level="info") as server:
+        print(f"Claude API emulator / эмулятор Claude API: {server.base_url}  (control: {server.base_url}/_sandbox)")
+        await asyncio.Event().wait()
+
+
+async def inbox_counts(settings: Settings) -> Mapping[str, int]:
+    from b24claude.adapters.sql import SqlStore
+
+    store = await SqlStore.open(settings.database_url)
+    try:
+        return await store.inbox.counts()
+    finally:
+        await store.close()

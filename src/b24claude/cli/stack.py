@@ -1,0 +1,158 @@
+"""The sandbox stack: both emulators and the app on loopback, the app installed into the portal.
+
+Used by ``b24claude demo``, the end-to-end tests and the benchmarks, so all three exercise exactly
+the same wiring as ``b24claude serve`` (the real clients over real HTTP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from b24claude.api.app import create_app
+from b24claude.bootstrap import Container, build
+from b24claude.cli.runtime import free_port
+from b24claude.sandbox.claude import ClaudeState, create_claude_app
+from b24claude.sandbox.portal import PortalConfig, PortalState, create_portal_app
+from b24claude.sandbox.server import ServerHandle
+from b24claude.settings import Settings
+
+KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "sandbox" / "data" / "knowledge"
+DEMO_CLIENT_ID = "local.b24claude0demo.00000001"
+DEMO_CLIENT_SECRET = "sandbox-client-secret"
+DEMO_API_KEY = "sk-ant-sandbox"
+SCOPES = ["crm", "imbot", "imopenlines", "im", "user", "department", "placement"]
+
+
+@dataclass
+class SandboxStack:
+    bot_api: str = "v2"
+    rate_limit_per_s: float = 2.0
+    burst: int = 50
+    database_url: str | None = None
+    settings_overrides: dict[str, Any] = field(default_factory=dict)
+    portal_config: dict[str, Any] = field(default_factory=dict)
+    claude: ClaudeState = field(default_factory=ClaudeState)
+    portal: PortalState = field(init=False)
+    container: Container | None = field(init=False, default=None)
+    settings: Settings = field(init=False)
+    _servers: list[ServerHandle] = field(init=False, default_factory=list)
+    _app_server: ServerHandle | None = field(init=False, default=None)
+    _tmp: tempfile.TemporaryDirectory[str] | None = field(init=False, default=None)
+    member_id: str = field(init=False, default="")
+
+    async def start(self, *, install: bool = True) -> SandboxStack:
+        self.portal = PortalState(
+            PortalConfig(rate_limit_per_s=self.rate_limit_per_s, burst=self.burst, **self.portal_config)
+        )
+        claude_srv = ServerHandle(create_claude_app(self.claude))
+        portal_srv = ServerHandle(create_portal_app(self.portal))
+        await claude_srv.start()
+        await portal_srv.start()
+        self.portal.config.public_base_url = portal_srv.base_url
+        self._servers = [claude_srv, portal_srv]
+        if self.database_url is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="b24claude-")
+            self.database_url = f"sqlite+aiosqlite:///{self._tmp.name}/b24claude.db"
+        port = free_port()
+        values: dict[str, Any] = {
+            "public_url": f"http://127.0.0.1:{port}",
+            "port": port,
+            "database_url": self.database_url,
+            "b24_client_id": DEMO_CLIENT_ID,
+            "b24_client_secret": DEMO_CLIENT_SECRET,
+            "b24_oauth_url": portal_srv.base_url,
+            "b24_rate_limit_per_s": self.rate_limit_per_s,
+            "b24_rate_burst": self.burst,
+            "anthropic_api_key": DEMO_API_KEY,
+            "anthropic_base_url": claude_srv.base_url,
+            "bot_api": self.bot_api,
+            "company_name": "ООО «КофеТех»",
+            "knowledge_dir": str(KNOWLEDGE_DIR),
+            "v2_poll_interval_s": 0.5,
+            "llm_max_retry_after_s": 2.0,
+        }
+        values.update(self.settings_overrides)
+        self.settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        await self.start_app()
+        if install:
+            await self.install()
+        return self
+
+    @property
+    def app_url(self) -> str:
+        return self.settings.public_url
+
+    async def start_app(self) -> Container:
+        """(Re)start the app process part: container + HTTP server on the same port and database."""
+        self.container = await build(self.settings)
+        self._app_server = ServerHandle(create_app(self.container), port=self.settings.port)
+        await self._app_server.start()
+        return self.container
+
+    async def stop_app(self) -> None:
+        if self._app_server is not None:
+            await self._app_server.stop()  # lifespan stops the container
+            self._app_server = None
+
+    async def install(self, timeout: float = 20.0) -> int:
+        """Install the app into the emulated portal, wait for our bot, attach it to Open Line 1."""
+        result = await self.portal.install_app(
+            client_id=DEMO_CLIENT_ID,
+            client_secret=DEMO_CLIENT_SECRET,
+            install_url=f"{self.app_url}/b24/install",
+            scopes=SCOPES,
+        )
+        if result.handler_status != 200:
+            raise RuntimeError(f"install handler answered {result.handler_status}: {result.handler_error}")
+        self.member_id = result.member_id
+        assert self.container is not None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            portal = await self.container.store.portals.get(self.member_id)
+            if portal is not None and portal.bot_id:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the bot was not registered after install")
+            await asyncio.sleep(0.05)
+        # What the admin does in the line's settings: route new dialogues to the bot first.
+        for line in self.portal.lines.values():
+            line.welcome_bot_enable = True
+            line.welcome_bot_id = portal.bot_id
+        return portal.bot_id
+
+    async def ask(self, text: str, customer: str | dict[str, Any], *, timeout: float = 30.0) -> str:
+        """The customer writes; returns the bot's reply as the customer saw it."""
+        msg = await self.portal.customer_writes(text, customer)
+        return await self.wait_reply(msg.chat_id, after_id=msg.id, timeout=timeout)
+
+    async def wait_reply(self, chat_id: int, *, after_id: int, timeout: float = 30.0) -> str:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            replies = [m for m in self.portal.customer_view(chat_id) if m["id"] > after_id and self.is_bot(m)]
+            if replies:
+                return str(replies[0]["text"])
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no reply in chat {chat_id} after message {after_id}")
+            await asyncio.sleep(0.02)
+
+    def is_bot(self, message: dict[str, Any]) -> bool:
+        user = self.portal.users.get(int(message["author_id"]), {})
+        return bool(user.get("_BOT"))
+
+    async def stop(self) -> None:
+        await self.stop_app()
+        for srv in reversed(self._servers):
+            await srv.stop()
+        await self.portal.aclose()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def __aenter__(self) -> SandboxStack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -1,0 +1,1 @@
+"""Dialogues: the answer to a customer's message, its context and its history."""

@@ -1,0 +1,36 @@
+"""Routers of the conversations and portals domains."""
+
+from __future__ import annotations
+
+from b24claude.conversations.service import AnswerService
+from b24claude.dispatch import Context, Router
+from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted, IncomingMessage
+from b24claude.portals.service import PortalService
+
+
+def conversations_router(answers: AnswerService) -> Router:
+    router = Router("conversations")
+
+    @router.on(IncomingMessage)(lambda m, c: AnswerService.should_answer(m, c))
+    async def on_message(msg: IncomingMessage, ctx: Context) -> None:
+        await answers.answer(msg, ctx)
+
+    return router
+
+
+def portals_router(portals: PortalService) -> Router:
+    router = Router("portals")
+
+    @router.on(AppInstalled)()
+    async def on_install(update: AppInstalled, ctx: Context) -> None:
+        await portals.ensure_bot(update)
+
+    @router.on(AppUninstalled)()
+    async def on_uninstall(update: AppUninstalled, ctx: Context) -> None:
+        await portals.uninstall(update)
+
+    @router.on(BotDeleted)()
+    async def on_bot_deleted(update: BotDeleted, ctx: Context) -> None:
+        await portals.bot_deleted(update)
+
+    return router

@@ -1,0 +1,267 @@
+"""Parsing and validation of inbound Bitrix24 events, and their inbox keys (DESIGN.md §7).
+
+Classic events arrive form-encoded with PHP bracket keys (reference/bitrix24.md §2.2, §4.3);
+imbot.v2 events arrive as JSON objects from ``imbot.v2.Event.get`` (§4.4). Both are stored raw
+(minus tokens) in the inbox and turned into :data:`Update` objects only when processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from b24claude.errors import BadRequest
+from b24claude.events.models import (
+    AppInstalled,
+    AppUninstalled,
+    BotDeleted,
+    BotJoined,
+    IncomingMessage,
+    UnknownEvent,
+    Update,
+)
+from b24claude.events.openlines import parse_entity_data_1, parse_entity_data_2
+from b24claude.ports.bitrix import CrmRefs
+
+# Keys that carry secrets in classic events; never stored in the inbox nor logged.
+_TOKEN_KEYS = frozenset({"access_token", "refresh_token", "application_token", "AUTH"})
+
+
+class ClassicAuth(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    member_id: str = Field(min_length=1, max_length=64)
+    application_token: str = Field(default="", max_length=128)
+    domain: str = Field(default="", max_length=255)
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_in: str = ""
+    expires: str = ""
+    client_endpoint: str = ""
+    server_endpoint: str = ""
+    scope: str = ""
+    status: str = ""
+
+
+class ClassicEnvelope(BaseModel):
+    """The top level of every classic (form-encoded) Bitrix24 event."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event: str = Field(min_length=1, max_length=128)
+    event_handler_id: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+    ts: str = ""
+    auth: ClassicAuth
+
+    @property
+    def name(self) -> str:
+        return self.event.upper()
+
+
+def parse_classic_envelope(form: Mapping[str, Any]) -> ClassicEnvelope:
+    """Validate a parsed form; raises :class:`BadRequest` with a reason a human can act on."""
+    if "auth" not in form:
+        raise BadRequest("auth block is missing")
+    if isinstance(form.get("data"), str):
+        # Bitrix24 drops empty arrays, but a plain string where a group belongs is malformed.
+        if form["data"]:
+            raise BadRequest("data must be a group of fields")
+        form = {**form, "data": {}}
+    try:
+        return ClassicEnvelope.model_validate(form)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise BadRequest(f"{where or 'body'}: {first.get('msg', 'invalid')}") from exc
+
+
+def strip_secrets(value: Any) -> Any:
+    """A copy of an event payload without tokens (they live in the portal store, not the inbox)."""
+    if isinstance(value, Mapping):
+        return {k: strip_secrets(v) for k, v in value.items() if k not in _TOKEN_KEYS}
+    if isinstance(value, list):
+        return [strip_secrets(v) for v in value]
+    return value
+
+
+def inbox_key_for_classic(env: ClassicEnvelope) -> str:
+    """Unique key of a classic event within its portal."""
+    params = env.data.get("PARAMS") if isinstance(env.data.get("PARAMS"), Mapping) else {}
+    name = env.name
+    if name.startswith("ONIMBOTMESSAGE") and params.get("MESSAGE_ID"):
+        return f"v1:{name}:{params['MESSAGE_ID']}"
+    if name == "ONIMBOTJOINCHAT":
+        bot = params.get("BOT_ID", "")
+        return f"v1:{name}:{bot}:{params.get('DIALOG_ID', '')}:{env.ts}"
+    if name == "ONIMCOMMANDADD":
+        return f"v1:{name}:{params.get('MESSAGE_ID', '')}:{env.ts}"
+    if name == "ONIMBOTDELETE":
+        return f"v1:{name}:{env.data.get('BOT_ID', '')}"
+    # Lifecycle and anything else: the event's own time is the best identity Bitrix24 gives.
+    return f"v1:{name}:{env.event_handler_id}:{env.ts}"
+
+
+def inbox_key_for_v2(bot_id: int, event_id: int) -> str:
+    return f"v2:{bot_id}:{event_id}"
+
+
+def classic_payload(env: ClassicEnvelope) -> dict[str, Any]:
+    """What the inbox keeps of a classic event."""
+    return {
+        "api": "v1",
+        "event": env.name,
+        "data": strip_secrets(env.data),
+        "ts": env.ts,
+        "domain": env.auth.domain,
+    }
+
+
+def v2_payload(bot_id: int, event_id: int, event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"api": "v2", "event": event_type.upper(), "event_id": event_id, "bot_id": bot_id, "data": dict(data)}
+
+
+def dialog_key_of_payload(payload: Mapping[str, Any]) -> str:
+    """The serialisation key of a stored event ('' = no dialogue)."""
+    data = payload.get("data") or {}
+    if payload.get("api") == "v2":
+        chat = data.get("chat") or {}
+        dialog = chat.get("dialogId") or (f"chat{chat['id']}" if chat.get("id") else "")
+    else:
+        params = data.get("PARAMS") or {}
+        dialog = params.get("DIALOG_ID", "")
+    return f"dlg:{dialog}" if dialog else ""
+
+
+# --- payload -> Update --------------------------------------------------------------------------
+
+
+def update_from_payload(member_id: str, payload: Mapping[str, Any]) -> Update:
+    """Turn a stored inbox payload into a typed update; unknown shapes become :class:`UnknownEvent`."""
+    event = str(payload.get("event", "")).upper()
+    data = payload.get("data") or {}
+    if not isinstance(data, Mapping):
+        return UnknownEvent(member_id, event)
+    try:
+        if payload.get("api") == "v2":
+            return _from_v2(member_id, event, int(payload.get("bot_id") or 0), data)
+        return _from_v1(member_id, event, data)
+    except (KeyError, ValueError, TypeError):
+        return UnknownEvent(member_id, event)
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _yes(value: Any) -> bool:
+    return value is True or str(value).upper() in {"Y", "TRUE", "1"}
+
+
+def _refs(entity_data_2: str, entity_data_1: str) -> tuple[CrmRefs, int | None]:
+    refs = parse_entity_data_2(entity_data_2) if entity_data_2 else CrmRefs()
+    session_id: int | None = None
+    if entity_data_1:
+        d1 = parse_entity_data_1(entity_data_1)
+        session_id = d1.session_id
+        if refs.is_empty():
+            refs = d1.refs
+    return refs, session_id
+
+
+def _from_v1(member_id: str, event: str, data: Mapping[str, Any]) -> Update:
+    if event == "ONAPPINSTALL":
+        return AppInstalled(member_id, language=str(data.get("LANGUAGE_ID", "")))
+    if event == "ONAPPUNINSTALL":
+        return AppUninstalled(member_id, clean=_yes(data.get("CLEAN")))
+    if event == "ONIMBOTDELETE":
+        return BotDeleted(member_id, _int(data.get("BOT_ID")))
+    params = data.get("PARAMS") or {}
+    bots = data.get("BOT") or {}
+    bot_id = _int(next(iter(bots), 0)) if isinstance(bots, Mapping) else 0
+    if event == "ONIMBOTJOINCHAT":
+        return BotJoined(
+            member_id,
+            bot_id=bot_id or _int(params.get("BOT_ID")),
+            bot_api="v1",
+            dialog_id=str(params.get("DIALOG_ID", "")),
+            chat_type=str(params.get("CHAT_TYPE", "")),
+            user_id=_int(params.get("USER_ID")),
+            language=str(params.get("LANGUAGE", "")),
+        )
+    if event != "ONIMBOTMESSAGEADD":
+        return UnknownEvent(member_id, event)
+    user = data.get("USER") or {}
+    refs, session_id = _refs(str(params.get("CHAT_ENTITY_DATA_2", "")), str(params.get("CHAT_ENTITY_DATA_1", "")))
+    return IncomingMessage(
+        member_id=member_id,
+        bot_id=bot_id,
+        bot_api="v1",
+        message_id=_int(params["MESSAGE_ID"]),
+        dialog_id=str(params["DIALOG_ID"]),
+        chat_id=_int(params.get("CHAT_ID") or params.get("TO_CHAT_ID")) or None,
+        chat_type=str(params.get("CHAT_TYPE") or params.get("MESSAGE_TYPE", "")),
+        author_id=_int(params.get("AUTHOR_ID") or params.get("FROM_USER_ID")),
+        text=str(params.get("MESSAGE", "")),
+        is_system=_yes(params.get("SYSTEM")),
+        author_is_bot=_yes(user.get("IS_BOT")),
+        author_is_connector=_yes(user.get("IS_CONNECTOR")),
+        author_name=str(user.get("NAME", "")),
+        author_first_name=str(user.get("FIRST_NAME", "")),
+        language=str(params.get("LANGUAGE", "")),
+        entity_type=str(params.get("CHAT_ENTITY_TYPE", "")),
+        entity_id=str(params.get("CHAT_ENTITY_ID", "")),
+        crm_refs=refs,
+        session_id=session_id,
+    )
+
+
+_V2_CHAT_TYPES = {"lines": "L", "openline": "L", "private": "P", "chat": "C", "open": "O", "user": "P"}
+
+
+def _from_v2(member_id: str, event: str, bot_id: int, data: Mapping[str, Any]) -> Update:
+    bot = data.get("bot") or {}
+    bot_id = _int(bot.get("id"), bot_id)
+    chat = data.get("chat") or {}
+    user = data.get("user") or {}
+    chat_type_raw = str(chat.get("type", ""))
+    entity_type = str(chat.get("entityType", ""))
+    chat_type = "L" if entity_type == "LINES" else _V2_CHAT_TYPES.get(chat_type_raw.lower(), chat_type_raw.upper())
+    dialog_id = str(chat.get("dialogId") or (f"chat{chat['id']}" if chat.get("id") else ""))
+    if event == "ONIMBOTV2JOINCHAT":
+        return BotJoined(
+            member_id, bot_id=bot_id, bot_api="v2", dialog_id=dialog_id, chat_type=chat_type,
+            user_id=_int(user.get("id")), language=str(data.get("language", "")),
+        )
+    if event == "ONIMBOTV2DELETE":
+        return BotDeleted(member_id, bot_id)
+    if event != "ONIMBOTV2MESSAGEADD":
+        return UnknownEvent(member_id, event)
+    message = data["message"]
+    refs, session_id = _refs(str(chat.get("entityData2") or ""), str(chat.get("entityData1") or ""))
+    return IncomingMessage(
+        member_id=member_id,
+        bot_id=bot_id,
+        bot_api="v2",
+        message_id=_int(message["id"]),
+        dialog_id=dialog_id,
+        chat_id=_int(chat.get("id") or message.get("chatId")) or None,
+        chat_type=chat_type,
+        author_id=_int(message.get("authorId") or user.get("id")),
+        text=str(message.get("text", "")),
+        is_system=_yes(message.get("isSystem")),
+        author_is_bot=_yes(user.get("bot")),
+        author_is_connector=_yes(user.get("connector")),
+        author_name=str(user.get("name", "")),
+        author_first_name=str(user.get("firstName", "")),
+        language=str(data.get("language", "")),
+        entity_type=entity_type,
+        entity_id=str(chat.get("entityId", "")),
+        crm_refs=refs,
+        session_id=session_id,
+    )

@@ -1,0 +1,1 @@
+"""The durable inbox: accept (verify, store, acknowledge), then process with a worker."""

@@ -1,0 +1,1 @@
+"""Installed portals: the install flow, tokens, the bot registration."""

@@ -1,0 +1,104 @@
+"""The install flow (ONAPPINSTALL) and the portal's bot."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from b24claude.errors import BadRequest, Unauthorized
+from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted
+from b24claude.events.parse import ClassicEnvelope
+from b24claude.kit.clock import Clock
+from b24claude.ports.bitrix import BotApi, ChatGateway, PortalAuth
+from b24claude.ports.store import Portal, PortalRepository
+
+log = logging.getLogger("b24claude.portals")
+
+
+class PortalService:
+    def __init__(
+        self,
+        *,
+        portals: PortalRepository,
+        chat: ChatGateway,
+        clock: Clock,
+        bot_api: BotApi,
+        bot_code: str,
+        bot_name: str,
+        handler_url: str,
+    ) -> None:
+        self._portals = portals
+        self._chat = chat
+        self._clock = clock
+        self._bot_api = bot_api
+        self._bot_code = bot_code
+        self._bot_name = bot_name
+        self._handler_url = handler_url
+
+    async def install(self, env: ClassicEnvelope) -> Portal:
+        """Save the tokens of an ONAPPINSTALL; called on the acknowledgement path, so no REST calls.
+
+        An install for a portal that is installed with a different application token is refused:
+        the token is the only secret Bitrix24 sends with every event, and it must not be replaced by
+        whoever posts an install first.
+        """
+        auth = env.auth
+        if not (auth.access_token and auth.refresh_token and auth.client_endpoint and auth.application_token):
+            raise BadRequest("install event lacks tokens, client_endpoint or application_token")
+        existing = await self._portals.get(auth.member_id)
+        if (
+            existing is not None
+            and existing.installed
+            and existing.application_token
+            and not hmac.compare_digest(existing.application_token, auth.application_token)
+        ):
+            raise Unauthorized("portal already installed with another application_token")
+        try:
+            expires_in = float(auth.expires_in or 3600)
+        except ValueError as exc:
+            raise BadRequest("auth.expires_in is not a number") from exc
+        portal = Portal(
+            member_id=auth.member_id,
+            domain=auth.domain,
+            auth=PortalAuth(
+                member_id=auth.member_id,
+                client_endpoint=auth.client_endpoint,
+                access_token=auth.access_token,
+                refresh_token=auth.refresh_token,
+                expires_at=self._clock.now() + expires_in,
+                server_endpoint=auth.server_endpoint,
+            ),
+            application_token=auth.application_token,
+            language=str(env.data.get("LANGUAGE_ID") or "ru"),
+            bot_api=self._bot_api,
+            installed=True,
+        )
+        await self._portals.upsert(portal)
+        log.info("portal installed", extra={"member_id": auth.member_id})
+        return portal
+
+    async def ensure_bot(self, update: AppInstalled) -> None:
+        """Register our bot in the portal (worker side of ONAPPINSTALL); idempotent."""
+        portal = await self._portals.get(update.member_id)
+        if portal is None or not portal.installed:
+            return
+        if portal.bot_id and portal.bot_api == self._bot_api:
+            return
+        bot = await self._chat.register_bot(
+            update.member_id,
+            api=self._bot_api,
+            code=self._bot_code,
+            name=self._bot_name,
+            handler_url=self._handler_url if self._bot_api == "v1" else None,
+        )
+        await self._portals.set_bot(update.member_id, bot_id=bot.bot_id, bot_code=bot.code, bot_api=bot.api)
+        log.info("bot registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api})
+
+    async def uninstall(self, update: AppUninstalled) -> None:
+        await self._portals.mark_uninstalled(update.member_id)
+        log.info("portal uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
+
+    async def bot_deleted(self, update: BotDeleted) -> None:
+        portal = await self._portals.get(update.member_id)
+        if portal is not None and portal.bot_id == update.bot_id:
+            await self._portals.set_bot(update.member_id, bot_id=0, bot_code="", bot_api=portal.bot_api)

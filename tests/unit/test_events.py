@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from b24claude.errors import BadRequest
+from b24claude.events import (
+    AppInstalled,
+    IncomingMessage,
+    UnknownEvent,
+    inbox_key_for_classic,
+    parse_classic_envelope,
+    update_from_payload,
+)
+from b24claude.events.openlines import parse_entity_data_1, parse_entity_data_2
+from b24claude.events.parse import classic_payload, dialog_key_of_payload
+from b24claude.ports.bitrix import CrmRefs
+from tests.conftest import load_fixture
+
+
+def test_openlines_message_fixture_becomes_an_incoming_message() -> None:
+    body = load_fixture("ONIMBOTMESSAGEADD_openlines.json")["body"]
+    env = parse_classic_envelope(body)
+    payload = classic_payload(env)
+    msg = update_from_payload(env.auth.member_id, payload)
+    assert isinstance(msg, IncomingMessage)
+    assert msg.bot_id == 1217 and msg.message_id == 91561 and msg.dialog_id == "chat2841"
+    assert msg.is_open_line and msg.author_is_connector and not msg.is_system
+    assert msg.crm_refs == CrmRefs(contact_id=907, deal_id=482)
+    assert msg.session_id == 3175
+    assert inbox_key_for_classic(env) == "v1:ONIMBOTMESSAGEADD:91561"
+    assert dialog_key_of_payload(payload) == "dlg:chat2841"
+
+
+def test_stored_payload_carries_no_tokens() -> None:
+    body = load_fixture("ONIMBOTMESSAGEADD_openlines.json")["body"]
+    payload = classic_payload(parse_classic_envelope(body))
+    flat = repr(payload)
+    bot_auth = body["data"]["BOT"]["1217"]
+    for secret in (bot_auth["access_token"], bot_auth["refresh_token"], bot_auth["application_token"],
+                   body["auth"]["access_token"]):
+        assert secret not in flat
+
+
+def test_private_message_fixture() -> None:
+    body = load_fixture("ONIMBOTMESSAGEADD_private.json")["body"]
+    env = parse_classic_envelope(body)
+    msg = update_from_payload(env.auth.member_id, classic_payload(env))
+    assert isinstance(msg, IncomingMessage)
+    assert msg.chat_type == "P" and not msg.is_open_line
+    assert msg.text == body["data"]["PARAMS"]["MESSAGE"]
+
+
+def test_install_fixture() -> None:
+    body = load_fixture("ONAPPINSTALL.json")["body"]
+    env = parse_classic_envelope(body)
+    assert env.name == "ONAPPINSTALL" and env.auth.refresh_token and env.auth.application_token
+    assert isinstance(update_from_payload(env.auth.member_id, classic_payload(env)), AppInstalled)
+
+
+def test_unknown_event_is_unknown() -> None:
+    body = load_fixture("ONCRMDEALUPDATE_outgoing_webhook.json")["body"]
+    env = parse_classic_envelope(body)
+    assert isinstance(update_from_payload(env.auth.member_id, classic_payload(env)), UnknownEvent)
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"event": "ONIMBOTMESSAGEADD"}, "auth"),
+        ({"event": "", "auth": {"member_id": "m"}}, "event"),
+        ({"event": "X", "auth": {"member_id": ""}}, "member_id"),
+        ({"event": "X", "auth": "oops"}, "auth"),
+        ({"event": "X", "data": "str", "auth": {"member_id": "m"}}, "data"),
+    ],
+)
+def test_malformed_envelopes_say_why(form: dict[str, object], reason: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_classic_envelope(form)
+    assert reason in info.value.message
+
+
+def test_v2_message_payload() -> None:
+    payload = {
+        "api": "v2", "event": "ONIMBOTV2MESSAGEADD", "event_id": 5, "bot_id": 77,
+        "data": {
+            "bot": {"id": 77, "code": "b24claude"},
+            "message": {"id": 901, "chatId": 12, "authorId": 400, "text": "Где мой заказ?", "isSystem": False},
+            "chat": {"id": 12, "dialogId": "chat12", "type": "lines", "entityType": "LINES",
+                     "entityData1": "Y|LEAD|31|N|N|55|1766049900|0|0|0", "entityData2": "LEAD|31|COMPANY|0|CONTACT|0|DEAL|0"},
+            "user": {"id": 400, "name": "Пётр Иванов", "firstName": "Пётр", "connector": "Y", "bot": "N"},
+        },
+    }
+    msg = update_from_payload("m1", payload)
+    assert isinstance(msg, IncomingMessage)
+    assert (msg.bot_api, msg.dialog_id, msg.chat_type, msg.author_first_name) == ("v2", "chat12", "L", "Пётр")
+    assert msg.crm_refs == CrmRefs(lead_id=31) and msg.session_id == 55
+    assert dialog_key_of_payload(payload) == "dlg:chat12"
+
+
+def test_entity_data_parsers_are_tolerant() -> None:
+    assert parse_entity_data_2("") == CrmRefs()
+    assert parse_entity_data_2("LEAD|0|COMPANY|x|CONTACT|9") == CrmRefs(contact_id=9)
+    d1 = parse_entity_data_1("Y|DEAL|482|N|N|3175|1766049900|0|0|0")
+    assert d1.crm_enabled and d1.refs == CrmRefs(deal_id=482) and d1.session_id == 3175
+    assert parse_entity_data_1("N").refs == CrmRefs()

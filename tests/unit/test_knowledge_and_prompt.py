@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import b24claude.sandbox as sandbox_pkg
+from b24claude.conversations.prompt import build_system_prompt
+from b24claude.knowledge.service import KeywordKnowledgeBase, split_markdown
+from b24claude.ports.bitrix import ClientCard, CrmRefs, DealInfo
+
+KB_DIR = Path(sandbox_pkg.__file__).parent / "data" / "knowledge"
+
+
+def test_markdown_sections_become_passages() -> None:
+    ps = split_markdown("faq", "# Доставка\nБыстро.\n\n# Оплата\nКартой.\n# Пусто\n")
+    assert [(p.id, p.title, p.text) for p in ps] == [("faq-1", "Доставка", "Быстро."), ("faq-2", "Оплата", "Картой.")]
+
+
+async def test_inflected_russian_question_finds_the_right_passage() -> None:
+    kb = KeywordKnowledgeBase.from_directory(KB_DIR)
+    assert len(kb) >= 8
+    top = await kb.search("m", "Сколько стоит доставку по Москве?")
+    assert top and top[0].title == "Доставка"
+    top = await kb.search("m", "какая гарантия на кофемашину")
+    assert top[0].title == "Гарантия"
+    assert await kb.search("m", "ну и ну") == []
+
+
+def test_prompt_has_tagged_sections_with_client_and_deals() -> None:
+    card = ClientCard(
+        refs=CrmRefs(contact_id=1), kind="contact", name="Анна Смирнова", first_name="Анна",
+        company="ООО «Ромашка»", open_deals=(DealInfo(1, "Поставка", "Переговоры", 120000.0, "RUB"),),
+    )
+    p = build_system_prompt(persona="P", company="C", card=card, passages=[], language="ru")
+    assert "<client>\nИмя: Анна Смирнова" in p
+    assert "«Поставка» — стадия «Переговоры», 120 000 RUB" in p
+    assert "<knowledge>" not in p and p.endswith("<language>ru</language>")
