@@ -63,6 +63,7 @@ class Container:
                 await t
         self._tasks.clear()
         await self.bitrix.aclose()
+        await self.llm.aclose()
         await self.store.close()
 
 
@@ -77,6 +78,8 @@ async def build(
     knowledge: KnowledgeSource | None = None,
 ) -> Container:
     clock = clock or SystemClock()
+    # httpx logs request URLs at INFO: the OAuth refresh GET and webhook URLs carry secrets.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     store = await SqlStore.open(settings.database_url)
     bitrix = Bitrix24Client(
         store.portals,

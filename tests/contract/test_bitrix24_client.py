@@ -140,7 +140,10 @@ async def test_list_paging_fast_and_classic_yield_everything() -> None:
         client = env.client()
 
         before = env.rest_calls()
-        fast = [int(c["ID"]) async for c in client.iter_list(env.member_id, "crm.contact.list", {"select": ["ID"]})]
+        fast = [
+            int(c["ID"])
+            async for c in client.iter_list(env.member_id, "crm.contact.list", {"select": ["ID"]})
+        ]
         fast_calls = env.rest_calls() - before
         assert fast == expected
         assert fast_calls == len(expected) // 50 + 1
@@ -153,7 +156,9 @@ async def test_list_paging_fast_and_classic_yield_everything() -> None:
 
         items = [
             int(i["id"])
-            async for i in client.iter_list(env.member_id, "crm.item.list", {"entityTypeId": 3, "select": ["id"]})
+            async for i in client.iter_list(
+                env.member_id, "crm.item.list", {"entityTypeId": 3, "select": ["id"]}
+            )
         ]
         assert items == expected
 
@@ -268,8 +273,13 @@ async def test_burst_of_200_stays_under_the_server_bucket() -> None:
 async def test_injected_query_limit_is_retried() -> None:
     async with portal() as env:
         client = env.client()
-        env.state.inject_fault("crm.contact.get", status=503, error="QUERY_LIMIT_EXCEEDED",
-                               description="Too many requests", times=2)
+        env.state.inject_fault(
+            "crm.contact.get",
+            status=503,
+            error="QUERY_LIMIT_EXCEEDED",
+            description="Too many requests",
+            times=2,
+        )
         contact_id = min(env.state.crm[3])
         page = await client.call(env.member_id, "crm.contact.get", {"id": contact_id})
         assert page.result["ID"] == str(contact_id)
@@ -279,8 +289,9 @@ async def test_injected_query_limit_is_retried() -> None:
 async def test_persistent_query_limit_gives_up_after_max_wait() -> None:
     async with portal() as env:
         client = env.client(max_wait_s=10.0)
-        env.state.inject_fault(None, status=503, error="QUERY_LIMIT_EXCEEDED", description="Too many requests",
-                               times=100)
+        env.state.inject_fault(
+            None, status=503, error="QUERY_LIMIT_EXCEEDED", description="Too many requests", times=100
+        )
         start = env.clock.now()
         with pytest.raises(Bitrix24RateLimited):
             await client.call(env.member_id, "user.current")
@@ -294,12 +305,13 @@ async def test_operation_time_limit_waits_until_reset() -> None:
         client = env.client(max_wait_s=900.0)
         contact_id = min(env.state.crm[3])
         await client.call(env.member_id, "crm.contact.get", {"id": contact_id})
-        reset_at = client.operating(env.member_id, "crm.contact.get")
-        assert reset_at is not None and reset_at.reset_at > env.clock.now()
+        seen = client.operating(env.member_id, "crm.contact.get")
+        assert seen is not None and seen.reset_at > env.clock.now()
+        reset_at = seen.reset_at
         page = await client.call(env.member_id, "crm.contact.get", {"id": contact_id})
         assert page.result["ID"] == str(contact_id)
         assert env.state.stats.rejected_operating_limit == 1
-        assert env.clock.now() >= reset_at.reset_at
+        assert env.clock.now() >= reset_at
         assert client.stats.operation_limit_429 == 1
 
 
@@ -345,13 +357,17 @@ async def test_network_error_on_write_is_not_retried() -> None:
 async def test_webhook_mode() -> None:
     async with portal() as env:
         code = env.state.create_webhook(user_id=1)
-        env.store.put(PortalAuth(member_id="hook", client_endpoint=f"{env.base_url}/rest/1/{code}/", webhook=True))
+        env.store.put(
+            PortalAuth(member_id="hook", client_endpoint=f"{env.base_url}/rest/1/{code}/", webhook=True)
+        )
         client = env.client()
         page = await client.call("hook", "crm.contact.list", {"select": ["ID"]})
         assert page.total == len(env.state.crm[3])
         batch = await client.batch("hook", {"me": ("user.current", {})})
         assert batch.ok("me")
-        env.store.put(PortalAuth(member_id="bad", client_endpoint=f"{env.base_url}/rest/1/nope/", webhook=True))
+        env.store.put(
+            PortalAuth(member_id="bad", client_endpoint=f"{env.base_url}/rest/1/nope/", webhook=True)
+        )
         with pytest.raises(Bitrix24AuthError) as info:
             await client.call("bad", "user.current")
         assert info.value.code == "NO_AUTH_FOUND"
@@ -372,7 +388,9 @@ async def test_load_client_is_one_request() -> None:
         gateway = Bitrix24Gateway(env.client())
         contact = _contact_with_open_deals(env.state)
         open_deals = {
-            int(d["ID"]) for d in env.state.crm[2].values() if d["CONTACT_ID"] == contact["ID"] and d["CLOSED"] == "N"
+            int(d["ID"])
+            for d in env.state.crm[2].values()
+            if d["CONTACT_ID"] == contact["ID"] and d["CLOSED"] == "N"
         }
         before = env.rest_calls()
         card = await gateway.load_client(env.member_id, CrmRefs(contact_id=int(contact["ID"])))
@@ -398,22 +416,31 @@ async def test_find_by_comm_prefers_contact() -> None:
         contact = next(c for c in env.state.crm[3].values() if c["PHONE"])
         refs = await gateway.find_by_comm(env.member_id, phone=contact["PHONE"][0]["VALUE"])
         assert refs.contact_id is not None
-        assert any(p["VALUE"] == contact["PHONE"][0]["VALUE"] for p in env.state.crm[3][refs.contact_id]["PHONE"])
+        assert any(
+            p["VALUE"] == contact["PHONE"][0]["VALUE"] for p in env.state.crm[3][refs.contact_id]["PHONE"]
+        )
         assert (await gateway.find_by_comm(env.member_id, email="nobody@nowhere.example")).is_empty()
         before = env.rest_calls()
-        both = await gateway.find_by_comm(env.member_id, phone="+70000000000", email=contact["EMAIL"][0]["VALUE"])
+        both = await gateway.find_by_comm(
+            env.member_id, phone="+70000000000", email=contact["EMAIL"][0]["VALUE"]
+        )
         assert both.contact_id is not None and env.rest_calls() - before == 1
 
 
 async def test_openlines_refs_from_dialog() -> None:
     async with portal() as env:
         gateway = Bitrix24Gateway(env.client())
-        await env.state.customer_writes("Здравствуйте!", "anna")
+        await env.state.customer_writes("Здравствуйте!", "anna")  # anna matches a seeded contact by phone
         chat = env.state.find_chat("anna")
-        assert chat is not None
+        assert chat is not None and chat.entity_data_2
         refs = await gateway.openlines_refs(env.member_id, chat.id)
+        pairs = dict(
+            zip(chat.entity_data_2.split("|")[0::2], chat.entity_data_2.split("|")[1::2], strict=True)
+        )
+        assert refs.contact_id == (int(pairs["CONTACT"]) or None)
+        assert refs.lead_id == (int(pairs["LEAD"]) or None)
+        assert refs.deal_id == (int(pairs["DEAL"]) or None)
         assert not refs.is_empty()
-        assert refs.contact_id is not None or refs.lead_id is not None
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
@@ -421,30 +448,49 @@ async def test_bot_register_is_idempotent_and_sends(api: str) -> None:
     async with portal() as env:
         gateway = Bitrix24Gateway(env.client())
         handler = "https://b24claude.example/bitrix/events" if api == "v1" else None
-        bot = await gateway.register_bot(env.member_id, api=api, code="claude", name="Claude",  # type: ignore[arg-type]
-                                         handler_url=handler)
-        again = await gateway.register_bot(env.member_id, api=api, code="claude", name="Claude",  # type: ignore[arg-type]
-                                           handler_url=handler)
+        bot = await gateway.register_bot(
+            env.member_id,
+            api=api,
+            code="claude",
+            name="Claude",  # type: ignore[arg-type]
+            handler_url=handler,
+        )
+        again = await gateway.register_bot(
+            env.member_id,
+            api=api,
+            code="claude",
+            name="Claude",  # type: ignore[arg-type]
+            handler_url=handler,
+        )
         assert again == bot and bot.bot_id > 0 and len(env.state.bots) == 1
         await env.state.customer_writes("Нужна помощь", "anna")
         chat = env.state.find_chat("anna")
         assert chat is not None
         long_text = ("Абзац ответа. " * 1000 + "\n\n") * 2  # > 20 000 chars
-        message_id = await gateway.send_message(env.member_id, bot, dialog_id=f"chat{chat.id}", text=long_text)
+        message_id = await gateway.send_message(
+            env.member_id, bot, dialog_id=f"chat{chat.id}", text=long_text
+        )
         mine = [m for m in env.state.chat_messages(chat.id) if m["author_id"] == bot.bot_id]
         assert len(mine) == 2 and mine[-1]["id"] == message_id
         recent = await gateway.recent_messages(env.member_id, bot, dialog_id=f"chat{chat.id}", limit=5)
         assert recent[-1].id == message_id and recent[-1].author_id == bot.bot_id
 
 
-async def test_fetch_events_v2() -> None:
+async def test_fetch_events_v2_and_acknowledge() -> None:
     async with portal() as env:
         gateway = Bitrix24Gateway(env.client())
-        bot = await gateway.register_bot(env.member_id, api="v2", code="claude", name="Claude", handler_url=None)
-        events = await gateway.fetch_events(env.member_id, bot, offset=None)
-        assert isinstance(events.has_more, bool)
-        for event in events.events:
-            assert event.event_id > 0 and event.type
-        if events.next_offset is not None:
-            acked = await gateway.fetch_events(env.member_id, bot, offset=events.next_offset)
-            assert all(e.event_id >= events.next_offset for e in acked.events)
+        bot = await gateway.register_bot(
+            env.member_id, api="v2", code="claude", name="Claude", handler_url=None
+        )
+        line = env.state.lines[1]
+        line.welcome_bot_enable, line.welcome_bot_id = True, bot.bot_id
+        await env.state.customer_writes("Сколько стоит доставка?", "ivan")
+        first = await gateway.fetch_events(env.member_id, bot, offset=None)
+        assert first.events and first.next_offset is not None and not first.has_more
+        assert "ONIMBOTV2MESSAGEADD" in {e.type for e in first.events}
+        message = next(e for e in first.events if e.type == "ONIMBOTV2MESSAGEADD")
+        assert message.data["message"]["text"] == "Сколько стоит доставка?"
+        again = await gateway.fetch_events(env.member_id, bot, offset=None)
+        assert [e.event_id for e in again.events] == [e.event_id for e in first.events]  # not acked yet
+        acked = await gateway.fetch_events(env.member_id, bot, offset=first.next_offset)
+        assert acked.events == []

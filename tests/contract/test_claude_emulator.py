@@ -36,7 +36,8 @@ SYSTEM = """<persona>Ты — Алиса, ассистент компании «
 <knowledge>
 <passage id="kb-12" title="Доставка">Доставка по Москве занимает 1–2 дня. Стоимость доставки 500 рублей, \
 при заказе от 10000 рублей бесплатно. Самовывоз возможен со склада.</passage>
-<passage id="kb-7" title="Оплата">Оплатить можно картой или по счёту. Счёт действует 5 банковских дней.</passage>
+<passage id="kb-7" title="Оплата">Оплатить можно картой или по счёту. \
+Счёт действует 5 банковских дней.</passage>
 </knowledge>
 <language>ru</language>"""
 LONG_TEXT = "Компания «Ромашка» продаёт кофемашины и обслуживает их по всей России. " * 40  # ≈ 700 tokens
@@ -132,9 +133,12 @@ async def test_sync_client_works_too(emu: Emulator) -> None:
 
 # --- streaming --------------------------------------------------------------------------------------
 
+DELIVERY_QUESTION: Any = [{"role": "user", "content": "Сколько стоит доставка?"}]
+
+
 async def test_stream_helper_text_and_final_message(emu: Emulator) -> None:
     async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
-                                          messages=[{"role": "user", "content": "Сколько стоит доставка?"}]) as s:
+                                          messages=DELIVERY_QUESTION) as s:
         chunks = [chunk async for chunk in s.text_stream]
         final = await s.get_final_message()
     assert len(chunks) > 3 and "".join(chunks) == _text(final)
@@ -153,7 +157,8 @@ async def test_raw_event_order_ping_and_cumulative_usage(emu: Emulator) -> None:
     start, delta = events[0], events[-2]
     assert start.type == "message_start" and start.message.usage.output_tokens == 1
     assert start.message.content == [] and start.message.stop_reason is None
-    text = "".join(e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta")
+    text = "".join(e.delta.text for e in events
+                   if e.type == "content_block_delta" and e.delta.type == "text_delta")
     assert delta.type == "message_delta" and delta.usage.output_tokens == estimate_tokens(text) > 1
     assert delta.usage.input_tokens == start.message.usage.input_tokens
     async with emu.raw() as http:
@@ -185,7 +190,7 @@ async def test_mid_stream_error_raises_status_200_overloaded(emu: Emulator) -> N
     received: list[str] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
         async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
-                                              messages=[{"role": "user", "content": "Сколько стоит доставка?"}]) as s:
+                                              messages=DELIVERY_QUESTION) as s:
             async for chunk in s.text_stream:
                 received.append(chunk)
     error = caught.value
@@ -302,8 +307,10 @@ async def test_anthropic_version_is_required_and_checked(emu: Emulator) -> None:
     async with emu.raw() as http:
         auth = {"x-api-key": KEY, "content-type": "application/json"}
         missing = await http.post("/v1/messages", json=BODY, headers=auth)
-        unknown = await http.post("/v1/messages", json=BODY, headers={**auth, "anthropic-version": "2024-01-01"})
-        old = await http.post("/v1/messages", json=BODY, headers={**auth, "anthropic-version": "2023-06-01"})
+        unknown = await http.post("/v1/messages", json=BODY,
+                                  headers={**auth, "anthropic-version": "2024-01-01"})
+        old = await http.post("/v1/messages?beta=true", json=BODY,
+                              headers={**auth, "anthropic-version": "2023-06-01"})
     assert missing.status_code == 400 and unknown.status_code == 400
     assert missing.json()["error"]["type"] == "invalid_request_error"
     assert old.status_code == 200
@@ -372,8 +379,7 @@ async def test_invalid_bodies_get_clear_400s(emu: Emulator, change: dict[str, An
         response = await http.post("/v1/messages", json=body, headers={**HEADERS, "x-api-key": KEY})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["type"] == "invalid_request_error" and error["message"].startswith(expected) or (
-        expected in error["message"])
+    assert error["type"] == "invalid_request_error" and expected in error["message"]
 
 
 async def test_oversized_body_is_413(emu: Emulator) -> None:
@@ -578,9 +584,9 @@ async def test_brain_mentions_the_deal_and_falls_back_honestly(emu: Emulator) ->
     unknown = _text(await emu.ask("Вы ремонтируете холодильники?"))
     assert "Уточню у специалиста и вернусь с ответом" in unknown
     assert _text(await emu.ask("Спасибо большое!")).startswith("Пожалуйста")
-    english_system = ('<client>\nName: John Smith\n</client>\n<knowledge>\n<passage id="kb-1" title="Delivery">'
-                      "Delivery takes two days. Delivery costs 5 dollars.</passage>\n</knowledge>\n"
-                      "<language>en</language>")
+    english_system = ("<client>\nName: John Smith\n</client>\n<knowledge>\n"
+                      '<passage id="kb-1" title="Delivery">Delivery takes two days. '
+                      "Delivery costs 5 dollars.</passage>\n</knowledge>\n<language>en</language>")
     english = _text(await emu.ask("How much does delivery cost?", system=english_system))
     assert english == "Hello, John! Delivery costs 5 dollars. [kb-1]"
     bare = _text(await emu.client.messages.create(  # no system prompt at all: degrade gracefully
@@ -614,3 +620,31 @@ async def test_enforced_rate_limits_answer_429_until_the_bucket_refills(emu: Emu
 def test_request_ids_look_like_the_real_ones() -> None:
     state = ClaudeState()
     assert re.fullmatch(r"req_011C[A-Za-z0-9]{20}", state.new_id("req_011C", 20))
+
+
+async def test_thinking_blocks_stream_with_signature(emu: Emulator) -> None:
+    emu.state.emit_thinking = True  # adaptive thinking (the 2026 default) shows up as a thinking block
+    async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
+                                          messages=DELIVERY_QUESTION) as s:
+        final = await s.get_final_message()
+    thinking, text = final.content
+    assert thinking.type == "thinking" and thinking.thinking and thinking.signature
+    assert text.type == "text" and "[kb-12]" in text.text
+    assert final.usage.output_tokens_details is not None
+    assert final.usage.output_tokens_details.thinking_tokens == estimate_tokens(thinking.thinking)
+    manual = await emu.client.messages.create(
+        model=HAIKU_OLD, max_tokens=2000, thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Hi"}])
+    assert [block.type for block in manual.content] == ["thinking", "text"]
+    with pytest.raises(anthropic.BadRequestError):  # manual thinking is gone on the 5.5 models
+        await emu.ask("Привет", thinking={"type": "enabled", "budget_tokens": 1024})
+
+
+async def test_unknown_route_and_clock_control(emu: Emulator) -> None:
+    async with emu.raw() as http:
+        missing = await http.get("/v1/nothing", headers={**HEADERS, "x-api-key": KEY})
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found_error"
+        await emu.ask("Привет", system=_cached_system())
+        await http.post("/_sandbox/clock", json={"advance": 301})
+        after = await emu.ask("Привет", system=_cached_system())
+    assert after.usage.cache_read_input_tokens == 0 and after.usage.cache_creation_input_tokens > 0

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from b24claude.adapters.sql import SqlStore, make_engine, migrate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-import test_sql_store as behaviour  # noqa: E402
+import test_sql_store as behaviour
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -69,7 +69,7 @@ def postgres_db_url() -> Iterator[str]:
         shown = make_url(server_url).render_as_string(hide_password=True)
         reason = f"PostgreSQL at {shown} is not usable ({type(exc).__name__}: {exc}); set B24C_TEST_PG_URL"
         if _in_ci():
-            pytest.fail(reason)
+            pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     url = make_url(server_url).set(database=database).render_as_string(hide_password=False)
     try:

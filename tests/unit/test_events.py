@@ -11,7 +11,6 @@ from b24claude.events import (
     parse_classic_envelope,
     update_from_payload,
 )
-from b24claude.events.openlines import parse_entity_data_1, parse_entity_data_2
 from b24claude.events.parse import classic_payload, dialog_key_of_payload
 from b24claude.ports.bitrix import CrmRefs
 from tests.conftest import load_fixture
@@ -95,11 +94,3 @@ def test_v2_message_payload() -> None:
     assert (msg.bot_api, msg.dialog_id, msg.chat_type, msg.author_first_name) == ("v2", "chat12", "L", "Пётр")
     assert msg.crm_refs == CrmRefs(lead_id=31) and msg.session_id == 55
     assert dialog_key_of_payload(payload) == "dlg:chat12"
-
-
-def test_entity_data_parsers_are_tolerant() -> None:
-    assert parse_entity_data_2("") == CrmRefs()
-    assert parse_entity_data_2("LEAD|0|COMPANY|x|CONTACT|9") == CrmRefs(contact_id=9)
-    d1 = parse_entity_data_1("Y|DEAL|482|N|N|3175|1766049900|0|0|0")
-    assert d1.crm_enabled and d1.refs == CrmRefs(deal_id=482) and d1.session_id == 3175
-    assert parse_entity_data_1("N").refs == CrmRefs()

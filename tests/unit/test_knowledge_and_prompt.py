@@ -23,6 +23,8 @@ async def test_inflected_russian_question_finds_the_right_passage() -> None:
     top = await kb.search("m", "какая гарантия на кофемашину")
     assert top[0].title == "Гарантия"
     assert await kb.search("m", "ну и ну") == []
+    # a single common word among many is not a match
+    assert await kb.search("m", "Можно ли перекрасить кофемашину в фирменный цвет нашего офиса?") == []
 
 
 def test_prompt_has_tagged_sections_with_client_and_deals() -> None:

@@ -82,18 +82,14 @@ async def run_demo(*, quiet: bool = False, bot_api: str = "v2") -> int:
             if not quiet:
                 _print_dialogue(console, stack, script, transcript)
         elapsed = time.perf_counter() - started
-        _print_summary(console, stack, answered=answered, asked=asked, elapsed=elapsed)
+        await _print_summary(console, stack, answered=answered, asked=asked, elapsed=elapsed)
         return 0 if answered == asked else 1
     finally:
         await stack.stop()
 
 
-def _customer_key(customer: str | dict[str, Any]) -> str | dict[str, Any]:
-    return customer
-
-
 def _print_dialogue(console: Console, stack: SandboxStack, script: Script, transcript: list[tuple[str, str]]) -> None:
-    chat = stack.portal.find_chat(_customer_key(script.customer))
+    chat = stack.portal.find_chat(script.customer)
     table = Table(show_header=False, box=None, padding=(0, 1))
     for who, text in transcript:
         table.add_row(f"[bold]{who}[/bold]", text)
@@ -106,7 +102,23 @@ def _print_dialogue(console: Console, stack: SandboxStack, script: Script, trans
     console.print(Panel(table, title=script.title, subtitle=f"чат / chat {chat.id if chat else '?'}{crm}"))
 
 
-def _print_summary(console: Console, stack: SandboxStack, *, answered: int, asked: int, elapsed: float) -> None:
+POLL_METHODS = frozenset({"imbot.v2.Event.get"})
+SETUP_METHODS = frozenset({"imbot.register", "imbot.bot.list", "imbot.v2.Bot.register"})
+
+
+def rest_calls(stack: SandboxStack) -> tuple[int, int]:
+    """(requests on the answer path, requests polling imbot.v2.Event.get) the app made so far."""
+    if stack.container is None:
+        return 0, 0
+    by_method = stack.container.bitrix.stats.requests_by_method
+    polls = sum(n for m, n in by_method.items() if m in POLL_METHODS)
+    setup = sum(n for m, n in by_method.items() if m in SETUP_METHODS)
+    return stack.container.bitrix.stats.requests - polls - setup, polls
+
+
+async def _print_summary(
+    console: Console, stack: SandboxStack, *, answered: int, asked: int, elapsed: float
+) -> None:
     writes = list(stack.portal.crm_writes)
     table = Table(title="Записано в CRM / Written to the CRM")
     for col in ("method", "entity", "id", "author", "fields"):
@@ -117,22 +129,21 @@ def _print_summary(console: Console, stack: SandboxStack, *, answered: int, aske
     if not writes:
         table.add_row("—", "—", "—", "—", "—")
     console.print(table)
-    stats = stack.portal.stats
-    app_calls = _app_rest_calls(stack)
     console.print(
-        f"Отвечено / answered: {answered}/{asked}; "
-        f"REST-вызовов приложения / app REST calls: {app_calls} "
-        f"({app_calls / max(1, answered):.2f} на сообщение / per message); "
-        f"отказов по лимиту / rate-limit rejections: {stats.rejected_rate_limit}; "
-        f"время / time: {elapsed:.1f} s"
+        "The answer loop only reads the CRM; the leads above were created by Open Lines for new "
+        "customers. / Цикл ответа только читает CRM; лиды выше создала Открытая линия."
+    )
+    answer_calls, polls = rest_calls(stack)
+    console.print(
+        f"Отвечено / answered: {answered}/{asked}; REST на ответы / answer-path REST calls: {answer_calls} "
+        f"({answer_calls / max(1, answered):.2f} на сообщение / per message), "
+        f"опрос imbot.v2.Event.get / polling: {polls}; "
+        f"QUERY_LIMIT_EXCEEDED: {stack.portal.stats.rejected_rate_limit}; время / time: {elapsed:.1f} s"
     )
     if stack.container is not None:
-        console.print(f"Claude: {_ledger_line(stack)}")
-
-
-def _app_rest_calls(stack: SandboxStack) -> int:
-    return int(stack.container.bitrix.stats.total_requests) if stack.container is not None else 0
-
-
-def _ledger_line(stack: SandboxStack) -> str:
-    return "см. / see ledger"
+        t = await stack.container.store.ledger.totals(stack.member_id)
+        console.print(
+            f"Claude: {int(t['calls'])} вызовов / calls, {int(t['input_tokens'])} in + "
+            f"{int(t['cache_read_input_tokens'])} cache-read + {int(t['output_tokens'])} out tokens, "
+            f"${t['cost_usd']:.4f}"
+        )

@@ -22,7 +22,7 @@ from b24claude.events.models import (
     UnknownEvent,
     Update,
 )
-from b24claude.events.openlines import parse_entity_data_1, parse_entity_data_2
+from b24claude.kit.openlines import bindings_from_entity_data, parse_entity_data_1
 from b24claude.ports.bitrix import CrmRefs
 
 # Keys that carry secrets in classic events; never stored in the inbox nor logged.
@@ -164,14 +164,9 @@ def _yes(value: Any) -> bool:
 
 
 def _refs(entity_data_2: str, entity_data_1: str) -> tuple[CrmRefs, int | None]:
-    refs = parse_entity_data_2(entity_data_2) if entity_data_2 else CrmRefs()
-    session_id: int | None = None
-    if entity_data_1:
-        d1 = parse_entity_data_1(entity_data_1)
-        session_id = d1.session_id
-        if refs.is_empty():
-            refs = d1.refs
-    return refs, session_id
+    b = bindings_from_entity_data(entity_data_1 or None, entity_data_2 or None)
+    refs = CrmRefs(lead_id=b.lead_id, contact_id=b.contact_id, company_id=b.company_id, deal_id=b.deal_id)
+    return refs, parse_entity_data_1(entity_data_1).session_id if entity_data_1 else None
 
 
 def _from_v1(member_id: str, event: str, data: Mapping[str, Any]) -> Update:

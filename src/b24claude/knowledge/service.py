@@ -13,6 +13,7 @@ from pathlib import Path
 from b24claude.kit.text import stems
 from b24claude.ports.knowledge import Passage
 
+MIN_COVERAGE = 0.34
 _HEADING = re.compile(r"^#{1,3}\s+(.+)$", re.MULTILINE)
 
 
@@ -60,7 +61,8 @@ class KeywordKnowledgeBase:
         scored = []
         for p, s in self._passages:
             overlap = len(q & s)
-            if overlap:
+            # One shared word out of many ("кофемашину") is not relevance: ask for a third of the question.
+            if overlap and overlap / len(q) >= MIN_COVERAGE:
                 scored.append((overlap / (len(q) ** 0.5), p))
         scored.sort(key=lambda t: -t[0])
         return [Passage(p.id, p.title, p.text, round(score, 3)) for score, p in scored[:limit]]

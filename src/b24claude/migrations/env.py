@@ -45,6 +45,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        transactional_ddl=True,  # on SQLite too: the caller has opened BEGIN IMMEDIATE
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -61,11 +62,17 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+def _run_in_transaction(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # the driver would not begin before DDL
+    _run(connection)
+
+
 async def _run_async(url: str) -> None:
     engine = make_engine(url, poolclass=NullPool)
     try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_run)
+        async with engine.begin() as connection:
+            await connection.run_sync(_run_in_transaction)
     finally:
         await engine.dispose()
 

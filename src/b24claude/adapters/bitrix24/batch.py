@@ -67,6 +67,8 @@ def plan_chunks(cmds: Mapping[str, Command], size: int = MAX_BATCH) -> list[dict
 def is_read_method(method: str) -> bool:
     """Methods that are safe to repeat after a 5xx or a network error (no side effects)."""
     name = method.lower()
+    if name in _NOT_READS:
+        return False
     return name.endswith((".get", ".list", ".fields")) or name in _READS
 
 
@@ -86,9 +88,12 @@ _READS = frozenset(
 )
 
 
+# event.offline.get deletes what it returns (clear=1 by default): a ".get" that is not a read.
+_NOT_READS = frozenset({"event.offline.get"})
+
+
 def is_read_batch(cmds: Mapping[str, Command]) -> bool:
-    # event.offline.get deletes on read (clear=1 by default): a ".get" that is not a read.
-    return all(is_read_method(m) and m.lower() != "event.offline.get" for m, _ in cmds.values())
+    return all(is_read_method(m) for m, _ in cmds.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,7 +125,7 @@ class Bitrix24Client:
         self._store = token_store
         self._clock = clock
         self._owns_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
+        self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
         self._timeout = httpx.Timeout(timeout_s)
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._max_wait_s = max_wait_s
@@ -157,6 +157,7 @@ class Bitrix24Client:
 
     # ----- public calls -------------------------------------------------------------------------
     async def call(self, member_id: str, method: str, params: Mapping[str, Any] | None = None) -> CallResult:
+        """One REST method; raises the mapped :mod:`b24claude.errors` exception on failure."""
         body = await self._request(member_id, method, dict(params or {}), read=is_read_method(method))
         self._note_time(member_id, method, body.get("time"))
         return CallResult(
@@ -299,7 +300,8 @@ class Bitrix24Client:
                 type(network_error).__name__,
             )
             if not read or attempts.transient >= MAX_TRANSIENT_RETRIES:
-                raise Bitrix24TransientError(f"{method}: {type(network_error).__name__}") from network_error
+                # ``from None``: the chained httpx error carries the URL (a webhook's secret code).
+                raise Bitrix24TransientError(f"{method}: {type(network_error).__name__}") from None
             attempts.transient += 1
             await self._backoff(attempts.transient)
 

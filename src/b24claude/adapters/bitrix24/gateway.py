@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from b24claude.errors import ConfigurationError
+from b24claude.errors import Bitrix24Error, ConfigurationError
 from b24claude.kit.openlines import CrmBindings, bindings_from_entity_data
 from b24claude.ports.bitrix import (
     BotApi,
@@ -102,7 +102,7 @@ class Bitrix24Gateway:
     ) -> BotIdentity:
         if api == "v1":
             return await self._register_v1(member_id, code=code, name=name, handler_url=handler_url)
-        return await self._register_v2(member_id, code=code, name=name, handler_url=handler_url)
+        return await self._register_v2(member_id, code=code, name=name)
 
     async def _register_v1(
         self, member_id: str, *, code: str, name: str, handler_url: str | None
@@ -121,17 +121,16 @@ class Bitrix24Gateway:
             "PROPERTIES": {"NAME": name, "COLOR": self._bot_color, "WORK_POSITION": self._bot_work_position},
         }
         bot_id = _int((await self._client.call(member_id, "imbot.register", params)).result)
+        if not bot_id:
+            raise Bitrix24Error("imbot.register answered without a bot id", code="ERROR_UNEXPECTED_ANSWER")
         log.info("bitrix24.bot.registered member_id=%s api=v1 bot_id=%s", member_id, bot_id)
         return BotIdentity(bot_id=bot_id, code=code, api="v1")
 
-    async def _register_v2(
-        self, member_id: str, *, code: str, name: str, handler_url: str | None
-    ) -> BotIdentity:
-        existing = await self._find_v2_bot(member_id, code)
-        if existing is not None:
-            return existing
-        # Always fetch mode: offset-acknowledged pull loses nothing and needs no public URL
-        # (DESIGN §5.2); ``handler_url`` only matters for v1.
+    async def _register_v2(self, member_id: str, *, code: str, name: str) -> BotIdentity:
+        # The reference documents no imbot.v2 listing (imbot.bot.list shows v1 bots only), so reuse
+        # relies on Bot.register answering an existing code of the same app with that bot, as the
+        # emulator does [U]. Always fetch mode: offset-acknowledged pull loses nothing and needs no
+        # public URL (DESIGN §5.2); ``handler_url`` only matters for v1.
         fields: dict[str, Any] = {
             "code": code,
             "type": "openline",
@@ -142,19 +141,12 @@ class Bitrix24Gateway:
         result = (await self._client.call(member_id, "imbot.v2.Bot.register", {"fields": fields})).result
         bot = result.get("bot") if isinstance(result, Mapping) else None
         bot_id = _int(bot.get("id") if isinstance(bot, Mapping) else result)
+        if not bot_id:
+            raise Bitrix24Error(
+                "imbot.v2.Bot.register answered without a bot id", code="ERROR_UNEXPECTED_ANSWER"
+            )
         log.info("bitrix24.bot.registered member_id=%s api=v2 bot_id=%s", member_id, bot_id)
         return BotIdentity(bot_id=bot_id, code=code, api="v2")
-
-    async def _find_v2_bot(self, member_id: str, code: str) -> BotIdentity | None:
-        # The reference documents no imbot.v2 listing; imbot.bot.list shows every bot of the app
-        # with its CODE, whichever API registered it.
-        existing = (await self._client.call(member_id, "imbot.bot.list")).result
-        for bot in _records(existing):
-            if str(bot.get("CODE") or bot.get("code") or "") == code:
-                bot_id = _int(bot.get("ID") or bot.get("id"))
-                if bot_id:
-                    return BotIdentity(bot_id=bot_id, code=code, api="v2")
-        return None
 
     async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:
         message_id = 0

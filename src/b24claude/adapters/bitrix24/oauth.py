@@ -86,7 +86,8 @@ class TokenRefresher:
             response = await self._http.get(url, params=query, headers=self._headers)
         except httpx.HTTPError as exc:
             log.warning("bitrix24.refresh.network_error member_id=%s error=%s", member_id, type(exc).__name__)
-            raise Bitrix24TransientError(f"oauth: {type(exc).__name__}") from exc
+            # ``from None``: the chained httpx error carries the request URL, secrets in its query.
+            raise Bitrix24TransientError(f"oauth: {type(exc).__name__}") from None
         body = _json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             error = map_oauth_error(response.status_code, body)

@@ -23,6 +23,9 @@ from b24claude.kit.clock import Clock
 
 # Requests kept in hand below the server's X: other clients on the same IP, clock disagreements.
 DEFAULT_MARGIN = 2
+_EPSILON = 1e-6
+# Floor of one wait, so a waiter re-checking for in-flight requests never spins.
+_MIN_WAIT_S = 0.01
 
 
 @dataclass(slots=True)
@@ -44,7 +47,8 @@ class LeakyBucket:
         """Seconds until one more request fits, assuming the ones in flight finish at once."""
         self._drain(now)
         excess = self.level + self.in_flight + 1.0 - self.capacity
-        return excess / self.rate if excess > 0 else 0.0
+        # Float dust after an exact wait must not become a sleep too small to move the clock.
+        return excess / self.rate if excess > _EPSILON else 0.0
 
     def start(self) -> None:
         self.in_flight += 1
@@ -94,6 +98,7 @@ class PortalThrottle:
         waited = 0.0
         async with self._queues.setdefault(key, asyncio.Lock()):
             while (wait := bucket.wait_time(self._clock.monotonic())) > 0:
+                wait = max(wait, _MIN_WAIT_S)
                 await self._clock.sleep(wait)
                 waited += wait
             bucket.start()

@@ -4,11 +4,10 @@ Build it with :meth:`SqlStore.open` (migrates to head) and close it with :meth:`
 the repositories implement the Protocols of :mod:`b24claude.ports.store`.
 """
 
-from b24claude.adapters.sql.engine import make_engine, migrate
+from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
 from b24claude.adapters.sql.repositories import (
     IdentityCodec,
     SecretsCodec,
-    SqlDatabase,
     SqlDialogueRepository,
     SqlEffectRepository,
     SqlInboxRepository,

@@ -1,23 +1,21 @@
 """SQL implementations of the storage ports (``b24claude.ports.store``), one class per Protocol.
 
-Every public method is one transaction and, where it can be, one statement. SQLAlchemy and driver
-exceptions never leave this module: they become :class:`b24claude.errors.StorageError`.
+Every public method is one transaction and, where it can be, one statement (concurrent
+``add_many`` calls may share one: group commit). SQLAlchemy and driver exceptions never leave this
+module: they become :class:`b24claude.errors.StorageError`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, Table, and_, exists, func, or_, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Row, and_, exists, func, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from b24claude.adapters.sql.engine import BEGIN_OPTION, make_engine, migrate
+from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import BotApi, PortalAuth
@@ -34,8 +32,7 @@ from b24claude.ports.store import (
 
 INBOX_STATUSES: tuple[InboxStatus, ...] = ("pending", "processing", "done", "failed", "ignored")
 MAX_ERROR_CHARS = 4000
-
-Insert = sqlite.Insert | postgresql.Insert
+MAX_ITEMS_PER_COMMIT = 500
 
 
 class SecretsCodec(Protocol):
@@ -59,59 +56,6 @@ class IdentityCodec:
         return stored
 
 
-@asynccontextmanager
-async def _translated(operation: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except DBAPIError as exc:
-        # The driver's own message ("database is locked", "deadlock detected"); never the SQL or
-        # its parameters, which carry message text and tokens.
-        raise StorageError(f"{operation}: {type(exc.orig).__name__}: {exc.orig}") from exc
-    except (SQLAlchemyError, OSError) as exc:
-        raise StorageError(f"{operation}: {type(exc).__name__}") from exc
-
-
-class SqlDatabase:
-    """The engine plus what every repository shares: transactions, the writer lock, dialect inserts.
-
-    SQLite has one writer at a time. Within a process, writers queue on an asyncio lock instead of on
-    SQLite's busy handler (which sleeps in steps of milliseconds and would ruin the inbox's tail
-    latency); across processes ``BEGIN IMMEDIATE`` plus ``busy_timeout`` still serialise them.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect.name
-        if self.dialect not in ("sqlite", "postgresql"):
-            raise StorageError(f"unsupported database: {self.dialect}")
-        if self.dialect == "sqlite":
-            self._writer = engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
-            self._write_lock: asyncio.Lock | None = asyncio.Lock()
-        else:
-            self._writer = engine
-            self._write_lock = None
-
-    def _serialised(self) -> AbstractAsyncContextManager[Any]:
-        return self._write_lock if self._write_lock is not None else nullcontext()
-
-    @asynccontextmanager
-    async def write(self, operation: str) -> AsyncIterator[AsyncConnection]:
-        """A write transaction, committed on exit."""
-        async with self._serialised(), _translated(operation), self._writer.begin() as conn:
-            yield conn
-
-    @asynccontextmanager
-    async def read(self, operation: str) -> AsyncIterator[AsyncConnection]:
-        async with _translated(operation), self.engine.begin() as conn:
-            yield conn
-
-    def insert(self, table: Table) -> Insert:
-        """INSERT with this dialect's ON CONFLICT support (the same syntax on SQLite and PostgreSQL)."""
-        if self.dialect == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
-
-
 # --- inbox ----------------------------------------------------------------------------------------
 
 
@@ -131,21 +75,103 @@ def _inbox_item(row: Row[Any]) -> InboxItem:
     )
 
 
+_Call = tuple[Sequence[NewInboxItem], "asyncio.Future[list[bool]]"]
+
+
+class _GroupCommit:
+    """Concurrent ``add_many`` calls share transactions: one commit acknowledges them all.
+
+    While one transaction is in flight, later calls queue; the next transaction takes every queued
+    call (up to ``MAX_ITEMS_PER_COMMIT`` items), so N concurrent webhook requests cost about two
+    commits of latency instead of N. Each call's items still commit together, and a call returns only
+    after its commit. If a shared transaction fails, its calls are retried one per transaction, so
+    one bad call cannot fail its neighbours.
+    """
+
+    def __init__(self, insert: Callable[[list[NewInboxItem]], Awaitable[list[bool]]]) -> None:
+        self._insert = insert
+        self._queue: list[_Call] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, items: Sequence[NewInboxItem]) -> list[bool]:
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._queue.append((items, future))
+        if self._drainer is None or self._drainer.done():
+            # A task of its own: a caller that gives up (a cancelled request) must not stop the
+            # commit its neighbours wait for.
+            self._drainer = asyncio.create_task(self._drain(), name="b24claude-inbox-group-commit")
+        return await future
+
+    async def _drain(self) -> None:
+        batch: list[_Call] = []
+        try:
+            while self._queue:
+                batch = self._take_batch()
+                await self._commit(batch)
+        except BaseException as exc:  # the drainer itself was cancelled (shutdown): nobody may hang
+            unsettled, self._queue = [*batch, *self._queue], []
+            for _, future in unsettled:
+                _settle(future, StorageError(f"inbox.add_many: interrupted ({exc!r})"))
+            raise
+
+    def _take_batch(self) -> list[_Call]:
+        taken, total = 0, 0
+        for items, _ in self._queue:
+            if taken and total + len(items) > MAX_ITEMS_PER_COMMIT:
+                break
+            taken, total = taken + 1, total + len(items)
+        batch, self._queue = self._queue[:taken], self._queue[taken:]
+        return batch
+
+    async def _commit(self, batch: list[_Call]) -> None:
+        try:
+            flags = await self._insert([item for items, _ in batch for item in items])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for single in batch:
+                await self._commit([single])
+            return
+        start = 0
+        for items, future in batch:
+            _settle(future, flags[start : start + len(items)])
+            start += len(items)
+
+    async def wait_idle(self) -> None:
+        if self._drainer is not None:
+            await asyncio.gather(self._drainer, return_exceptions=True)
+
+
+def _settle(future: asyncio.Future[list[bool]], outcome: list[bool] | Exception) -> None:
+    if future.done():  # the caller was cancelled; its items are stored all the same
+        return
+    if isinstance(outcome, Exception):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
 class SqlInboxRepository:
     """The durable inbox. ``dialog_key`` is compared across portals, so it must name the portal too
     (e.g. ``"<member_id>:chat42"``); an empty key means "no ordering constraint"."""
 
     def __init__(self, db: SqlDatabase) -> None:
         self._db = db
+        self._group_commit = _GroupCommit(self._insert)
 
     async def add_many(self, items: Sequence[NewInboxItem]) -> list[bool]:
         """Insert durably in one transaction; ``False`` for an item whose (member_id, key) exists.
 
-        New rows are due at once (``not_before = 0``), whatever clock the caller's ``claim`` uses.
-        A key repeated inside ``items`` is new only the first time.
+        Returns after the commit. New rows are due at once (``not_before = 0``), whatever clock the
+        caller's ``claim`` uses. A key repeated inside ``items``, or by concurrent calls, is new only
+        the first time. Concurrent calls may share a transaction (see :class:`_GroupCommit`).
         """
         if not items:
             return []
+        return await self._group_commit.submit(items)
+
+    async def _insert(self, items: list[NewInboxItem]) -> list[bool]:
         now = time.time()
         rows = [
             {
@@ -178,6 +204,10 @@ class SqlInboxRepository:
             inserted.discard(unique_key)
         return is_new
 
+    async def aclose(self) -> None:
+        """Wait for the add_many calls in flight to commit."""
+        await self._group_commit.wait_idle()
+
     async def claim(self, *, limit: int, now: float, busy_dialogs: Sequence[str] = ()) -> list[InboxItem]:
         """Move up to ``limit`` due pending items to ``processing`` (oldest first), at most one per
         dialogue and none from ``busy_dialogs``; returns them.
@@ -202,18 +232,24 @@ class SqlInboxRepository:
         )
         picked = (
             select(row.id)
-            .where(row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable))
+            .where(
+                row.status == "pending",
+                row.not_before <= float(now),
+                or_(row.dialog_key == "", serialisable),
+            )
             .order_by(row.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=inbox)
-            .cte("picked")
         )
         if self._db.dialect == "postgresql":
-            # Evaluate the locking pick exactly once, whatever plan the UPDATE gets.
-            picked = picked.prefix_with("MATERIALIZED")
+            # A materialised CTE: the locking pick is evaluated exactly once, whatever the plan.
+            picked_ids = select(picked.cte("picked").prefix_with("MATERIALIZED").c.id)
+        else:
+            # A plain subquery, so the statement starts with UPDATE and sqlite3 opens BEGIN IMMEDIATE.
+            picked_ids = picked
         stmt = (
             update(inbox)
-            .where(row.id.in_(select(picked.c.id)))
+            .where(row.id.in_(picked_ids))
             .values(status="processing", updated_at=time.time())
             .returning(*inbox.c)
         )
@@ -279,7 +315,7 @@ class SqlInboxRepository:
         stmt = select(inbox.c.status, func.count()).group_by(inbox.c.status)
         async with self._db.read("inbox.counts") as conn:
             rows = (await conn.execute(stmt)).all()
-        totals = dict.fromkeys(INBOX_STATUSES, 0)
+        totals: dict[str, int] = dict.fromkeys(INBOX_STATUSES, 0)
         totals.update({status: count for status, count in rows})
         return totals
 
@@ -407,7 +443,9 @@ class SqlPortalRepository:
             await conn.execute(stmt)
 
     async def _update(self, operation: str, member_id: str, **values: Any) -> None:
-        stmt = update(portals).where(portals.c.member_id == member_id).values(updated_at=time.time(), **values)
+        stmt = (
+            update(portals).where(portals.c.member_id == member_id).values(updated_at=time.time(), **values)
+        )
         async with self._db.write(operation) as conn:
             result = await conn.execute(stmt)
         if result.rowcount == 0:
@@ -425,7 +463,9 @@ class SqlPortalRepository:
         stmt = (
             update(portals)
             .where(portals.c.member_id == member_id)
-            .values(installed=False, access_token="", refresh_token="", expires_at=0.0, updated_at=time.time())
+            .values(
+                installed=False, access_token="", refresh_token="", expires_at=0.0, updated_at=time.time()
+            )
         )
         async with self._db.write("portals.mark_uninstalled") as conn:
             await conn.execute(stmt)
@@ -631,4 +671,7 @@ class SqlStore:
         return cls(engine, secrets_codec=secrets_codec)
 
     async def close(self) -> None:
+        """Let in-flight inbox commits finish, then close every connection."""
+        await self.inbox.aclose()
+        await self.db.close()
         await self.engine.dispose()

@@ -80,7 +80,16 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("ё", "е"))
 
 
+_ENGLISH_SUFFIXES = ("ing", "ed", "es", "s")
+
+
 def stem(word: str) -> str:
+    """A 5-character prefix; English words lose a plural/tense ending first (costs → cost)."""
+    if word.isascii() and word.isalpha() and len(word) > 3:
+        for suffix in _ENGLISH_SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
     return word[:STEM_LENGTH]
 
 

@@ -26,7 +26,8 @@ _PHONE = re.compile(r"(?:\+7|\b8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\d+(?:[ \u00a0]\d{3})*(?:[.,]\d+)?")
 _COMPANY = re.compile(r"(?:ООО|АО|ПАО|ЗАО|ИП|LLC|Inc\.?|Ltd\.?)\s*«?[^»,.\n]+»?")
-_NAME_INTRO = re.compile(r"(?i:меня зовут|my name is|i am|i'm)\s+([A-ZА-ЯЁ][a-zа-яё]+(?:\s+[A-ZА-ЯЁ][a-zа-яё]+)?)")
+_NAME_INTRO = re.compile(
+    r"(?i:меня зовут|my name is|i am|i'm)\s+([A-ZА-ЯЁ][a-zа-яё]+(?:\s+[A-ZА-ЯЁ][a-zа-яё]+)?)")
 _MAX_DEPTH = 16
 
 

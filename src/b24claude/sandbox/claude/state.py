@@ -140,7 +140,7 @@ class ClaudeState:
     enforce_rate_limits: bool = False  # True: an empty bucket answers 429 like the real API
     emit_thinking: bool = False  # True: adaptive-thinking models start replies with a thinking block
     strict_fields: bool = True  # False: unknown top-level body fields are tolerated
-    seed: int = 0
+    seed: int | None = None  # ids (req_/msg_/toolu_) are random; set a seed to make them repeatable
     scripted: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     cache: PromptCache = field(default_factory=PromptCache)
