@@ -15,6 +15,7 @@ from typing import Any
 from b24claude.api.app import create_app
 from b24claude.bootstrap import Container, build
 from b24claude.cli.runtime import free_port
+from b24claude.kit.clock import Clock
 from b24claude.sandbox.claude import ClaudeState, create_claude_app
 from b24claude.sandbox.portal import PortalConfig, PortalState, create_portal_app
 from b24claude.sandbox.server import ServerHandle
@@ -36,6 +37,7 @@ class SandboxStack:
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     portal_config: dict[str, Any] = field(default_factory=dict)
     claude: ClaudeState = field(default_factory=ClaudeState)
+    clock: Clock | None = None  # shared by the app and the portal emulator (e.g. a ScaledClock)
     portal: PortalState = field(init=False)
     container: Container | None = field(init=False, default=None)
     settings: Settings = field(init=False)
@@ -45,9 +47,10 @@ class SandboxStack:
     member_id: str = field(init=False, default="")
 
     async def start(self, *, install: bool = True) -> SandboxStack:
-        self.portal = PortalState(
-            PortalConfig(rate_limit_per_s=self.rate_limit_per_s, burst=self.burst, **self.portal_config)
-        )
+        config = PortalConfig(rate_limit_per_s=self.rate_limit_per_s, burst=self.burst, **self.portal_config)
+        if self.clock is not None:
+            config.clock = self.clock.now
+        self.portal = PortalState(config)
         claude_srv = ServerHandle(create_claude_app(self.claude))
         portal_srv = ServerHandle(create_portal_app(self.portal))
         await claude_srv.start()
@@ -88,7 +91,7 @@ class SandboxStack:
 
     async def start_app(self) -> Container:
         """(Re)start the app process part: container + HTTP server on the same port and database."""
-        self.container = await build(self.settings)
+        self.container = await build(self.settings, clock=self.clock)
         self._app_server = ServerHandle(create_app(self.container), port=self.settings.port)
         await self._app_server.start()
         return self.container
@@ -99,7 +102,11 @@ class SandboxStack:
             self._app_server = None
 
     async def install(self, timeout: float = 20.0) -> int:
-        """Install the app into the emulated portal, wait for our bot, attach it to Open Line 1."""
+        """Install the app into the emulated portal, wait for our bot, attach it to every Open Line.
+
+        Waits on the portal's side (the bot appears there), so it works as well when the app runs
+        in another process.
+        """
         result = await self.portal.install_app(
             client_id=DEMO_CLIENT_ID,
             client_secret=DEMO_CLIENT_SECRET,
@@ -109,11 +116,10 @@ class SandboxStack:
         if result.handler_status != 200:
             raise RuntimeError(f"install handler answered {result.handler_status}: {result.handler_error}")
         self.member_id = result.member_id
-        assert self.container is not None
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            portal = await self.container.store.portals.get(self.member_id)
-            if portal is not None and portal.bot_id:
+            bots = [b for b in self.portal.bots.values() if b.client_id == DEMO_CLIENT_ID]
+            if bots:
                 break
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the bot was not registered after install")
@@ -121,8 +127,8 @@ class SandboxStack:
         # What the admin does in the line's settings: route new dialogues to the bot first.
         for line in self.portal.lines.values():
             line.welcome_bot_enable = True
-            line.welcome_bot_id = portal.bot_id
-        return portal.bot_id
+            line.welcome_bot_id = bots[0].id
+        return bots[0].id
 
     async def ask(self, text: str, customer: str | dict[str, Any], *, timeout: float = 30.0) -> str:
         """The customer writes; returns the bot's reply as the customer saw it."""

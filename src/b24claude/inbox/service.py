@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from b24claude.errors import BadRequest, Unauthorized
+from b24claude.errors import Unauthorized
 from b24claude.events.parse import (
     ClassicEnvelope,
     classic_payload,
@@ -66,7 +66,7 @@ class InboxService:
             return Accepted("ignored")
         payload = classic_payload(env)
         key = inbox_key_for_classic(env)
-        item = NewInboxItem(env.auth.member_id, key, env.name, payload, dialog_key_of_payload(payload))
+        item = NewInboxItem(env.auth.member_id, key, env.name, payload, _serial_key(env.auth.member_id, payload))
         (inserted,) = await self._inbox.add_many([item])
         if inserted:
             self._on_stored()
@@ -83,7 +83,9 @@ class InboxService:
                 continue
             payload = v2_payload(bot_id, ev.event_id, kind, ev.data)
             items.append(
-                NewInboxItem(member_id, inbox_key_for_v2(bot_id, ev.event_id), kind, payload, dialog_key_of_payload(payload))
+                NewInboxItem(
+                    member_id, inbox_key_for_v2(bot_id, ev.event_id), kind, payload, _serial_key(member_id, payload)
+                )
             )
         if not items:
             return 0
@@ -103,6 +105,7 @@ class InboxService:
             raise Unauthorized("application_token does not match")
 
 
-def require_form(content_type: str) -> None:
-    if "application/x-www-form-urlencoded" not in content_type and "multipart/form-data" not in content_type:
-        raise BadRequest("expected application/x-www-form-urlencoded")
+def _serial_key(member_id: str, payload: Mapping[str, Any]) -> str:
+    """Per-dialogue serialisation key across all portals ('' = not a dialogue event)."""
+    dialog = dialog_key_of_payload(payload)
+    return f"{member_id}:{dialog}" if dialog else ""

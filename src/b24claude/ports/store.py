@@ -39,7 +39,7 @@ class InboxItem:
     payload: Mapping[str, Any]
     status: InboxStatus
     attempts: int
-    dialog_key: str = ""  # per-dialogue serialisation key
+    dialog_key: str = ""  # per-dialogue serialisation key; includes the portal ("<member_id>:dlg:...")
     received_at: float = 0.0
     not_before: float = 0.0
     last_error: str = ""
@@ -105,8 +105,9 @@ class InboxRepository(Protocol):
 
     async def mark_failed(self, item_id: int, *, error: str) -> None: ...
 
-    async def requeue_processing(self) -> int:
-        """At start-up: items left ``processing`` by a dead process go back to ``pending``."""
+    async def requeue_processing(self, *, stale_before: float | None = None) -> int:
+        """At start-up: items left ``processing`` by a dead process go back to ``pending`` (only those
+        last touched before ``stale_before`` when given, so live peers' rows are left alone)."""
         ...
 
     async def counts(self) -> Mapping[str, int]: ...

@@ -1,0 +1,144 @@
+"""Load and crash behaviour of the whole loop: a burst against the portal's limit; kill -9 and resume."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import httpx
+import pytest
+
+from b24claude.cli.stack import SandboxStack
+from b24claude.kit.clock import ScaledClock
+from tests.e2e.conftest import bot_replies, customer_messages
+
+QUESTIONS = (
+    "Сколько стоит доставка по Москве?",
+    "Какие способы оплаты?",
+    "Можно оформить рассрочку?",
+    "Как вернуть товар?",
+)
+
+
+@pytest.mark.parametrize("bot_api", ["v2", "v1"])
+async def test_burst_of_200_messages_at_2_requests_per_second(bot_api: str) -> None:
+    # Portal time and app time run 20x faster (one shared clock), so 2 req/s is real pressure
+    # for ~5 s of wall time instead of ~2 minutes.
+    clock = ScaledClock(20.0)
+    stack = SandboxStack(bot_api=bot_api, clock=clock, rate_limit_per_s=2.0, burst=50)
+    await stack.start()
+    try:
+        customers = [
+            {"key": f"burst-{i}", "name": f"Клиент{i}", "last_name": "Тестов", "phone": f"+7 900 555-{i:02d}-{i:02d}"}
+            for i in range(50)
+        ]
+        sent = 0
+        for round_no in range(4):
+            for c in customers:
+                await stack.portal.customer_writes(QUESTIONS[round_no], c)
+                sent += 1
+        assert sent == 200
+        assert stack.container is not None
+        for _ in range(1200):
+            counts = await stack.container.store.inbox.counts()
+            replies = sum(len(bot_replies(stack, ch.id)) for c in customers if (ch := stack.portal.find_chat(c)))
+            if replies >= 200 and counts.get("pending", 0) == 0 and counts.get("processing", 0) == 0:
+                break
+            await asyncio.sleep(0.05)
+        per_chat = Counter()
+        for c in customers:
+            chat = stack.portal.find_chat(c)
+            assert chat is not None
+            assert len(customer_messages(stack, chat.id)) == 4
+            per_chat[len(bot_replies(stack, chat.id))] += 1
+        assert per_chat == Counter({4: 50}), per_chat  # every message answered exactly once
+        counts = await stack.container.store.inbox.counts()
+        assert counts.get("failed", 0) == 0
+        # The client kept under the portal's bucket: nothing surfaced as a failure, and at most a
+        # stray 503 was absorbed by the back-off (the steady state provokes none).
+        assert stack.container.bitrix.stats.query_limit_503 == stack.portal.stats.rejected_rate_limit
+        assert stack.portal.stats.rejected_rate_limit <= 2
+    finally:
+        await stack.stop()
+
+
+async def _wait_http(url: str, timeout: float = 30.0) -> None:
+    async with httpx.AsyncClient() as http:
+        for _ in range(int(timeout / 0.1)):
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def _spawn(stack: SandboxStack) -> subprocess.Popen[bytes]:
+    s = stack.settings
+    env = {
+        **os.environ,
+        "B24C_PUBLIC_URL": s.public_url,
+        "B24C_PORT": str(s.port),
+        "B24C_DATABASE_URL": s.database_url,
+        "B24C_B24_CLIENT_ID": s.b24_client_id,
+        "B24C_B24_CLIENT_SECRET": s.b24_client_secret.get_secret_value(),
+        "B24C_B24_OAUTH_URL": s.b24_oauth_url,
+        "B24C_ANTHROPIC_API_KEY": s.anthropic_api_key.get_secret_value(),
+        "B24C_ANTHROPIC_BASE_URL": s.anthropic_base_url,
+        "B24C_BOT_API": s.bot_api,
+        "B24C_KNOWLEDGE_DIR": s.knowledge_dir,
+        "B24C_V2_POLL_INTERVAL_S": "0.5",
+        "B24C_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "b24claude.cli.main", "serve"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("bot_api", ["v2", "v1"])
+async def test_killed_process_resumes_pending_messages_and_answers_each_once(bot_api: str) -> None:
+    stack = SandboxStack(bot_api=bot_api)
+    await stack.start(install=False)
+    await stack.stop_app()  # the app runs as a separate OS process below, so it can be killed
+    proc = _spawn(stack)
+    try:
+        await _wait_http(f"{stack.app_url}/healthz")
+        # Install into the real process, then make Claude slow so messages are still pending at the kill.
+        await stack.install()
+        stack.claude.latency = 1.5
+        customers = [{"key": f"crash-{i}", "name": f"Гость{i}", "last_name": "Тестов"} for i in range(6)]
+        for c in customers:
+            await stack.portal.customer_writes("Какие у вас часы работы?", c)
+        # Wait until the events are durably in the inbox (v1: POSTed to us; v2: pulled by us), then kill -9.
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                inbox = (await http.get(f"{stack.app_url}/healthz")).json()["inbox"]
+                if sum(v for k, v in inbox.items() if k != "done") + inbox.get("done", 0) >= 6 + 1:
+                    break
+                await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        answered_before = sum(len(bot_replies(stack, stack.portal.find_chat(c).id)) for c in customers)  # type: ignore[union-attr]
+        assert answered_before < 6, "the kill came too late to prove anything"
+        stack.claude.latency = 0.0
+        proc = _spawn(stack)
+        await _wait_http(f"{stack.app_url}/healthz")
+        for _ in range(600):
+            if all(len(bot_replies(stack, stack.portal.find_chat(c).id)) >= 1 for c in customers):  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # a doubled answer would show up now
+        for c in customers:
+            chat = stack.portal.find_chat(c)
+            assert chat is not None
+            assert len(bot_replies(stack, chat.id)) == 1, c
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        await stack.stop()
