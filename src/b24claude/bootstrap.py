@@ -71,6 +71,13 @@ def handler_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/b24/events"
 
 
+def _load_knowledge(settings: Settings) -> KnowledgeSource:
+    """The knowledge base from ``B24C_KNOWLEDGE_DIR`` (read once at start-up)."""
+    if settings.knowledge_dir and Path(settings.knowledge_dir).is_dir():
+        return KeywordKnowledgeBase.from_directory(settings.knowledge_dir)
+    return KeywordKnowledgeBase()
+
+
 async def build(
     settings: Settings,
     *,
@@ -104,11 +111,7 @@ async def build(
         clock=clock,
     )
     if knowledge is None:
-        knowledge = (
-            KeywordKnowledgeBase.from_directory(settings.knowledge_dir)
-            if settings.knowledge_dir and Path(settings.knowledge_dir).is_dir()
-            else KeywordKnowledgeBase()
-        )
+        knowledge = _load_knowledge(settings)
     portal_service = PortalService(
         portals=store.portals,
         chat=gateway,

@@ -72,7 +72,9 @@ class ExternalServiceError(B24ClaudeError):
     http_status = 502
     code = "external_error"
 
-    def __init__(self, message: str = "", *, code: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
 

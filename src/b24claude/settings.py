@@ -23,7 +23,9 @@ class ModelPrice(BaseModel):
 
 # Prices as of 2026-11 (reference/anthropic.md §7); keep them in settings, they change often.
 DEFAULT_PRICES: dict[str, ModelPrice] = {
-    "claude-sonnet-5-5": ModelPrice(input=2, output=10, cache_write_5m=2.5, cache_write_1h=4, cache_read=0.10),
+    "claude-sonnet-5-5": ModelPrice(
+        input=2, output=10, cache_write_5m=2.5, cache_write_1h=4, cache_read=0.10
+    ),
     "claude-haiku-5-5": ModelPrice(
         input=0.10, output=0.50, cache_write_5m=0.125, cache_write_1h=0.20, cache_read=0.01
     ),
@@ -33,7 +35,9 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="B24C_", env_file=".env", extra="ignore", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="B24C_", env_file=".env", extra="ignore", env_nested_delimiter="__"
+    )
 
     # --- where we run -----------------------------------------------------------------------------
     public_url: str = Field(

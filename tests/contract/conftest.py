@@ -31,7 +31,9 @@ class MemoryTokenStore:
         except KeyError:
             raise PortalNotInstalled(member_id) from None
 
-    async def save_tokens(self, member_id: str, *, access_token: str, refresh_token: str, expires_at: float) -> None:
+    async def save_tokens(
+        self, member_id: str, *, access_token: str, refresh_token: str, expires_at: float
+    ) -> None:
         async with self._lock:
             current = await self.load_auth(member_id)
             self._auth[member_id] = replace(

@@ -87,6 +87,7 @@ BODY = {"model": SONNET, "max_tokens": 100, "messages": [{"role": "user", "conte
 
 # --- plain create, headers, recording ------------------------------------------------------------------
 
+
 async def test_create_returns_a_full_message_with_request_id_and_usage(emu: Emulator) -> None:
     message = await emu.ask("Сколько стоит доставка?")
     assert message.id.startswith("msg_01") and message.type == "message" and message.role == "assistant"
@@ -103,7 +104,8 @@ async def test_create_returns_a_full_message_with_request_id_and_usage(emu: Emul
 
 async def test_every_response_carries_request_id_organization_and_rate_limit_headers(emu: Emulator) -> None:
     raw = await emu.client.messages.with_raw_response.create(
-        model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}])
+        model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}]
+    )
     headers = raw.headers
     assert headers["request-id"].startswith("req_") and headers["anthropic-organization-id"]
     for kind in ("requests", "tokens", "input-tokens", "output-tokens"):
@@ -112,7 +114,8 @@ async def test_every_response_carries_request_id_organization_and_rate_limit_hea
         datetime.fromisoformat(headers[f"anthropic-ratelimit-{kind}-reset"].replace("Z", "+00:00"))
     first = int(headers["anthropic-ratelimit-requests-remaining"])
     again = await emu.client.messages.with_raw_response.create(
-        model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}])
+        model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}]
+    )
     assert int(again.headers["anthropic-ratelimit-requests-remaining"]) == first - 1
     with pytest.raises(anthropic.NotFoundError) as caught:
         await emu.ask("x", model="claude-nope")
@@ -123,8 +126,9 @@ async def test_every_response_carries_request_id_organization_and_rate_limit_hea
 async def test_sync_client_works_too(emu: Emulator) -> None:
     def call() -> anthropic.types.Message:
         with anthropic.Anthropic(api_key=KEY, base_url=emu.base_url, max_retries=0) as client:
-            return client.messages.create(model=HAIKU_OLD, max_tokens=200,
-                                          messages=[{"role": "user", "content": "Hello there!"}])
+            return client.messages.create(
+                model=HAIKU_OLD, max_tokens=200, messages=[{"role": "user", "content": "Hello there!"}]
+            )
 
     message = await asyncio.to_thread(call)
     assert message.model == "claude-haiku-4-5-20251001"
@@ -137,8 +141,9 @@ DELIVERY_QUESTION: Any = [{"role": "user", "content": "Сколько стоит
 
 
 async def test_stream_helper_text_and_final_message(emu: Emulator) -> None:
-    async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
-                                          messages=DELIVERY_QUESTION) as s:
+    async with emu.client.messages.stream(
+        model=SONNET, max_tokens=1000, system=SYSTEM, messages=DELIVERY_QUESTION
+    ) as s:
         chunks = [chunk async for chunk in s.text_stream]
         final = await s.get_final_message()
     assert len(chunks) > 3 and "".join(chunks) == _text(final)
@@ -147,8 +152,13 @@ async def test_stream_helper_text_and_final_message(emu: Emulator) -> None:
 
 
 async def test_raw_event_order_ping_and_cumulative_usage(emu: Emulator) -> None:
-    stream = await emu.client.messages.create(model=SONNET, max_tokens=1000, system=SYSTEM, stream=True,
-                                              messages=[{"role": "user", "content": "Как оплатить?"}])
+    stream = await emu.client.messages.create(
+        model=SONNET,
+        max_tokens=1000,
+        system=SYSTEM,
+        stream=True,
+        messages=[{"role": "user", "content": "Как оплатить?"}],
+    )
     events = [event async for event in stream]
     kinds = [event.type for event in events]
     assert kinds[0] == "message_start" and kinds[1] == "content_block_start"
@@ -157,13 +167,15 @@ async def test_raw_event_order_ping_and_cumulative_usage(emu: Emulator) -> None:
     start, delta = events[0], events[-2]
     assert start.type == "message_start" and start.message.usage.output_tokens == 1
     assert start.message.content == [] and start.message.stop_reason is None
-    text = "".join(e.delta.text for e in events
-                   if e.type == "content_block_delta" and e.delta.type == "text_delta")
+    text = "".join(
+        e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta"
+    )
     assert delta.type == "message_delta" and delta.usage.output_tokens == estimate_tokens(text) > 1
     assert delta.usage.input_tokens == start.message.usage.input_tokens
     async with emu.raw() as http:
-        response = await http.post("/v1/messages", json={**BODY, "stream": True},
-                                   headers={**HEADERS, "x-api-key": KEY})
+        response = await http.post(
+            "/v1/messages", json={**BODY, "stream": True}, headers={**HEADERS, "x-api-key": KEY}
+        )
     assert response.headers["content-type"].startswith("text/event-stream")
     frames = [frame for frame in response.text.split("\n\n") if frame.strip()]
     names = [frame.split("\n")[0] for frame in frames]
@@ -172,14 +184,27 @@ async def test_raw_event_order_ping_and_cumulative_usage(emu: Emulator) -> None:
 
 
 async def test_streamed_tool_use_sends_input_json_deltas(emu: Emulator) -> None:
-    tools = [{"name": "create_lead", "description": "Создать лид",
-              "input_schema": {"type": "object", "properties": {"phone": {"type": "string"}}}}]
+    tools = [
+        {
+            "name": "create_lead",
+            "description": "Создать лид",
+            "input_schema": {"type": "object", "properties": {"phone": {"type": "string"}}},
+        }
+    ]
     stream = await emu.client.messages.create(
-        model=HAIKU_OLD, max_tokens=500, tools=tools, tool_choice={"type": "any"}, stream=True,
-        messages=[{"role": "user", "content": "Мой телефон +7 912 345-67-89"}])
+        model=HAIKU_OLD,
+        max_tokens=500,
+        tools=tools,
+        tool_choice={"type": "any"},
+        stream=True,
+        messages=[{"role": "user", "content": "Мой телефон +7 912 345-67-89"}],
+    )
     events = [event async for event in stream]
-    fragments = [e.delta.partial_json for e in events
-                 if e.type == "content_block_delta" and e.delta.type == "input_json_delta"]
+    fragments = [
+        e.delta.partial_json
+        for e in events
+        if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+    ]
     assert fragments[0] == "" and json.loads("".join(fragments)) == {"phone": "+7 912 345-67-89"}
     assert events[1].type == "content_block_start" and events[1].content_block.type == "tool_use"
     assert events[-2].type == "message_delta" and events[-2].delta.stop_reason == "tool_use"
@@ -189,8 +214,9 @@ async def test_mid_stream_error_raises_status_200_overloaded(emu: Emulator) -> N
     emu.state.break_stream_next(after_deltas=2)
     received: list[str] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
-        async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
-                                              messages=DELIVERY_QUESTION) as s:
+        async with emu.client.messages.stream(
+            model=SONNET, max_tokens=1000, system=SYSTEM, messages=DELIVERY_QUESTION
+        ) as s:
             async for chunk in s.text_stream:
                 received.append(chunk)
     error = caught.value
@@ -200,6 +226,7 @@ async def test_mid_stream_error_raises_status_200_overloaded(emu: Emulator) -> N
 
 
 # --- errors and fault injection ---------------------------------------------------------------------
+
 
 async def test_rate_limit_with_retry_after(emu: Emulator) -> None:
     emu.state.rate_limit_next(retry_after=1)
@@ -220,14 +247,18 @@ async def test_spend_cap_429_has_error_code_and_no_retry_after(emu: Emulator) ->
     assert caught.value.body["error"]["details"] == {"error_code": "enforced_spend_limit_reached"}
 
 
-@pytest.mark.parametrize(("status", "exc_type", "error_type"), [
-    (529, anthropic.OverloadedError, "overloaded_error"),
-    (500, anthropic.InternalServerError, "api_error"),
-    (503, anthropic.ServiceUnavailableError, "api_error"),
-    (400, anthropic.BadRequestError, "invalid_request_error"),
-])
-async def test_injected_status_errors(emu: Emulator, status: int, exc_type: type[Exception],
-                                      error_type: str) -> None:
+@pytest.mark.parametrize(
+    ("status", "exc_type", "error_type"),
+    [
+        (529, anthropic.OverloadedError, "overloaded_error"),
+        (500, anthropic.InternalServerError, "api_error"),
+        (503, anthropic.ServiceUnavailableError, "api_error"),
+        (400, anthropic.BadRequestError, "invalid_request_error"),
+    ],
+)
+async def test_injected_status_errors(
+    emu: Emulator, status: int, exc_type: type[Exception], error_type: str
+) -> None:
     emu.state.fail_next(status)
     with pytest.raises(exc_type) as caught:
         await emu.ask("Привет")
@@ -248,7 +279,8 @@ async def test_slow_fault_trips_the_client_timeout(emu: Emulator) -> None:
     emu.state.slow_next(0.5)
     with pytest.raises(anthropic.APITimeoutError):
         await emu.client.with_options(timeout=0.1).messages.create(
-            model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}])
+            model=SONNET, max_tokens=50, messages=[{"role": "user", "content": "Привет"}]
+        )
 
 
 async def test_faults_and_inspection_over_http(emu: Emulator) -> None:
@@ -275,6 +307,7 @@ async def test_faults_and_inspection_over_http(emu: Emulator) -> None:
 
 # --- auth and versions ------------------------------------------------------------------------------
 
+
 async def test_wrong_key_is_authentication_error(emu: Emulator) -> None:
     client = anthropic.AsyncAnthropic(api_key="sk-ant-wrong", base_url=emu.base_url, max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as caught:
@@ -298,8 +331,9 @@ async def test_both_auth_headers_are_accepted(emu: Emulator) -> None:
         assert body["request_id"] == response.headers["request-id"]
     emu.state.accept_any_key = True
     anyone = anthropic.AsyncAnthropic(api_key="anything", base_url=emu.base_url, max_retries=0)
-    assert (await anyone.messages.create(model=SONNET, max_tokens=10,
-                                         messages=[{"role": "user", "content": "x"}])).content is not None
+    assert (
+        await anyone.messages.create(model=SONNET, max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    ).content is not None
     await anyone.close()
 
 
@@ -307,10 +341,12 @@ async def test_anthropic_version_is_required_and_checked(emu: Emulator) -> None:
     async with emu.raw() as http:
         auth = {"x-api-key": KEY, "content-type": "application/json"}
         missing = await http.post("/v1/messages", json=BODY, headers=auth)
-        unknown = await http.post("/v1/messages", json=BODY,
-                                  headers={**auth, "anthropic-version": "2024-01-01"})
-        old = await http.post("/v1/messages?beta=true", json=BODY,
-                              headers={**auth, "anthropic-version": "2023-06-01"})
+        unknown = await http.post(
+            "/v1/messages", json=BODY, headers={**auth, "anthropic-version": "2024-01-01"}
+        )
+        old = await http.post(
+            "/v1/messages?beta=true", json=BODY, headers={**auth, "anthropic-version": "2023-06-01"}
+        )
     assert missing.status_code == 400 and unknown.status_code == 400
     assert missing.json()["error"]["type"] == "invalid_request_error"
     assert old.status_code == 200
@@ -326,14 +362,16 @@ async def test_sampling_params_rejected_under_2026_10_21(emu: Emulator) -> None:
 async def test_sampling_params_under_2023_06_01_depend_on_model(emu: Emulator) -> None:
     async with emu.raw() as http:
         headers = {**HEADERS, "x-api-key": KEY}
-        older = await http.post("/v1/messages", json={**BODY, "model": HAIKU_OLD, "temperature": 0.2},
-                                headers=headers)
+        older = await http.post(
+            "/v1/messages", json={**BODY, "model": HAIKU_OLD, "temperature": 0.2}, headers=headers
+        )
         newer = await http.post("/v1/messages", json={**BODY, "temperature": 0.2}, headers=headers)
     assert older.status_code == 200
     assert newer.status_code == 400 and newer.json()["error"]["message"].startswith("temperature:")
 
 
 # --- validation and per-model rules ----------------------------------------------------------------
+
 
 async def test_unknown_and_retired_models_are_not_found(emu: Emulator) -> None:
     for model in ("claude-nope", "claude-3-5-sonnet-20241022"):
@@ -362,16 +400,31 @@ async def test_forced_tool_choice_refused_on_sonnet_and_opus_5_5(emu: Emulator) 
     assert message.stop_reason == "tool_use"
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"max_tokens": None}, "max_tokens: Field required"),
-    ({"messages": []}, "messages: at least one message is required"),
-    ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role: Input should be"),
-    ({"messages": [{"role": "user", "content": [{"type": "txt", "text": "x"}]}]}, "messages.0.content.0:"),
-    ({"max_tokens": 999_999}, "max_tokens: 999999 > 128000"),
-    ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
-    ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x",
-                                                 "content": "ok"}]}]}, "unexpected `tool_use_id`"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"max_tokens": None}, "max_tokens: Field required"),
+        ({"messages": []}, "messages: at least one message is required"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, "messages.0.role: Input should be"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "txt", "text": "x"}]}]},
+            "messages.0.content.0:",
+        ),
+        ({"max_tokens": 999_999}, "max_tokens: 999999 > 128000"),
+        ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+        (
+            {
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "ok"}],
+                    }
+                ]
+            },
+            "unexpected `tool_use_id`",
+        ),
+    ],
+)
 async def test_invalid_bodies_get_clear_400s(emu: Emulator, change: dict[str, Any], expected: str) -> None:
     body = {**BODY, **change}
     body = {k: v for k, v in body.items() if v is not None}
@@ -391,17 +444,20 @@ async def test_oversized_body_is_413(emu: Emulator) -> None:
 
 # --- count_tokens and models ---------------------------------------------------------------------------
 
+
 async def test_count_tokens_matches_the_prompt_size(emu: Emulator) -> None:
     counted = await emu.client.messages.count_tokens(
-        model=SONNET, system=SYSTEM, messages=[{"role": "user", "content": "Сколько стоит доставка?"}])
+        model=SONNET, system=SYSTEM, messages=[{"role": "user", "content": "Сколько стоит доставка?"}]
+    )
     message = await emu.ask("Сколько стоит доставка?")
     assert counted.input_tokens == message.usage.input_tokens
     assert counted.input_tokens == estimate_tokens(SYSTEM) + estimate_tokens("Сколько стоит доставка?")
 
 
 async def test_models_list_and_retrieve_in_strict_mode(emu: Emulator) -> None:
-    strict = anthropic.AsyncAnthropic(api_key=KEY, base_url=emu.base_url, max_retries=0,
-                                      _strict_response_validation=True)
+    strict = anthropic.AsyncAnthropic(
+        api_key=KEY, base_url=emu.base_url, max_retries=0, _strict_response_validation=True
+    )
     page = await strict.models.list(limit=3)
     ids = [model.id for model in page.data]
     assert ids[0] == "claude-fable-5-2" and len(ids) == 3 and page.has_more
@@ -418,8 +474,9 @@ async def test_models_list_and_retrieve_in_strict_mode(emu: Emulator) -> None:
     assert sonnet.capabilities is not None and sonnet.capabilities.structured_outputs.supported
     with pytest.raises(anthropic.NotFoundError):
         await strict.models.retrieve("claude-nope")
-    strict_message = await strict.messages.create(model=SONNET, max_tokens=100,
-                                                  messages=[{"role": "user", "content": "Привет"}])
+    strict_message = await strict.messages.create(
+        model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "Привет"}]
+    )
     assert strict_message.content
     await strict.close()
 
@@ -436,11 +493,24 @@ LEAD_SCHEMA: dict[str, Any] = {
         "intent": {"type": "string", "enum": ["question", "delivery", "complaint"]},
         "budget": {"type": "number"},
         "urgent": {"type": "boolean"},
-        "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}},
-                                             "required": ["sku"], "additionalProperties": False}},
-        "meta": {"type": "object", "properties": {"source": {"const": "chat"}, "score": {
-            "type": "integer", "minimum": 1, "maximum": 5}}, "required": ["source", "score"],
-            "additionalProperties": False},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"sku": {"type": "string"}},
+                "required": ["sku"],
+                "additionalProperties": False,
+            },
+        },
+        "meta": {
+            "type": "object",
+            "properties": {
+                "source": {"const": "chat"},
+                "score": {"type": "integer", "minimum": 1, "maximum": 5},
+            },
+            "required": ["source", "score"],
+            "additionalProperties": False,
+        },
     },
     "required": ["name", "phone", "email", "summary", "intent", "budget", "urgent", "items", "meta"],
     "additionalProperties": False,
@@ -471,11 +541,16 @@ def _valid(value: Any, schema: dict[str, Any]) -> bool:
 
 
 async def test_structured_output_is_schema_valid_json_drawn_from_the_text(emu: Emulator) -> None:
-    text = ("Здравствуйте, меня зовут Пётр Иванов, телефон +7 912 345-67-89, почта petr@example.ru. "
-            "Когда будет доставка? Бюджет 250 000 рублей.")
+    text = (
+        "Здравствуйте, меня зовут Пётр Иванов, телефон +7 912 345-67-89, почта petr@example.ru. "
+        "Когда будет доставка? Бюджет 250 000 рублей."
+    )
     message = await emu.client.messages.create(
-        model=SONNET, max_tokens=1000, messages=[{"role": "user", "content": text}],
-        output_config={"format": {"type": "json_schema", "schema": LEAD_SCHEMA}})
+        model=SONNET,
+        max_tokens=1000,
+        messages=[{"role": "user", "content": text}],
+        output_config={"format": {"type": "json_schema", "schema": LEAD_SCHEMA}},
+    )
     data = json.loads(_text(message))
     assert _valid(data, LEAD_SCHEMA), data
     assert data["name"] == "Пётр Иванов" and data["phone"] == "+7 912 345-67-89"
@@ -485,11 +560,20 @@ async def test_structured_output_is_schema_valid_json_drawn_from_the_text(emu: E
 
 async def test_tool_use_auto_forced_and_tool_result_round_trip(emu: Emulator) -> None:
     tools: Any = [
-        {"name": "get_weather", "description": "Погода в городе",
-         "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
-        {"name": "deal_status", "description": "Статус сделки клиента в CRM",
-         "input_schema": {"type": "object", "properties": {"deal_id": {"type": "integer"}},
-                          "required": ["deal_id"]}},
+        {
+            "name": "get_weather",
+            "description": "Погода в городе",
+            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+        {
+            "name": "deal_status",
+            "description": "Статус сделки клиента в CRM",
+            "input_schema": {
+                "type": "object",
+                "properties": {"deal_id": {"type": "integer"}},
+                "required": ["deal_id"],
+            },
+        },
     ]
     plain = await emu.ask("Сколько стоит доставка?", tools=tools)
     assert plain.stop_reason == "end_turn" and "[kb-12]" in _text(plain)
@@ -497,20 +581,35 @@ async def test_tool_use_auto_forced_and_tool_result_round_trip(emu: Emulator) ->
     [tool_use] = [b for b in called.content if b.type == "tool_use"]
     assert called.stop_reason == "tool_use" and tool_use.name == "deal_status"
     assert tool_use.id.startswith("toolu_01") and isinstance(tool_use.input["deal_id"], int)
-    forced = await emu.ask("Привет", model=HAIKU_OLD, tools=tools,
-                           tool_choice={"type": "tool", "name": "get_weather"})
+    forced = await emu.ask(
+        "Привет", model=HAIKU_OLD, tools=tools, tool_choice={"type": "tool", "name": "get_weather"}
+    )
     assert [b.name for b in forced.content if b.type == "tool_use"] == ["get_weather"]
-    follow_up = await emu.client.messages.create(model=SONNET, max_tokens=500, tools=tools, system=SYSTEM,
-                                                 messages=[
-        {"role": "user", "content": "Какой статус сделки?"},
-        {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in called.content]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id,
-                                      "content": "Сделка 42: стадия «Счёт выставлен»"}]},
-    ])
+    follow_up = await emu.client.messages.create(
+        model=SONNET,
+        max_tokens=500,
+        tools=tools,
+        system=SYSTEM,
+        messages=[
+            {"role": "user", "content": "Какой статус сделки?"},
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in called.content]},
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": tool_use.id,
+                        "content": "Сделка 42: стадия «Счёт выставлен»",
+                    }
+                ],
+            },
+        ],
+    )
     assert follow_up.stop_reason == "end_turn" and "Счёт выставлен" in _text(follow_up)
 
 
 # --- prompt caching -----------------------------------------------------------------------------------
+
 
 def _cached_system(ttl: str | None = None) -> Any:
     control: dict[str, str] = {"type": "ephemeral"}
@@ -549,32 +648,50 @@ async def test_prompt_cache_one_hour_ttl_and_minimum_size(emu: Emulator) -> None
 
 
 async def test_prompt_cache_breakpoints_on_tools_and_messages(emu: Emulator) -> None:
-    tools: Any = [{"name": "kb_search", "description": LONG_TEXT, "cache_control": {"type": "ephemeral"},
-                   "input_schema": {"type": "object", "properties": {}}}]
-    history: Any = [{"role": "user", "content": [{"type": "text", "text": LONG_TEXT,
-                                                  "cache_control": {"type": "ephemeral"}}]}]
-    first = await emu.client.messages.create(model=SONNET, max_tokens=200, tools=tools, messages=history,
-                                             tool_choice={"type": "none"})
+    tools: Any = [
+        {
+            "name": "kb_search",
+            "description": LONG_TEXT,
+            "cache_control": {"type": "ephemeral"},
+            "input_schema": {"type": "object", "properties": {}},
+        }
+    ]
+    history: Any = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": LONG_TEXT, "cache_control": {"type": "ephemeral"}}],
+        }
+    ]
+    first = await emu.client.messages.create(
+        model=SONNET, max_tokens=200, tools=tools, messages=history, tool_choice={"type": "none"}
+    )
     assert first.usage.cache_creation_input_tokens > 0 and first.usage.input_tokens == 0
     history.append({"role": "assistant", "content": _text(first)})
     history.append({"role": "user", "content": "Спасибо!"})
-    second = await emu.client.messages.create(model=SONNET, max_tokens=200, tools=tools, messages=history,
-                                              tool_choice={"type": "none"})
+    second = await emu.client.messages.create(
+        model=SONNET, max_tokens=200, tools=tools, messages=history, tool_choice={"type": "none"}
+    )
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
     assert second.usage.input_tokens == estimate_tokens(_text(first)) + estimate_tokens("Спасибо!")
 
 
 # --- the brain ------------------------------------------------------------------------------------------
 
+
 async def test_brain_greets_by_name_and_answers_from_a_passage(emu: Emulator) -> None:
     answer = _text(await emu.ask("Подскажите, сколько стоит доставка?"))
     assert answer.startswith("Здравствуйте, Анна!")
     assert "Стоимость доставки 500 рублей" in answer and "[kb-12]" in answer and "[kb-7]" not in answer
-    later = await emu.client.messages.create(model=SONNET, max_tokens=500, system=SYSTEM, messages=[
-        {"role": "user", "content": "Добрый день"},
-        {"role": "assistant", "content": "Здравствуйте, Анна! Чем могу помочь?"},
-        {"role": "user", "content": "А как можно оплатить доставку?"},
-    ])
+    later = await emu.client.messages.create(
+        model=SONNET,
+        max_tokens=500,
+        system=SYSTEM,
+        messages=[
+            {"role": "user", "content": "Добрый день"},
+            {"role": "assistant", "content": "Здравствуйте, Анна! Чем могу помочь?"},
+            {"role": "user", "content": "А как можно оплатить доставку?"},
+        ],
+    )
     assert "Анна" not in _text(later) and "[kb-7]" in _text(later)
 
 
@@ -584,13 +701,18 @@ async def test_brain_mentions_the_deal_and_falls_back_honestly(emu: Emulator) ->
     unknown = _text(await emu.ask("Вы ремонтируете холодильники?"))
     assert "Уточню у специалиста и вернусь с ответом" in unknown
     assert _text(await emu.ask("Спасибо большое!")).startswith("Пожалуйста")
-    english_system = ("<client>\nName: John Smith\n</client>\n<knowledge>\n"
-                      '<passage id="kb-1" title="Delivery">Delivery takes two days. '
-                      "Delivery costs 5 dollars.</passage>\n</knowledge>\n<language>en</language>")
+    english_system = (
+        "<client>\nName: John Smith\n</client>\n<knowledge>\n"
+        '<passage id="kb-1" title="Delivery">Delivery takes two days. '
+        "Delivery costs 5 dollars.</passage>\n</knowledge>\n<language>en</language>"
+    )
     english = _text(await emu.ask("How much does delivery cost?", system=english_system))
     assert english == "Hello, John! Delivery costs 5 dollars. [kb-1]"
-    bare = _text(await emu.client.messages.create(  # no system prompt at all: degrade gracefully
-        model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "Что нового?"}]))
+    bare = _text(
+        await emu.client.messages.create(  # no system prompt at all: degrade gracefully
+            model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "Что нового?"}]
+        )
+    )
     assert bare == "Здравствуйте! Уточню у специалиста и вернусь с ответом."
 
 
@@ -624,8 +746,9 @@ def test_request_ids_look_like_the_real_ones() -> None:
 
 async def test_thinking_blocks_stream_with_signature(emu: Emulator) -> None:
     emu.state.emit_thinking = True  # adaptive thinking (the 2026 default) shows up as a thinking block
-    async with emu.client.messages.stream(model=SONNET, max_tokens=1000, system=SYSTEM,
-                                          messages=DELIVERY_QUESTION) as s:
+    async with emu.client.messages.stream(
+        model=SONNET, max_tokens=1000, system=SYSTEM, messages=DELIVERY_QUESTION
+    ) as s:
         final = await s.get_final_message()
     thinking, text = final.content
     assert thinking.type == "thinking" and thinking.thinking and thinking.signature
@@ -633,8 +756,11 @@ async def test_thinking_blocks_stream_with_signature(emu: Emulator) -> None:
     assert final.usage.output_tokens_details is not None
     assert final.usage.output_tokens_details.thinking_tokens == estimate_tokens(thinking.thinking)
     manual = await emu.client.messages.create(
-        model=HAIKU_OLD, max_tokens=2000, thinking={"type": "enabled", "budget_tokens": 1024},
-        messages=[{"role": "user", "content": "Hi"}])
+        model=HAIKU_OLD,
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": "Hi"}],
+    )
     assert [block.type for block in manual.content] == ["thinking", "text"]
     with pytest.raises(anthropic.BadRequestError):  # manual thinking is gone on the 5.5 models
         await emu.ask("Привет", thinking={"type": "enabled", "budget_tokens": 1024})

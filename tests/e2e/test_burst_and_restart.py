@@ -33,7 +33,12 @@ async def test_burst_of_200_messages_at_2_requests_per_second(bot_api: str) -> N
     await stack.start()
     try:
         customers = [
-            {"key": f"burst-{i}", "name": f"Клиент{i}", "last_name": "Тестов", "phone": f"+7 900 555-{i:02d}-{i:02d}"}
+            {
+                "key": f"burst-{i}",
+                "name": f"Клиент{i}",
+                "last_name": "Тестов",
+                "phone": f"+7 900 555-{i:02d}-{i:02d}",
+            }
             for i in range(50)
         ]
         sent = 0
@@ -45,7 +50,9 @@ async def test_burst_of_200_messages_at_2_requests_per_second(bot_api: str) -> N
         assert stack.container is not None
         for _ in range(1200):
             counts = await stack.container.store.inbox.counts()
-            replies = sum(len(bot_replies(stack, ch.id)) for c in customers if (ch := stack.portal.find_chat(c)))
+            replies = sum(
+                len(bot_replies(stack, ch.id)) for c in customers if (ch := stack.portal.find_chat(c))
+            )
             if replies >= 200 and counts.get("pending", 0) == 0 and counts.get("processing", 0) == 0:
                 break
             await asyncio.sleep(0.05)
@@ -96,8 +103,10 @@ def _spawn(stack: SandboxStack) -> subprocess.Popen[bytes]:
         "B24C_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "b24claude.cli.main", "serve"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "b24claude.cli.main", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

@@ -35,8 +35,12 @@ def test_stored_payload_carries_no_tokens() -> None:
     payload = classic_payload(parse_classic_envelope(body))
     flat = repr(payload)
     bot_auth = body["data"]["BOT"]["1217"]
-    for secret in (bot_auth["access_token"], bot_auth["refresh_token"], bot_auth["application_token"],
-                   body["auth"]["access_token"]):
+    for secret in (
+        bot_auth["access_token"],
+        bot_auth["refresh_token"],
+        bot_auth["application_token"],
+        body["auth"]["access_token"],
+    ):
         assert secret not in flat
 
 
@@ -80,12 +84,27 @@ def test_malformed_envelopes_say_why(form: dict[str, object], reason: str) -> No
 
 def test_v2_message_payload() -> None:
     payload = {
-        "api": "v2", "event": "ONIMBOTV2MESSAGEADD", "event_id": 5, "bot_id": 77,
+        "api": "v2",
+        "event": "ONIMBOTV2MESSAGEADD",
+        "event_id": 5,
+        "bot_id": 77,
         "data": {
             "bot": {"id": 77, "code": "b24claude"},
-            "message": {"id": 901, "chatId": 12, "authorId": 400, "text": "Где мой заказ?", "isSystem": False},
-            "chat": {"id": 12, "dialogId": "chat12", "type": "lines", "entityType": "LINES",
-                     "entityData1": "Y|LEAD|31|N|N|55|1766049900|0|0|0", "entityData2": "LEAD|31|COMPANY|0|CONTACT|0|DEAL|0"},
+            "message": {
+                "id": 901,
+                "chatId": 12,
+                "authorId": 400,
+                "text": "Где мой заказ?",
+                "isSystem": False,
+            },
+            "chat": {
+                "id": 12,
+                "dialogId": "chat12",
+                "type": "lines",
+                "entityType": "LINES",
+                "entityData1": "Y|LEAD|31|N|N|55|1766049900|0|0|0",
+                "entityData2": "LEAD|31|COMPANY|0|CONTACT|0|DEAL|0",
+            },
             "user": {"id": 400, "name": "Пётр Иванов", "firstName": "Пётр", "connector": "Y", "bot": "N"},
         },
     }

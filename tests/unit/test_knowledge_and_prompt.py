@@ -12,7 +12,10 @@ KB_DIR = Path(sandbox_pkg.__file__).parent / "data" / "knowledge"
 
 def test_markdown_sections_become_passages() -> None:
     ps = split_markdown("faq", "# Доставка\nБыстро.\n\n# Оплата\nКартой.\n# Пусто\n")
-    assert [(p.id, p.title, p.text) for p in ps] == [("faq-1", "Доставка", "Быстро."), ("faq-2", "Оплата", "Картой.")]
+    assert [(p.id, p.title, p.text) for p in ps] == [
+        ("faq-1", "Доставка", "Быстро."),
+        ("faq-2", "Оплата", "Картой."),
+    ]
 
 
 async def test_inflected_russian_question_finds_the_right_passage() -> None:
@@ -29,8 +32,12 @@ async def test_inflected_russian_question_finds_the_right_passage() -> None:
 
 def test_prompt_has_tagged_sections_with_client_and_deals() -> None:
     card = ClientCard(
-        refs=CrmRefs(contact_id=1), kind="contact", name="Анна Смирнова", first_name="Анна",
-        company="ООО «Ромашка»", open_deals=(DealInfo(1, "Поставка", "Переговоры", 120000.0, "RUB"),),
+        refs=CrmRefs(contact_id=1),
+        kind="contact",
+        name="Анна Смирнова",
+        first_name="Анна",
+        company="ООО «Ромашка»",
+        open_deals=(DealInfo(1, "Поставка", "Переговоры", 120000.0, "RUB"),),
     )
     p = build_system_prompt(persona="P", company="C", card=card, passages=[], language="ru")
     assert "<client>\nИмя: Анна Смирнова" in p

@@ -88,7 +88,9 @@ async def run_demo(*, quiet: bool = False, bot_api: str = "v2") -> int:
         await stack.stop()
 
 
-def _print_dialogue(console: Console, stack: SandboxStack, script: Script, transcript: list[tuple[str, str]]) -> None:
+def _print_dialogue(
+    console: Console, stack: SandboxStack, script: Script, transcript: list[tuple[str, str]]
+) -> None:
     chat = stack.portal.find_chat(script.customer)
     table = Table(show_header=False, box=None, padding=(0, 1))
     for who, text in transcript:

@@ -44,7 +44,9 @@ async def run_portal_sandbox(*, host: str, port: int, rate: float, burst: int) -
     state = PortalState(PortalConfig(rate_limit_per_s=rate, burst=burst))
     async with ServerHandle(create_portal_app(state), host=host, port=port, log_level="info") as server:
         state.config.public_base_url = server.base_url
-        print(f"Bitrix24 portal emulator / эмулятор портала: {server.base_url}  (control: {server.base_url}/_sandbox)")
+        print(
+            f"Bitrix24 portal emulator / эмулятор портала: {server.base_url}  (control: {server.base_url}/_sandbox)"
+        )
         await asyncio.Event().wait()
 
 
@@ -54,7 +56,9 @@ async def run_claude_sandbox(*, host: str, port: int) -> None:
 
     state = ClaudeState()
     async with ServerHandle(create_claude_app(state), host=host, port=port, log_level="info") as server:
-        print(f"Claude API emulator / эмулятор Claude API: {server.base_url}  (control: {server.base_url}/_sandbox)")
+        print(
+            f"Claude API emulator / эмулятор Claude API: {server.base_url}  (control: {server.base_url}/_sandbox)"
+        )
         await asyncio.Event().wait()
 
 

@@ -79,7 +79,7 @@ class SandboxStack:
             "llm_max_retry_after_s": 2.0,
         }
         values.update(self.settings_overrides)
-        self.settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        self.settings = Settings(_env_file=None, **values)
         await self.start_app()
         if install:
             await self.install()

@@ -44,7 +44,9 @@ def client_section(card: ClientCard | None, *, author_name: str = "") -> str:
             lines.append(f"Должность: {card.position}")
         lines.append(f"Карточка CRM: {card.kind}")
         for deal in card.open_deals[:5]:
-            lines.append(f"Сделки: «{deal.title}» — стадия «{deal.stage}»{_money(deal.amount, deal.currency)}")
+            lines.append(
+                f"Сделки: «{deal.title}» — стадия «{deal.stage}»{_money(deal.amount, deal.currency)}"
+            )
         for key, value in list(card.extra.items())[:10]:
             lines.append(f"{key}: {value}")
     elif author_name:

@@ -13,6 +13,7 @@ import logging
 import re
 from dataclasses import dataclass
 
+from b24claude.conversations.prompt import build_system_prompt
 from b24claude.dispatch import Context
 from b24claude.events.models import IncomingMessage
 from b24claude.kit.clock import Clock
@@ -21,7 +22,6 @@ from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import KnowledgeSource
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
-from b24claude.conversations.prompt import build_system_prompt
 
 log = logging.getLogger("b24claude.conversations")
 
@@ -91,13 +91,17 @@ class AnswerService:
                 return
         else:
             text = await self._generate(msg, ctx)
-            await self._effects.record_intent(ctx.inbox_id, "reply", {"text": text, "dialog_id": msg.dialog_id})
+            await self._effects.record_intent(
+                ctx.inbox_id, "reply", {"text": text, "dialog_id": msg.dialog_id}
+            )
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
         await self._finish(msg, ctx, message_id=message_id, text=text)
 
     async def _finish(self, msg: IncomingMessage, ctx: Context, *, message_id: int | None, text: str) -> None:
         await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
-        await self._dialogues.append(msg.member_id, msg.dialog_key, Turn("assistant", text, message_id, self._clock.now()))
+        await self._dialogues.append(
+            msg.member_id, msg.dialog_key, Turn("assistant", text, message_id, self._clock.now())
+        )
 
     async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> bool:
         recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=20)
@@ -105,7 +109,9 @@ class AnswerService:
 
     async def _generate(self, msg: IncomingMessage, ctx: Context) -> str:
         card = await self.client_card(msg)
-        history = await self._dialogues.last_turns(msg.member_id, msg.dialog_key, limit=self._cfg.history_turns)
+        history = await self._dialogues.last_turns(
+            msg.member_id, msg.dialog_key, limit=self._cfg.history_turns
+        )
         turns = [ChatTurn(t.role, t.text) for t in history]
         if not turns or turns[-1].role != "user" or turns[-1].text != msg.text:
             turns.append(ChatTurn("user", msg.text))
@@ -132,12 +138,18 @@ class AnswerService:
         u = result.usage
         await self._ledger.add(
             LedgerEntry(
-                member_id=msg.member_id, feature="answer", model=result.model,
-                input_tokens=u.input_tokens, output_tokens=u.output_tokens,
+                member_id=msg.member_id,
+                feature="answer",
+                model=result.model,
+                input_tokens=u.input_tokens,
+                output_tokens=u.output_tokens,
                 cache_creation_input_tokens=u.cache_creation_input_tokens,
                 cache_read_input_tokens=u.cache_read_input_tokens,
-                cost_usd=result.cost_usd, latency_s=result.latency_s, dialog_key=msg.dialog_key,
-                request_id=result.request_id, inbox_id=ctx.inbox_id,
+                cost_usd=result.cost_usd,
+                latency_s=result.latency_s,
+                dialog_key=msg.dialog_key,
+                request_id=result.request_id,
+                inbox_id=ctx.inbox_id,
             )
         )
         text = result.text.strip()

@@ -89,7 +89,8 @@ def strip_secrets(value: Any) -> Any:
 
 def inbox_key_for_classic(env: ClassicEnvelope) -> str:
     """Unique key of a classic event within its portal."""
-    params = env.data.get("PARAMS") if isinstance(env.data.get("PARAMS"), Mapping) else {}
+    raw_params = env.data.get("PARAMS")
+    params: Mapping[str, Any] = raw_params if isinstance(raw_params, Mapping) else {}
     name = env.name
     if name.startswith("ONIMBOTMESSAGE") and params.get("MESSAGE_ID"):
         return f"v1:{name}:{params['MESSAGE_ID']}"
@@ -120,7 +121,13 @@ def classic_payload(env: ClassicEnvelope) -> dict[str, Any]:
 
 
 def v2_payload(bot_id: int, event_id: int, event_type: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    return {"api": "v2", "event": event_type.upper(), "event_id": event_id, "bot_id": bot_id, "data": dict(data)}
+    return {
+        "api": "v2",
+        "event": event_type.upper(),
+        "event_id": event_id,
+        "bot_id": bot_id,
+        "data": dict(data),
+    }
 
 
 def dialog_key_of_payload(payload: Mapping[str, Any]) -> str:
@@ -192,7 +199,9 @@ def _from_v1(member_id: str, event: str, data: Mapping[str, Any]) -> Update:
     if event != "ONIMBOTMESSAGEADD":
         return UnknownEvent(member_id, event)
     user = data.get("USER") or {}
-    refs, session_id = _refs(str(params.get("CHAT_ENTITY_DATA_2", "")), str(params.get("CHAT_ENTITY_DATA_1", "")))
+    refs, session_id = _refs(
+        str(params.get("CHAT_ENTITY_DATA_2", "")), str(params.get("CHAT_ENTITY_DATA_1", ""))
+    )
     return IncomingMessage(
         member_id=member_id,
         bot_id=bot_id,
@@ -226,12 +235,19 @@ def _from_v2(member_id: str, event: str, bot_id: int, data: Mapping[str, Any]) -
     user = data.get("user") or {}
     chat_type_raw = str(chat.get("type", ""))
     entity_type = str(chat.get("entityType", ""))
-    chat_type = "L" if entity_type == "LINES" else _V2_CHAT_TYPES.get(chat_type_raw.lower(), chat_type_raw.upper())
+    chat_type = (
+        "L" if entity_type == "LINES" else _V2_CHAT_TYPES.get(chat_type_raw.lower(), chat_type_raw.upper())
+    )
     dialog_id = str(chat.get("dialogId") or (f"chat{chat['id']}" if chat.get("id") else ""))
     if event == "ONIMBOTV2JOINCHAT":
         return BotJoined(
-            member_id, bot_id=bot_id, bot_api="v2", dialog_id=dialog_id, chat_type=chat_type,
-            user_id=_int(user.get("id")), language=str(data.get("language", "")),
+            member_id,
+            bot_id=bot_id,
+            bot_api="v2",
+            dialog_id=dialog_id,
+            chat_type=chat_type,
+            user_id=_int(user.get("id")),
+            language=str(data.get("language", "")),
         )
     if event == "ONIMBOTV2DELETE":
         return BotDeleted(member_id, bot_id)

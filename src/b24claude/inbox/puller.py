@@ -50,8 +50,9 @@ class EventPuller:
         for portal in await self._portals.list_installed():
             if portal.bot_api != "v2" or not portal.bot_id:
                 continue
-            stored += await self._poll_portal(portal.member_id, BotIdentity(portal.bot_id, portal.bot_code, "v2"),
-                                              portal.event_offset)
+            stored += await self._poll_portal(
+                portal.member_id, BotIdentity(portal.bot_id, portal.bot_code, "v2"), portal.event_offset
+            )
         return stored
 
     async def _poll_portal(self, member_id: str, bot: BotIdentity, offset: int | None) -> int:

@@ -21,9 +21,9 @@ from b24claude.events.parse import (
     parse_classic_envelope,
     v2_payload,
 )
+from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import FetchedEvent
 from b24claude.ports.store import InboxRepository, NewInboxItem, PortalRepository
-from b24claude.portals.service import PortalService
 
 log = logging.getLogger("b24claude.inbox")
 
@@ -66,7 +66,9 @@ class InboxService:
             return Accepted("ignored")
         payload = classic_payload(env)
         key = inbox_key_for_classic(env)
-        item = NewInboxItem(env.auth.member_id, key, env.name, payload, _serial_key(env.auth.member_id, payload))
+        item = NewInboxItem(
+            env.auth.member_id, key, env.name, payload, _serial_key(env.auth.member_id, payload)
+        )
         (inserted,) = await self._inbox.add_many([item])
         if inserted:
             self._on_stored()
@@ -84,7 +86,11 @@ class InboxService:
             payload = v2_payload(bot_id, ev.event_id, kind, ev.data)
             items.append(
                 NewInboxItem(
-                    member_id, inbox_key_for_v2(bot_id, ev.event_id), kind, payload, _serial_key(member_id, payload)
+                    member_id,
+                    inbox_key_for_v2(bot_id, ev.event_id),
+                    kind,
+                    payload,
+                    _serial_key(member_id, payload),
                 )
             )
         if not items:

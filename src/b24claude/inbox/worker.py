@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from b24claude.dispatch import Context, Dispatcher, Handled
 from b24claude.errors import B24ClaudeError
@@ -75,8 +76,11 @@ class InboxWorker:
         for item in items:
             task = asyncio.create_task(self._process(item), name=f"inbox-{item.id}")
             self._running[item.id] = (item.dialog_key, task)
-            task.add_done_callback(lambda _t, i=item.id: self._finished(i))
+            task.add_done_callback(self._on_done(item.id))
         return len(items)
+
+    def _on_done(self, item_id: int) -> Callable[[asyncio.Task[None]], None]:
+        return lambda _task: self._finished(item_id)
 
     def _finished(self, item_id: int) -> None:
         self._running.pop(item_id, None)
@@ -90,13 +94,17 @@ class InboxWorker:
                 await self._inbox.mark_failed(item.id, error="portal not installed")
                 return
             update = update_from_payload(item.member_id, item.payload)
-            outcome = await self._dispatcher.feed(update, Context(portal=portal, inbox_id=item.id, attempt=attempt))
+            outcome = await self._dispatcher.feed(
+                update, Context(portal=portal, inbox_id=item.id, attempt=attempt)
+            )
             await self._inbox.mark_done(item.id, status="done" if outcome is Handled.DONE else "ignored")
             self.processed += 1
         except asyncio.CancelledError:
             raise  # stopping: the row stays 'processing' and is resumed on the next start
         except B24ClaudeError as exc:
-            await self._failed(item, attempt, exc, retryable=exc.retryable, retry_after=getattr(exc, "retry_after", None))
+            await self._failed(
+                item, attempt, exc, retryable=exc.retryable, retry_after=getattr(exc, "retry_after", None)
+            )
         except Exception as exc:  # a bug must not kill the worker; retry a few times, then park it
             log.exception("handler crashed", extra={"inbox_id": item.id, "kind": item.kind})
             await self._failed(item, attempt, exc, retryable=True, retry_after=None)
@@ -109,12 +117,16 @@ class InboxWorker:
             if retryable and attempt < self._max_attempts:
                 delay = retry_after if retry_after is not None else backoff_delay(attempt, base=1.0, cap=60.0)
                 await self._inbox.mark_retry(item.id, error=reason, not_before=self._clock.now() + delay)
-                log.warning("event will be retried", extra={"inbox_id": item.id, "attempt": attempt, "delay": delay})
+                log.warning(
+                    "event will be retried", extra={"inbox_id": item.id, "attempt": attempt, "delay": delay}
+                )
             else:
                 await self._inbox.mark_failed(item.id, error=reason)
                 log.error("event failed", extra={"inbox_id": item.id, "attempt": attempt, "reason": reason})
         except B24ClaudeError:
-            log.exception("could not record the outcome; the row will be resumed", extra={"inbox_id": item.id})
+            log.exception(
+                "could not record the outcome; the row will be resumed", extra={"inbox_id": item.id}
+            )
 
     async def stop(self) -> None:
         self._stopping = True

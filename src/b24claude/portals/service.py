@@ -92,7 +92,9 @@ class PortalService:
             handler_url=self._handler_url if self._bot_api == "v1" else None,
         )
         await self._portals.set_bot(update.member_id, bot_id=bot.bot_id, bot_code=bot.code, bot_api=bot.api)
-        log.info("bot registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api})
+        log.info(
+            "bot registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
+        )
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)

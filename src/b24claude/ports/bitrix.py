@@ -111,7 +111,9 @@ class CrmGateway(Protocol):
         """Card and open deals of the bound client, in one round trip where possible."""
         ...
 
-    async def find_by_comm(self, member_id: str, *, phone: str | None = None, email: str | None = None) -> CrmRefs:
+    async def find_by_comm(
+        self, member_id: str, *, phone: str | None = None, email: str | None = None
+    ) -> CrmRefs:
         """Look a customer up by phone or e-mail (``crm.duplicate.findbycomm``)."""
         ...
 
@@ -131,7 +133,9 @@ class ChatGateway(Protocol):
         """Post a message as the bot; returns the Bitrix24 message id."""
         ...
 
-    async def recent_messages(self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20) -> Sequence[ChatMessage]:
+    async def recent_messages(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20
+    ) -> Sequence[ChatMessage]:
         """Latest messages of a dialogue (to check whether an unrecorded send already happened)."""
         ...
 

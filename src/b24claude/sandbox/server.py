@@ -43,13 +43,27 @@ class _QuietServer(uvicorn.Server):
 class ServerHandle:
     """A uvicorn server running as a task of the current event loop."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning",
-                 startup_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        startup_timeout: float = 10.0,
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
-        self._config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="auto",
-                                      access_log=False, timeout_graceful_shutdown=2)
+        self._config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level=log_level,
+            lifespan="auto",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
         self._server = _QuietServer(self._config)
         self._task: asyncio.Task[None] | None = None
         self._startup_timeout = startup_timeout
@@ -94,8 +108,9 @@ class ServerHandle:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
 

@@ -321,7 +321,7 @@ def _values(value: Any) -> list[Any]:
 def _deal(raw: Mapping[str, Any]) -> DealInfo:
     amount = raw.get("OPPORTUNITY")
     try:
-        amount_value = float(amount) if amount not in (None, "") else None
+        amount_value = float(amount) if amount is not None and amount != "" else None
     except (TypeError, ValueError):
         amount_value = None
     return DealInfo(

@@ -316,7 +316,7 @@ class SqlInboxRepository:
         async with self._db.read("inbox.counts") as conn:
             rows = (await conn.execute(stmt)).all()
         totals: dict[str, int] = dict.fromkeys(INBOX_STATUSES, 0)
-        totals.update({status: count for status, count in rows})
+        totals.update({str(status): int(str(count)) for status, count in rows})
         return totals
 
     async def get(self, item_id: int) -> InboxItem | None:

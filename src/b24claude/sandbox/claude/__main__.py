@@ -18,8 +18,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--any-key", action="store_true", help="accept any non-empty API key")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before every response")
     args = parser.parse_args(argv)
-    state = ClaudeState(api_keys=set(args.keys or [DEFAULT_KEY]), accept_any_key=args.any_key,
-                        latency=args.latency)
+    state = ClaudeState(
+        api_keys=set(args.keys or [DEFAULT_KEY]), accept_any_key=args.any_key, latency=args.latency
+    )
     uvicorn.run(create_claude_app(state), host=args.host, port=args.port, log_level="info")
 
 

@@ -74,8 +74,13 @@ def _fault_error(fault: Fault) -> ApiError:
         headers["retry-after"] = str(int(value)) if float(value).is_integer() else str(value)
     if fault.should_retry is not None:
         headers["x-should-retry"] = "true" if fault.should_retry else "false"
-    return ApiError(fault.status, error_type, fault.message or default_message(error_type),
-                    details=fault.details, headers=headers)
+    return ApiError(
+        fault.status,
+        error_type,
+        fault.message or default_message(error_type),
+        details=fault.details,
+        headers=headers,
+    )
 
 
 def _authenticate(state: ClaudeState, request: Request) -> None:
@@ -88,8 +93,9 @@ def _authenticate(state: ClaudeState, request: Request) -> None:
     authorization = request.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     if not authorization:
-        raise ApiError(401, "authentication_error",
-                       "x-api-key header or Authorization: Bearer token is required")
+        raise ApiError(
+            401, "authentication_error", "x-api-key header or Authorization: Bearer token is required"
+        )
     if scheme.lower() != "bearer" or not state.key_valid(token.strip()):
         raise ApiError(401, "authentication_error", "Invalid bearer token")
 
@@ -113,8 +119,14 @@ async def _exchange(state: ClaudeState, request: Request, handler: Handler) -> R
             body = json.loads(raw)
         except ValueError:
             parsed_ok = False
-    record = state.record(method=request.method, path=request.url.path, query=dict(request.query_params),
-                          headers=dict(request.headers), body=body, request_id=request_id)
+    record = state.record(
+        method=request.method,
+        path=request.url.path,
+        query=dict(request.query_params),
+        headers=dict(request.headers),
+        body=body,
+        request_id=request_id,
+    )
     exchange = _Exchange(request_id, record, body=body, pool=_pool_for(body))
     try:
         if too_large:
@@ -160,25 +172,36 @@ async def _messages(state: ClaudeState, request: Request, exchange: _Exchange) -
         total = sum(segment.tokens for segment in segments)
         wait = state.rate_limit_wait(spec.line, input_tokens=total, output_tokens=max_tokens)
         if wait > 0:
-            raise ApiError(429, "rate_limit_error",
-                           f"This request would exceed the rate limit for your organization "
-                           f"({state.organization_id}) of {spec.line} model requests or tokens per minute.",
-                           headers={"retry-after": str(max(1, math.ceil(wait)))})
+            raise ApiError(
+                429,
+                "rate_limit_error",
+                f"This request would exceed the rate limit for your organization "
+                f"({state.organization_id}) of {spec.line} model requests or tokens per minute.",
+                headers={"retry-after": str(max(1, math.ceil(wait)))},
+            )
     usage = state.cache.account(spec.id, segments, min_tokens=spec.cache_min_tokens, now=state.now())
     # OTPM is charged up front from max_tokens, then corrected (reference §3.3).
-    state.charge(spec.line, requests=1, input_tokens=usage.input_tokens + usage.creation,
-                 output_tokens=max_tokens)
+    state.charge(
+        spec.line, requests=1, input_tokens=usage.input_tokens + usage.creation, output_tokens=max_tokens
+    )
     today = datetime.fromtimestamp(state.now(), UTC).date().isoformat()
     decision = Brain(scripted=state.scripted, today=today, emit_thinking=state.emit_thinking).decide(body)
-    message = build_message(body, spec, decision, usage, message_id=state.new_id("msg_01"),
-                            new_tool_id=lambda: state.new_id("toolu_01"),
-                            chars_per_token=state.chars_per_token)
+    message = build_message(
+        body,
+        spec,
+        decision,
+        usage,
+        message_id=state.new_id("msg_01"),
+        new_tool_id=lambda: state.new_id("toolu_01"),
+        chars_per_token=state.chars_per_token,
+    )
     state.charge(spec.line, output_tokens=message["usage"]["output_tokens"] - max_tokens)
     headers = _common_headers(state, exchange)
     if body.get("stream"):
         headers["cache-control"] = "no-cache"
-        return StreamingResponse(_stream(state, message, exchange), media_type="text/event-stream",
-                                 headers=headers)
+        return StreamingResponse(
+            _stream(state, message, exchange), media_type="text/event-stream", headers=headers
+        )
     return JSONResponse(message, headers=headers)
 
 
@@ -186,8 +209,9 @@ async def _stream(state: ClaudeState, message: dict[str, Any], exchange: _Exchan
     fault = exchange.stream_fault
     deltas = 0
     for event in message_events(message):
-        if fault is not None and (event.name == "message_delta"
-                                  or (event.is_content_delta and deltas >= fault.after_deltas)):
+        if fault is not None and (
+            event.name == "message_delta" or (event.is_content_delta and deltas >= fault.after_deltas)
+        ):
             error_type = fault.error_type or "overloaded_error"
             yield encode_error(error_type, fault.message or default_message(error_type), exchange.request_id)
             return
@@ -216,15 +240,19 @@ async def _list_models(state: ClaudeState, request: Request, exchange: _Exchange
     ids = [spec.id for spec in items]
     if query.get("after_id"):
         start = ids.index(query["after_id"]) + 1 if query["after_id"] in ids else len(ids)
-        page, has_more = items[start:start + limit], start + limit < len(items)
+        page, has_more = items[start : start + limit], start + limit < len(items)
     elif query.get("before_id"):
         end = ids.index(query["before_id"]) if query["before_id"] in ids else 0
-        page, has_more = items[max(0, end - limit):end], end - limit > 0
+        page, has_more = items[max(0, end - limit) : end], end - limit > 0
     else:
         page, has_more = items[:limit], limit < len(items)
     data = [model_info(spec) for spec in page]
-    body = {"data": data, "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None, "has_more": has_more}
+    body = {
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
     return JSONResponse(body, headers=_common_headers(state, exchange))
 
 
@@ -243,13 +271,15 @@ async def _not_found(state: ClaudeState, request: Request, exchange: _Exchange) 
 def create_claude_app(state: ClaudeState | None = None) -> FastAPI:
     """A fresh emulator app bound to `state` (a default ClaudeState when omitted). Cheap: no I/O."""
     state = state if state is not None else ClaudeState()
-    app = FastAPI(title="Claude API emulator (b24claude sandbox)", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+    app = FastAPI(
+        title="Claude API emulator (b24claude sandbox)", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.claude = state
 
     def route(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             return await _exchange(state, request, handler)
+
         return endpoint
 
     app.add_api_route("/v1/messages", route(_messages), methods=["POST"])
@@ -262,8 +292,11 @@ def create_claude_app(state: ClaudeState | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         error_type = default_error_type(exc.status_code)
-        body = {"type": "error", "error": {"type": error_type, "message": str(exc.detail)},
-                "request_id": state.new_id("req_011C", 20)}
+        body = {
+            "type": "error",
+            "error": {"type": error_type, "message": str(exc.detail)},
+            "request_id": state.new_id("req_011C", 20),
+        }
         return JSONResponse(body, status_code=exc.status_code)
 
     return app
@@ -274,7 +307,8 @@ def app_factory() -> FastAPI:
     return create_claude_app(ClaudeState())
 
 
-async def serve_claude(state: ClaudeState | None = None, *, host: str = "127.0.0.1",
-                       port: int = 0) -> ServerHandle:
+async def serve_claude(
+    state: ClaudeState | None = None, *, host: str = "127.0.0.1", port: int = 0
+) -> ServerHandle:
     """Start an emulator on a real socket (port 0: any free one); `handle.base_url`, `await handle.stop()`."""
     return await serve_app(create_claude_app(state), host=host, port=port)

@@ -34,8 +34,10 @@ _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 _NAME_KEYS = ("имя", "name", "фио", "клиент", "client", "контакт", "contact")
 _DEAL_KEYS = ("сделки", "сделка", "deals", "deal", "заказы", "заказ", "orders", "order")
 
-FALLBACK = {"ru": "Уточню у специалиста и вернусь с ответом.",
-            "en": "I'll check with a specialist and get back to you."}
+FALLBACK = {
+    "ru": "Уточню у специалиста и вернусь с ответом.",
+    "en": "I'll check with a specialist and get back to you.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +153,13 @@ def _dialogue(messages: list[dict[str, Any]]) -> _Dialogue:
 class Brain:
     """Deterministic replies. `scripted` rules (substring → reply) override everything else."""
 
-    def __init__(self, *, scripted: list[tuple[str, str]] | None = None, today: str = "2026-01-01",
-                 emit_thinking: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        scripted: list[tuple[str, str]] | None = None,
+        today: str = "2026-01-01",
+        emit_thinking: bool = False,
+    ) -> None:
         self.scripted = scripted or []
         self.today = today
         self.emit_thinking = emit_thinking
@@ -170,8 +177,15 @@ class Brain:
                 decision.text = _strip_prefill(reply, dialogue.prefill)
                 return decision
         answer = self.compose(context, dialogue, language)
-        facts = Facts(dialogue.last_user, dialogue.user_text, language, context.client_map(), answer,
-                      _topic(context, dialogue), self.today)
+        facts = Facts(
+            dialogue.last_user,
+            dialogue.user_text,
+            language,
+            context.client_map(),
+            answer,
+            _topic(context, dialogue),
+            self.today,
+        )
         tool = self._pick_tool(body, dialogue)
         if tool is not None:
             decision.tool_name = str(tool["name"])
@@ -189,19 +203,28 @@ class Brain:
         en = language == "en"
         first = context.first_name()
         if dialogue.first_turn:
-            greeting = (f"Hello, {first}!" if first else "Hello!") if en else (
-                f"Здравствуйте, {first}!" if first else "Здравствуйте!")
+            greeting = (
+                (f"Hello, {first}!" if first else "Hello!")
+                if en
+                else (f"Здравствуйте, {first}!" if first else "Здравствуйте!")
+            )
         else:
             greeting = ""
         if dialogue.tool_results:
             return _tool_results_reply(dialogue.tool_results, en)
         question = dialogue.last_user
         if is_thanks_only(question):
-            return ("You're welcome! Let me know if you have any other questions." if en
-                    else "Пожалуйста! Если появятся вопросы — пишите.")
+            return (
+                "You're welcome! Let me know if you have any other questions."
+                if en
+                else "Пожалуйста! Если появятся вопросы — пишите."
+            )
         if is_greeting_only(question):
-            ask = ("How can I help you?" if en else "Чем могу помочь?") if dialogue.first_turn else (
-                "What else can I help you with?" if en else "Чем ещё могу помочь?")
+            ask = (
+                ("How can I help you?" if en else "Чем могу помочь?")
+                if dialogue.first_turn
+                else ("What else can I help you with?" if en else "Чем ещё могу помочь?")
+            )
             return f"{greeting} {ask}".strip()
         parts = [greeting] if greeting else []
         question_stems = stems(question)
@@ -232,8 +255,9 @@ class Brain:
         asked = stems(dialogue.last_user)
         best, best_score = None, 0
         for tool in tools:
-            described = stems(str(tool["name"]).replace("_", " ").replace("-", " ") + " "
-                              + str(tool.get("description", "")))
+            described = stems(
+                str(tool["name"]).replace("_", " ").replace("-", " ") + " " + str(tool.get("description", ""))
+            )
             score = 2 * len(described & asked)
             score += sum(1 for s in described if SYNONYMS.get(s, frozenset()) & asked)
             if score > best_score:
@@ -253,8 +277,9 @@ class Brain:
         return f"Клиент пишет: «{quoted}». Ищу ответ в базе знаний."
 
 
-def best_passages(question_stems: set[str], passages: list[Passage], limit: int = 2
-                  ) -> list[tuple[Passage, list[str]]]:
+def best_passages(
+    question_stems: set[str], passages: list[Passage], limit: int = 2
+) -> list[tuple[Passage, list[str]]]:
     """Passages with the best IDF-weighted stem overlap, each with its key sentence(s)."""
     if not question_stems or not passages:
         return []
@@ -299,8 +324,11 @@ def _tool_results_reply(results: list[tuple[str, bool]], en: bool) -> str:
     for text, is_error in results:
         shown = _clip(" ".join(text.split()), 300) or ("no data" if en else "нет данных")
         if is_error:
-            parts.append(f"Could not complete the action: {shown}." if en
-                         else f"Не удалось выполнить действие: {shown}.")
+            parts.append(
+                f"Could not complete the action: {shown}."
+                if en
+                else f"Не удалось выполнить действие: {shown}."
+            )
         else:
             parts.append(f"Done. Result: {shown}" if en else f"Готово. Результат: {shown}")
     if any(is_error for _, is_error in results):
@@ -315,5 +343,5 @@ def _clip(text: str, limit: int) -> str:
 def _strip_prefill(text: str, prefill: str) -> str:
     """With a prefilled assistant turn the reply continues it rather than repeating it."""
     if prefill and text.startswith(prefill):
-        return text[len(prefill):]
+        return text[len(prefill) :]
     return text

@@ -20,8 +20,16 @@ from pydantic import BaseModel, Field
 
 from .state import ClaudeState, Fault, RateLimits
 
-Preset = Literal["rate_limit", "spend_cap", "overloaded", "server_error", "unavailable", "bad_request",
-                 "stream_error", "slow"]
+Preset = Literal[
+    "rate_limit",
+    "spend_cap",
+    "overloaded",
+    "server_error",
+    "unavailable",
+    "bad_request",
+    "stream_error",
+    "slow",
+]
 
 
 class FaultIn(BaseModel):
@@ -67,20 +75,27 @@ class ClockIn(BaseModel):
 def _config(state: ClaudeState) -> dict[str, Any]:
     limits = state.rate_limits
     return {
-        "latency": state.latency, "stream_event_delay": state.stream_event_delay,
-        "api_keys": sorted(state.api_keys), "accept_any_key": state.accept_any_key,
-        "enforce_rate_limits": state.enforce_rate_limits, "emit_thinking": state.emit_thinking,
-        "strict_fields": state.strict_fields, "chars_per_token": state.chars_per_token,
-        "max_body_bytes": state.max_body_bytes, "requests_per_minute": limits.requests,
-        "input_tokens_per_minute": limits.input_tokens, "output_tokens_per_minute": limits.output_tokens,
+        "latency": state.latency,
+        "stream_event_delay": state.stream_event_delay,
+        "api_keys": sorted(state.api_keys),
+        "accept_any_key": state.accept_any_key,
+        "enforce_rate_limits": state.enforce_rate_limits,
+        "emit_thinking": state.emit_thinking,
+        "strict_fields": state.strict_fields,
+        "chars_per_token": state.chars_per_token,
+        "max_body_bytes": state.max_body_bytes,
+        "requests_per_minute": limits.requests,
+        "input_tokens_per_minute": limits.input_tokens,
+        "output_tokens_per_minute": limits.output_tokens,
     }
 
 
 def _apply_preset(state: ClaudeState, spec: FaultIn) -> Fault:
     count, model = spec.count, spec.model
     if spec.preset == "rate_limit":
-        return state.rate_limit_next(count=count, model=model,
-                                     retry_after=spec.retry_after if spec.retry_after is not None else 1)
+        return state.rate_limit_next(
+            count=count, model=model, retry_after=spec.retry_after if spec.retry_after is not None else 1
+        )
     if spec.preset == "spend_cap":
         return state.spend_cap_next(count=count, model=model)
     if spec.preset == "overloaded":
@@ -92,8 +107,13 @@ def _apply_preset(state: ClaudeState, spec: FaultIn) -> Fault:
     if spec.preset == "bad_request":
         return state.bad_request_next(spec.message or "Injected invalid request", count=count, model=model)
     if spec.preset == "stream_error":
-        return state.break_stream_next(after_deltas=spec.after_deltas, count=count, model=model,
-                                       error_type=spec.error_type or "overloaded_error", message=spec.message)
+        return state.break_stream_next(
+            after_deltas=spec.after_deltas,
+            count=count,
+            model=model,
+            error_type=spec.error_type or "overloaded_error",
+            message=spec.message,
+        )
     return state.slow_next(spec.delay, count=count, model=model, path=spec.path)
 
 

@@ -11,7 +11,8 @@ import re
 STEM_LENGTH = 5
 _WORD = re.compile(r"[a-zа-я0-9]+")
 
-STOP_WORDS = frozenset("""
+STOP_WORDS = frozenset(
+    """
 и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот
 от меня еще нет о из ему теперь когда даже ну ли если уже или ни быть был него до вас вам ведь там потом
 себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без чего раз тоже себе
@@ -23,22 +24,42 @@ STOP_WORDS = frozenset("""
 the a an and or but is are was were be been to of in on at for with by from it its this that what how
 when where which who whom can could would should will do does did i you we they he she my your our their
 please tell me us there any get have has had about not no yes so if then than also just
-""".split())
+""".split()
+)
 
-GREETING_WORDS = frozenset("""
+GREETING_WORDS = frozenset(
+    """
 привет приветствую здравствуйте здравствуй здрасте добрый доброе доброго день утро вечер ночи хай
 hi hello hey good morning afternoon evening greetings
-""".split())
+""".split()
+)
 
 THANKS_STEMS = ("спаси", "благо", "thank", "thx")
 POLITE_WORDS = frozenset("большое огромное вам тебе вас всё все much very so lot you a".split())
 ORDER_STEMS = frozenset({"заказ", "сделк", "стату", "стади", "order", "deal", "statu", "stage"})
 HUMAN_STEMS = frozenset({"опера", "челов", "менед", "специ", "живым", "human", "opera", "agent", "manag"})
 URGENT_STEMS = frozenset({"срочн", "немед", "быстр", "urgen", "asap", "immed"})
-NEGATIVE_STEMS = frozenset({"плохо", "ужасн", "недов", "жалоб", "безоб", "отвра", "разоч", "слома", "badly",
-                            "terri", "awful", "compl", "angry", "disap"})
-POSITIVE_STEMS = frozenset({"спаси", "отлич", "хорош", "благо", "супер", "рады", "thank", "great", "excel",
-                            "love", "happy"})
+NEGATIVE_STEMS = frozenset(
+    {
+        "плохо",
+        "ужасн",
+        "недов",
+        "жалоб",
+        "безоб",
+        "отвра",
+        "разоч",
+        "слома",
+        "badly",
+        "terri",
+        "awful",
+        "compl",
+        "angry",
+        "disap",
+    }
+)
+POSITIVE_STEMS = frozenset(
+    {"спаси", "отлич", "хорош", "благо", "супер", "рады", "thank", "great", "excel", "love", "happy"}
+)
 
 # English option words (as stems) → Russian stems that mean the same, for enum choices like
 # "delivery" / "complaint" chosen from a Russian conversation.
@@ -111,8 +132,10 @@ def is_thanks_only(text: str) -> bool:
     found = words(text)
     if not found or not any(w.startswith(THANKS_STEMS) for w in found):
         return False
-    return all(w.startswith(THANKS_STEMS) or w in POLITE_WORDS or w in GREETING_WORDS or w in STOP_WORDS
-               for w in found)
+    return all(
+        w.startswith(THANKS_STEMS) or w in POLITE_WORDS or w in GREETING_WORDS or w in STOP_WORDS
+        for w in found
+    )
 
 
 def looks_english(text: str) -> bool:

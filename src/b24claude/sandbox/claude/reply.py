@@ -59,8 +59,9 @@ def build_message(
         serialized = decision.tool_name + json.dumps(tool_input, ensure_ascii=False)
         cost = estimate_tokens(serialized, chars_per_token)
         if cost <= room:
-            content.append({"type": "tool_use", "id": new_tool_id(), "name": decision.tool_name,
-                            "input": tool_input})
+            content.append(
+                {"type": "tool_use", "id": new_tool_id(), "name": decision.tool_name, "input": tool_input}
+            )
             stop_reason, output_tokens = "tool_use", output_tokens + cost
         else:
             stop_reason, output_tokens = "max_tokens", budget

@@ -27,7 +27,8 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _NUMBER = re.compile(r"\d+(?:[ \u00a0]\d{3})*(?:[.,]\d+)?")
 _COMPANY = re.compile(r"(?:ООО|АО|ПАО|ЗАО|ИП|LLC|Inc\.?|Ltd\.?)\s*«?[^»,.\n]+»?")
 _NAME_INTRO = re.compile(
-    r"(?i:меня зовут|my name is|i am|i'm)\s+([A-ZА-ЯЁ][a-zа-яё]+(?:\s+[A-ZА-ЯЁ][a-zа-яё]+)?)")
+    r"(?i:меня зовут|my name is|i am|i'm)\s+([A-ZА-ЯЁ][a-zа-яё]+(?:\s+[A-ZА-ЯЁ][a-zа-яё]+)?)"
+)
 _MAX_DEPTH = 16
 
 

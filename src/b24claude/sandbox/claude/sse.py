@@ -42,12 +42,12 @@ def text_chunks(text: str, words: int = WORDS_PER_CHUNK) -> list[str]:
     pieces = re.findall(r"\s*\S+\s*", text)
     if not pieces:
         return [text] if text else []
-    return ["".join(pieces[i:i + words]) for i in range(0, len(pieces), words)]
+    return ["".join(pieces[i : i + words]) for i in range(0, len(pieces), words)]
 
 
 def json_chunks(payload: str, size: int = JSON_CHUNK_CHARS) -> list[str]:
     """`input_json_delta` fragments; the first one is empty, as the real API often sends."""
-    return [""] + [payload[i:i + size] for i in range(0, len(payload), size)]
+    return [""] + [payload[i : i + size] for i in range(0, len(payload), size)]
 
 
 def _shell(block: dict[str, Any]) -> dict[str, Any]:
@@ -80,24 +80,40 @@ def message_events(message: dict[str, Any]) -> Iterator[Event]:
     usage = message["usage"]
     start = copy.deepcopy(message)
     start.update(content=[], stop_reason=None, stop_sequence=None, stop_details=None)
-    start["usage"] = {**copy.deepcopy(usage), "output_tokens": 1,
-                      "output_tokens_details": {"thinking_tokens": 0}}
+    start["usage"] = {
+        **copy.deepcopy(usage),
+        "output_tokens": 1,
+        "output_tokens_details": {"thinking_tokens": 0},
+    }
     yield Event("message_start", {"type": "message_start", "message": start})
     for index, block in enumerate(message["content"]):
-        yield Event("content_block_start",
-                    {"type": "content_block_start", "index": index, "content_block": _shell(block)})
+        yield Event(
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": _shell(block)},
+        )
         if index == 0:
             yield Event("ping", {"type": "ping"})
         for delta in _deltas(block):
-            yield Event("content_block_delta",
-                        {"type": "content_block_delta", "index": index, "delta": delta})
+            yield Event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+            )
         yield Event("content_block_stop", {"type": "content_block_stop", "index": index})
     final_usage = {
         key: usage.get(key)
-        for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens",
-                    "output_tokens_details", "server_tool_use")
+        for key in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+            "server_tool_use",
+        )
     }
-    delta = {"stop_reason": message["stop_reason"], "stop_sequence": message["stop_sequence"],
-             "stop_details": message.get("stop_details"), "container": message.get("container")}
+    delta = {
+        "stop_reason": message["stop_reason"],
+        "stop_sequence": message["stop_sequence"],
+        "stop_details": message.get("stop_details"),
+        "container": message.get("container"),
+    }
     yield Event("message_delta", {"type": "message_delta", "delta": delta, "usage": final_usage})
     yield Event("message_stop", {"type": "message_stop"})

@@ -23,18 +23,30 @@ DEFAULT_KEY = "sk-ant-sandbox"
 DEFAULT_ORGANIZATION = "3f1c7a52-6b0e-4d3a-9d35-b24c1a0de5a1"
 
 _DEFAULT_ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-    403: "permission_error", 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
-    429: "rate_limit_error", 500: "api_error", 503: "api_error", 504: "timeout_error",
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "api_error",
+    504: "timeout_error",
     529: "overloaded_error",
 }
 _DEFAULT_MESSAGES = {
-    "invalid_request_error": "Injected invalid request", "authentication_error": "invalid x-api-key",
+    "invalid_request_error": "Injected invalid request",
+    "authentication_error": "invalid x-api-key",
     "billing_error": "Your credit balance is too low to access the Anthropic API.",
     "permission_error": "Your API key does not have permission to use the specified resource.",
-    "not_found_error": "Not found", "conflict_error": "Conflict", "request_too_large": "Request too large",
+    "not_found_error": "Not found",
+    "conflict_error": "Conflict",
+    "request_too_large": "Request too large",
     "rate_limit_error": "Number of request tokens has exceeded your per-minute rate limit",
-    "api_error": "Internal server error", "timeout_error": "Request timed out",
+    "api_error": "Internal server error",
+    "timeout_error": "Request timed out",
     "overloaded_error": "Overloaded",
 }
 
@@ -175,8 +187,16 @@ class ClaudeState:
         """Recorded requests, oldest first (the last `max_recorded` only)."""
         return list(self._requests)
 
-    def record(self, *, method: str, path: str, query: dict[str, str], headers: dict[str, str],
-               body: Any, request_id: str) -> RecordedRequest:
+    def record(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: Any,
+        request_id: str,
+    ) -> RecordedRequest:
         safe = {k.lower(): ("[redacted]" if k.lower() in _SECRET_HEADERS else v) for k, v in headers.items()}
         entry = RecordedRequest(method, path, query, safe, body, self.now(), request_id)
         self._requests.append(entry)
@@ -195,13 +215,36 @@ class ClaudeState:
         self.faults.append(fault)
         return fault
 
-    def fail_next(self, status: int, *, count: int = 1, error_type: str | None = None,
-                  message: str | None = None, retry_after: float | None = None,
-                  details: dict[str, Any] | None = None, should_retry: bool | None = None,
-                  delay: float = 0.0, model: str | None = None, path: str | None = "/v1/messages") -> Fault:
+    def fail_next(
+        self,
+        status: int,
+        *,
+        count: int = 1,
+        error_type: str | None = None,
+        message: str | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+        should_retry: bool | None = None,
+        delay: float = 0.0,
+        model: str | None = None,
+        path: str | None = "/v1/messages",
+    ) -> Fault:
         """Answer the next `count` matching requests with an HTTP error."""
-        return self.inject(Fault("http", status, error_type, message, retry_after, details, should_retry,
-                                 delay=delay, model=model, path=path, count=count))
+        return self.inject(
+            Fault(
+                "http",
+                status,
+                error_type,
+                message,
+                retry_after,
+                details,
+                should_retry,
+                delay=delay,
+                model=model,
+                path=path,
+                count=count,
+            )
+        )
 
     def rate_limit_next(self, *, count: int = 1, retry_after: float = 1, model: str | None = None) -> Fault:
         return self.fail_next(429, count=count, retry_after=retry_after, model=model)
@@ -209,14 +252,17 @@ class ClaudeState:
     def spend_cap_next(self, *, count: int = 1, model: str | None = None) -> Fault:
         """429 for the monthly usage-tier spend cap: `error_code`, and no `retry-after` (reference §3.2)."""
         return self.fail_next(
-            429, count=count, model=model,
+            429,
+            count=count,
+            model=model,
             message="You have reached your organization's monthly usage limit. Access resumes at 00:00 UTC "
-                    "on the 1st of next month.",
+            "on the 1st of next month.",
             details={"error_code": "enforced_spend_limit_reached"},
         )
 
-    def overload_next(self, *, count: int = 1, model: str | None = None,
-                      retry_after: float | None = None) -> Fault:
+    def overload_next(
+        self, *, count: int = 1, model: str | None = None, retry_after: float | None = None
+    ) -> Fault:
         return self.fail_next(529, count=count, model=model, retry_after=retry_after)
 
     def server_error_next(self, *, count: int = 1, model: str | None = None) -> Fault:
@@ -225,18 +271,30 @@ class ClaudeState:
     def unavailable_next(self, *, count: int = 1, model: str | None = None) -> Fault:
         return self.fail_next(503, count=count, model=model, message="Service unavailable")
 
-    def bad_request_next(self, message: str = "Injected invalid request", *, count: int = 1,
-                         model: str | None = None) -> Fault:
+    def bad_request_next(
+        self, message: str = "Injected invalid request", *, count: int = 1, model: str | None = None
+    ) -> Fault:
         return self.fail_next(400, count=count, model=model, message=message)
 
-    def break_stream_next(self, *, after_deltas: int = 2, error_type: str = "overloaded_error",
-                          message: str | None = None, count: int = 1, model: str | None = None) -> Fault:
+    def break_stream_next(
+        self,
+        *,
+        after_deltas: int = 2,
+        error_type: str = "overloaded_error",
+        message: str | None = None,
+        count: int = 1,
+        model: str | None = None,
+    ) -> Fault:
         """Cut the next streamed reply with `event: error` after `after_deltas` content deltas."""
-        return self.inject(Fault("stream_error", 200, error_type, message, after_deltas=after_deltas,
-                                 model=model, count=count))
+        return self.inject(
+            Fault(
+                "stream_error", 200, error_type, message, after_deltas=after_deltas, model=model, count=count
+            )
+        )
 
-    def slow_next(self, delay: float, *, count: int = 1, model: str | None = None,
-                  path: str | None = "/v1/messages") -> Fault:
+    def slow_next(
+        self, delay: float, *, count: int = 1, model: str | None = None, path: str | None = "/v1/messages"
+    ) -> Fault:
         """Delay the next `count` responses by `delay` seconds, then answer normally."""
         return self.inject(Fault("delay", 200, delay=delay, model=model, path=path, count=count))
 
@@ -261,8 +319,11 @@ class ClaudeState:
             limits = self.rate_limits
             self._buckets[pool] = {
                 name: _Bucket(float(cap), float(cap), now)
-                for name, cap in (("requests", limits.requests), ("input-tokens", limits.input_tokens),
-                                  ("output-tokens", limits.output_tokens))
+                for name, cap in (
+                    ("requests", limits.requests),
+                    ("input-tokens", limits.input_tokens),
+                    ("output-tokens", limits.output_tokens),
+                )
             }
         buckets = self._buckets[pool]
         for bucket in buckets.values():
@@ -272,14 +333,20 @@ class ClaudeState:
     def rate_limit_wait(self, pool: str, *, input_tokens: int, output_tokens: int) -> float:
         """Seconds until this request would fit; 0 when it fits now."""
         buckets = self._pool(pool)
-        return max(buckets["requests"].seconds_until(1), buckets["input-tokens"].seconds_until(input_tokens),
-                   buckets["output-tokens"].seconds_until(output_tokens))
+        return max(
+            buckets["requests"].seconds_until(1),
+            buckets["input-tokens"].seconds_until(input_tokens),
+            buckets["output-tokens"].seconds_until(output_tokens),
+        )
 
     def charge(self, pool: str, *, requests: int = 0, input_tokens: int = 0, output_tokens: int = 0) -> None:
         """Take from (or, with negative amounts, give back to) the buckets of a model class."""
         buckets = self._pool(pool)
-        for name, amount in (("requests", requests), ("input-tokens", input_tokens),
-                             ("output-tokens", output_tokens)):
+        for name, amount in (
+            ("requests", requests),
+            ("input-tokens", input_tokens),
+            ("output-tokens", output_tokens),
+        ):
             bucket = buckets[name]
             bucket.level = min(bucket.capacity, bucket.level - amount)
 
@@ -294,12 +361,14 @@ class ClaudeState:
                 remaining -= remaining % 1000
             headers[f"anthropic-ratelimit-{name}-limit"] = str(int(bucket.capacity))
             headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)
-            headers[f"anthropic-ratelimit-{name}-reset"] = self._rfc3339(self.now() + bucket.seconds_until(
-                bucket.capacity))
+            headers[f"anthropic-ratelimit-{name}-reset"] = self._rfc3339(
+                self.now() + bucket.seconds_until(bucket.capacity)
+            )
 
         put("requests", buckets["requests"], rounded=False)
-        tightest = min((buckets["input-tokens"], buckets["output-tokens"]),
-                       key=lambda b: b.level / b.capacity)
+        tightest = min(
+            (buckets["input-tokens"], buckets["output-tokens"]), key=lambda b: b.level / b.capacity
+        )
         put("tokens", tightest, rounded=True)
         put("input-tokens", buckets["input-tokens"], rounded=True)
         put("output-tokens", buckets["output-tokens"], rounded=True)

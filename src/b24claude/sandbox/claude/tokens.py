@@ -179,7 +179,7 @@ class PromptCache:
                 hit_index = index
                 break
         covered = usage.read
-        for prefix_tokens, key, ttl_name in eligible[hit_index + 1:]:
+        for prefix_tokens, key, ttl_name in eligible[hit_index + 1 :]:
             written = prefix_tokens - covered
             if ttl_name == "1h":
                 usage.creation_1h += written

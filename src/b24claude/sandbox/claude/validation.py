@@ -14,21 +14,67 @@ from .models import ModelSpec, find_model
 VERSIONS = frozenset({"2023-06-01", "2026-10-21"})
 NEW_VERSION = "2026-10-21"
 SAMPLING = ("temperature", "top_p", "top_k")
-MESSAGES_FIELDS = frozenset({
-    "model", "max_tokens", "messages", "system", "temperature", "top_p", "top_k", "stop_sequences",
-    "tools", "tool_choice", "metadata", "stream", "thinking", "output_config", "output_format",
-    "service_tier", "cache_control", "container", "inference_geo", "speed", "diagnostics", "fallbacks",
-    "context_management", "mcp_servers",
-})
-COUNT_FIELDS = frozenset({
-    "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config", "output_format",
-    "cache_control", "context_management", "mcp_servers", "speed",
-})
-BLOCK_TYPES = frozenset({
-    "text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking",
-    "search_result", "server_tool_use", "web_search_tool_result", "web_fetch_tool_result",
-    "code_execution_tool_result", "container_upload",
-})
+MESSAGES_FIELDS = frozenset(
+    {
+        "model",
+        "max_tokens",
+        "messages",
+        "system",
+        "temperature",
+        "top_p",
+        "top_k",
+        "stop_sequences",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "stream",
+        "thinking",
+        "output_config",
+        "output_format",
+        "service_tier",
+        "cache_control",
+        "container",
+        "inference_geo",
+        "speed",
+        "diagnostics",
+        "fallbacks",
+        "context_management",
+        "mcp_servers",
+    }
+)
+COUNT_FIELDS = frozenset(
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "output_config",
+        "output_format",
+        "cache_control",
+        "context_management",
+        "mcp_servers",
+        "speed",
+    }
+)
+BLOCK_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "document",
+        "tool_use",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "search_result",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "container_upload",
+    }
+)
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 SERVER_TOOL_TYPE = re.compile(r"^[a-z_]+_\d{8}$")
 MAX_MESSAGES = 100_000
@@ -137,14 +183,18 @@ def _check_messages(messages: Any, *, version: str) -> None:
         final_assistant = role == "assistant" and index == len(messages) - 1
         if isinstance(content, str):
             if not content and not final_assistant:
-                raise invalid(f"{path}: all messages must have non-empty content except for the optional "
-                              "final assistant message")
+                raise invalid(
+                    f"{path}: all messages must have non-empty content except for the optional "
+                    "final assistant message"
+                )
             continue
         if not isinstance(content, list):
             raise invalid(f"{path}.content: Input should be a valid string or list of content blocks")
         if not content and not final_assistant:
-            raise invalid(f"{path}: all messages must have non-empty content except for the optional "
-                          "final assistant message")
+            raise invalid(
+                f"{path}: all messages must have non-empty content except for the optional "
+                "final assistant message"
+            )
         for block_index, block in enumerate(content):
             _check_block(block, f"{path}.content.{block_index}", role=str(role), version=version)
     _check_tool_pairing(messages)
@@ -156,8 +206,10 @@ def _check_block(block: Any, path: str, *, role: str, version: str) -> None:
     kind = block.get("type")
     if kind not in BLOCK_TYPES:
         expected = ", ".join(f"'{name}'" for name in sorted(BLOCK_TYPES))
-        raise invalid(f"{path}: Input tag '{kind}' found using 'type' does not match any of the expected "
-                      f"tags: {expected}")
+        raise invalid(
+            f"{path}: Input tag '{kind}' found using 'type' does not match any of the expected "
+            f"tags: {expected}"
+        )
     _check_cache_control(block.get("cache_control"), path)
     if kind == "text":
         if not isinstance(block.get("text"), str):
@@ -264,8 +316,9 @@ def _check_tools(body: dict[str, Any]) -> None:
                 raise invalid(f"{path}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
             schema = tool.get("input_schema")
             if not isinstance(schema, dict) or schema.get("type") != "object":
-                raise invalid(f"{path}.input_schema: input_schema must be a JSON Schema object with "
-                              "type 'object'")
+                raise invalid(
+                    f"{path}.input_schema: input_schema must be a JSON Schema object with type 'object'"
+                )
             _check_cache_control(tool.get("cache_control"), path)
             names.append(name)
         if len(set(names)) != len(names):
@@ -336,26 +389,33 @@ def _check_breakpoints(body: dict[str, Any]) -> None:
         for block in content if isinstance(content, list) else []:
             count += 1 if isinstance(block, dict) and block.get("cache_control") else 0
     if count > MAX_BREAKPOINTS:
-        raise invalid(f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. "
-                      f"Found {count}.")
+        raise invalid(
+            f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {count}."
+        )
 
 
 def _check_model_rules(body: dict[str, Any], spec: ModelSpec, *, version: str, for_count: bool) -> None:
     if not for_count and body["max_tokens"] > spec.max_tokens:
-        raise invalid(f"max_tokens: {body['max_tokens']} > {spec.max_tokens}, which is the maximum allowed "
-                      f"number of output tokens for {spec.id}")
+        raise invalid(
+            f"max_tokens: {body['max_tokens']} > {spec.max_tokens}, which is the maximum allowed "
+            f"number of output tokens for {spec.id}"
+        )
     if version != NEW_VERSION:
         _check_sampling(body, spec)
     messages = body["messages"]
     if any(m.get("role") == "system" for m in messages) and not spec.system_role:
         raise invalid("role 'system' is not supported on this model")
     if messages[-1].get("role") == "assistant" and not spec.prefill:
-        raise invalid("This model does not support assistant message prefill. "
-                      "The conversation must end with a user message.")
+        raise invalid(
+            "This model does not support assistant message prefill. "
+            "The conversation must end with a user message."
+        )
     choice = body.get("tool_choice") or {}
     if choice.get("type") in {"any", "tool"} and not spec.forced_tool_choice:
-        raise invalid(f"tool_choice: forced tool use (type '{choice['type']}') is not supported on "
-                      f"{spec.id}; use tool_choice 'auto' or structured outputs")
+        raise invalid(
+            f"tool_choice: forced tool use (type '{choice['type']}') is not supported on "
+            f"{spec.id}; use tool_choice 'auto' or structured outputs"
+        )
     _check_thinking(body, spec, for_count=for_count)
     effort = (body.get("output_config") or {}).get("effort")
     if effort is not None and effort not in spec.effort_levels:
