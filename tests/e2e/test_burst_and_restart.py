@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections import Counter
 
 import httpx
@@ -73,51 +70,14 @@ async def test_burst_of_200_messages_at_2_requests_per_second(bot_api: str) -> N
         await stack.stop()
 
 
-async def _wait_http(url: str, timeout: float = 30.0) -> None:
-    async with httpx.AsyncClient() as http:
-        for _ in range(int(timeout / 0.1)):
-            try:
-                if (await http.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(url)
-
-
-def _spawn(stack: SandboxStack) -> subprocess.Popen[bytes]:
-    s = stack.settings
-    env = {
-        **os.environ,
-        "B24C_PUBLIC_URL": s.public_url,
-        "B24C_PORT": str(s.port),
-        "B24C_DATABASE_URL": s.database_url,
-        "B24C_B24_CLIENT_ID": s.b24_client_id,
-        "B24C_B24_CLIENT_SECRET": s.b24_client_secret.get_secret_value(),
-        "B24C_B24_OAUTH_URL": s.b24_oauth_url,
-        "B24C_ANTHROPIC_API_KEY": s.anthropic_api_key.get_secret_value(),
-        "B24C_ANTHROPIC_BASE_URL": s.anthropic_base_url,
-        "B24C_BOT_API": s.bot_api,
-        "B24C_KNOWLEDGE_DIR": s.knowledge_dir,
-        "B24C_V2_POLL_INTERVAL_S": "0.5",
-        "B24C_LOG_LEVEL": "WARNING",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "b24claude.cli.main", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.parametrize("bot_api", ["v2", "v1"])
 async def test_killed_process_resumes_pending_messages_and_answers_each_once(bot_api: str) -> None:
     stack = SandboxStack(bot_api=bot_api)
     await stack.start(install=False)
     await stack.stop_app()  # the app runs as a separate OS process below, so it can be killed
-    proc = _spawn(stack)
+    proc = stack.spawn_app_process()
     try:
-        await _wait_http(f"{stack.app_url}/healthz")
+        await stack.wait_app_http()
         # Install into the real process, then make Claude slow so messages are still pending at the kill.
         await stack.install()
         stack.claude.latency = 1.5
@@ -136,8 +96,8 @@ async def test_killed_process_resumes_pending_messages_and_answers_each_once(bot
         answered_before = sum(len(bot_replies(stack, stack.portal.find_chat(c).id)) for c in customers)  # type: ignore[union-attr]
         assert answered_before < 6, "the kill came too late to prove anything"
         stack.claude.latency = 0.0
-        proc = _spawn(stack)
-        await _wait_http(f"{stack.app_url}/healthz")
+        proc = stack.spawn_app_process()
+        await stack.wait_app_http()
         for _ in range(600):
             if all(len(bot_replies(stack, stack.portal.find_chat(c).id)) >= 1 for c in customers):  # type: ignore[union-attr]
                 break

@@ -7,10 +7,15 @@ the same wiring as ``b24claude serve`` (the real clients over real HTTP).
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from b24claude.api.app import create_app
 from b24claude.bootstrap import Container, build
@@ -148,6 +153,46 @@ class SandboxStack:
     def is_bot(self, message: dict[str, Any]) -> bool:
         user = self.portal.users.get(int(message["author_id"]), {})
         return bool(user.get("_BOT"))
+
+    def app_env(self) -> dict[str, str]:
+        """The ``B24C_*`` environment that makes ``b24claude serve`` this stack's app."""
+        s = self.settings
+        return {
+            "B24C_PUBLIC_URL": s.public_url,
+            "B24C_PORT": str(s.port),
+            "B24C_DATABASE_URL": s.database_url,
+            "B24C_B24_CLIENT_ID": s.b24_client_id,
+            "B24C_B24_CLIENT_SECRET": s.b24_client_secret.get_secret_value(),
+            "B24C_B24_OAUTH_URL": s.b24_oauth_url,
+            "B24C_B24_RATE_LIMIT_PER_S": str(s.b24_rate_limit_per_s),
+            "B24C_B24_RATE_BURST": str(s.b24_rate_burst),
+            "B24C_ANTHROPIC_API_KEY": s.anthropic_api_key.get_secret_value(),
+            "B24C_ANTHROPIC_BASE_URL": s.anthropic_base_url,
+            "B24C_BOT_API": s.bot_api,
+            "B24C_KNOWLEDGE_DIR": s.knowledge_dir,
+            "B24C_V2_POLL_INTERVAL_S": str(s.v2_poll_interval_s),
+            "B24C_LOG_LEVEL": "WARNING",
+        }
+
+    def spawn_app_process(self) -> subprocess.Popen[bytes]:
+        """Run the app as a separate OS process (``b24claude serve``), e.g. to kill it or load it."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "b24claude.cli.main", "serve"],
+            env={**os.environ, **self.app_env()},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def wait_app_http(self, timeout: float = 30.0) -> None:
+        async with httpx.AsyncClient() as http:
+            for _ in range(int(timeout / 0.1)):
+                try:
+                    if (await http.get(f"{self.app_url}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise TimeoutError(f"{self.app_url} did not come up")
 
     async def stop(self) -> None:
         await self.stop_app()
