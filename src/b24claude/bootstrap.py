@@ -151,9 +151,7 @@ async def build(
         concurrency=settings.worker_concurrency,
         max_attempts=settings.inbox_max_attempts,
     )
-    inbox_service = InboxService(
-        inbox=store.inbox, portals=store.portals, portal_service=portal_service, on_stored=worker.wake
-    )
+    inbox_service = InboxService(inbox=store.inbox, portal_service=portal_service, on_stored=worker.wake)
     puller = EventPuller(
         portals=store.portals,
         chat=gateway,

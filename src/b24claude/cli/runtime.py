@@ -34,7 +34,9 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
                 self._app = create_app(await build(settings))
             await self._app(scope, receive, send)
 
-    return uvicorn.Config(_Lazy(), host=host, port=port, lifespan="on", log_level=settings.log_level.lower())
+    return uvicorn.Config(
+        _Lazy(), host=host, port=port, lifespan="on", log_level=settings.log_level.lower(), access_log=False
+    )
 
 
 async def run_portal_sandbox(*, host: str, port: int, rate: float, burst: int) -> None:

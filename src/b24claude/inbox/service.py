@@ -5,13 +5,11 @@ Nothing else happens on this path (DESIGN.md §2): the worker picks stored rows 
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from b24claude.errors import Unauthorized
 from b24claude.events.parse import (
     ClassicEnvelope,
     classic_payload,
@@ -23,7 +21,7 @@ from b24claude.events.parse import (
 )
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import FetchedEvent
-from b24claude.ports.store import InboxRepository, NewInboxItem, PortalRepository
+from b24claude.ports.store import InboxRepository, NewInboxItem
 
 log = logging.getLogger("b24claude.inbox")
 
@@ -45,12 +43,10 @@ class InboxService:
         self,
         *,
         inbox: InboxRepository,
-        portals: PortalRepository,
         portal_service: PortalService,
         on_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self._inbox = inbox
-        self._portals = portals
         self._portal_service = portal_service
         self._on_stored = on_stored
 
@@ -101,14 +97,7 @@ class InboxService:
         return new
 
     async def _verify(self, env: ClassicEnvelope) -> None:
-        """``auth[application_token]`` must equal the one saved at install (reference §2.2)."""
-        if not env.auth.application_token:
-            raise Unauthorized("application_token is missing")
-        portal = await self._portals.get(env.auth.member_id)
-        if portal is None or not portal.installed or not portal.application_token:
-            raise Unauthorized("unknown portal")
-        if not hmac.compare_digest(portal.application_token, env.auth.application_token):
-            raise Unauthorized("application_token does not match")
+        await self._portal_service.verify_application_token(env.auth.member_id, env.auth.application_token)
 
 
 def _serial_key(member_id: str, payload: Mapping[str, Any]) -> str:

@@ -34,6 +34,25 @@ class PortalService:
         self._bot_code = bot_code
         self._bot_name = bot_name
         self._handler_url = handler_url
+        # member_id -> (application_token or "" when not installed, cached until); the token is checked
+        # on every inbound event, so it must not cost a database read each time.
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self.token_cache_ttl_s = 30.0
+
+    async def verify_application_token(self, member_id: str, token: str) -> None:
+        """``auth[application_token]`` must equal the one saved at install (reference §2.2)."""
+        if not token:
+            raise Unauthorized("application_token is missing")
+        cached = self._tokens.get(member_id)
+        if cached is None or cached[1] < self._clock.monotonic():
+            portal = await self._portals.get(member_id)
+            known = portal.application_token if portal is not None and portal.installed else ""
+            cached = (known, self._clock.monotonic() + self.token_cache_ttl_s)
+            self._tokens[member_id] = cached
+        if not cached[0]:
+            raise Unauthorized("unknown portal")
+        if not hmac.compare_digest(cached[0], token):
+            raise Unauthorized("application_token does not match")
 
     async def install(self, env: ClassicEnvelope) -> Portal:
         """Save the tokens of an ONAPPINSTALL; called on the acknowledgement path, so no REST calls.
@@ -74,6 +93,7 @@ class PortalService:
             installed=True,
         )
         await self._portals.upsert(portal)
+        self._tokens.pop(auth.member_id, None)
         log.info("portal installed", extra={"member_id": auth.member_id})
         return portal
 
@@ -98,6 +118,7 @@ class PortalService:
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)
+        self._tokens.pop(update.member_id, None)
         log.info("portal uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
 
     async def bot_deleted(self, update: BotDeleted) -> None:
