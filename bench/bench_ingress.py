@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import os
 import re
 import shutil
 import subprocess
 import tempfile
-from pathlib import Path
 
 from tests.conftest import load_fixture
 
@@ -79,7 +79,7 @@ async def main(seconds: int, connections: int) -> dict[str, float]:
         out = (
             await asyncio.to_thread(subprocess.run, cmd, capture_output=True, text=True, check=True)
         ).stdout
-        Path(f.name).unlink()
+        os.unlink(f.name)
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         pct = {m[0]: _ms(m[1], m[2]) for m in re.findall(r"\s(50|90|99)%\s+([\d.]+)(us|ms|s)", out)}
         non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)

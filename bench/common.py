@@ -14,7 +14,8 @@ def machine() -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {sys.version.split()[0]}, {platform.system()}"
+    python = sys.version.split()[0]
+    return f"{os.cpu_count()} cores ({cpu or platform.processor()}), Python {python}, {platform.system()}"
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -6,7 +6,6 @@ import asyncio
 import signal
 from collections import Counter
 
-import httpx
 import pytest
 
 from b24claude.cli.stack import SandboxStack
