@@ -135,6 +135,7 @@ class AnswerService:
                 metadata_user_id=_opaque(msg.member_id, msg.author_id),
             )
         )
+        ctx.extras["llm_latency_s"] = result.latency_s  # for timing middlewares (benchmarks, metrics)
         u = result.usage
         await self._ledger.add(
             LedgerEntry(
