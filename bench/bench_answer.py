@@ -97,7 +97,8 @@ if __name__ == "__main__":
     print(f"bench_answer: {machine()}")
     print(
         f"  conditions: one process (app + both emulators), bot API {a.bot_api}, {a.customers} dialogues x "
-        f"{a.messages} messages, {a.parallel} dialogue(s) at a time, portal limit {a.rate:g} req/s burst {a.burst}, emulator latency 0"
+        f"{a.messages} messages, {a.parallel} dialogue(s) at a time, "
+        f"portal limit {a.rate:g} req/s burst {a.burst}, emulator latency 0"
     )
     print(
         f"  middleware time per answered message (excl. Claude): median {r['middleware_p50_ms']:.1f} ms, "

@@ -171,8 +171,7 @@ def _yes(value: Any) -> bool:
 
 
 def _refs(entity_data_2: str, entity_data_1: str) -> tuple[CrmRefs, int | None]:
-    b = bindings_from_entity_data(entity_data_1 or None, entity_data_2 or None)
-    refs = CrmRefs(lead_id=b.lead_id, contact_id=b.contact_id, company_id=b.company_id, deal_id=b.deal_id)
+    refs = bindings_from_entity_data(entity_data_1 or None, entity_data_2 or None)
     return refs, parse_entity_data_1(entity_data_1).session_id if entity_data_1 else None
 
 

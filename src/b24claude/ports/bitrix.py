@@ -10,20 +10,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from b24claude.kit.openlines import CrmBindings
+
 BotApi = Literal["v1", "v2"]
 
 
-@dataclass(frozen=True, slots=True)
-class CrmRefs:
-    """CRM bindings of a dialogue (ids, 0/None = none)."""
-
-    lead_id: int | None = None
-    contact_id: int | None = None
-    company_id: int | None = None
-    deal_id: int | None = None
-
-    def is_empty(self) -> bool:
-        return not (self.lead_id or self.contact_id or self.company_id or self.deal_id)
+# The CRM bindings of a dialogue (ids, None = none). Defined next to the Open Lines parsers in
+# ``kit`` (the lowest layer) so that parsers, adapters and domains share one type.
+CrmRefs = CrmBindings
 
 
 @dataclass(frozen=True, slots=True)

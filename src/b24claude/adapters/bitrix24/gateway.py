@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from b24claude.errors import Bitrix24Error, ConfigurationError
-from b24claude.kit.openlines import CrmBindings, bindings_from_entity_data
+from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
     BotApi,
     BotIdentity,
@@ -29,15 +29,6 @@ log = logging.getLogger("b24claude.bitrix24")
 
 MAX_MESSAGE_CHARS = 20_000
 DEAL_SELECT = ["ID", "TITLE", "STAGE_ID", "OPPORTUNITY", "CURRENCY_ID", "CLOSED"]
-
-
-def refs_from_bindings(bindings: CrmBindings) -> CrmRefs:
-    return CrmRefs(
-        lead_id=bindings.lead_id,
-        contact_id=bindings.contact_id,
-        company_id=bindings.company_id,
-        deal_id=bindings.deal_id,
-    )
 
 
 class Bitrix24Gateway:
@@ -92,9 +83,7 @@ class Bitrix24Gateway:
             return CrmRefs()
         data_1 = result.get("entity_data_1")
         data_2 = result.get("entity_data_2")
-        return refs_from_bindings(
-            bindings_from_entity_data(data_1 if isinstance(data_1, str) else None, _str_or_none(data_2))
-        )
+        return bindings_from_entity_data(data_1 if isinstance(data_1, str) else None, _str_or_none(data_2))
 
     # ----- ChatGateway --------------------------------------------------------------------------
     async def register_bot(
