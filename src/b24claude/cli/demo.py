@@ -97,7 +97,7 @@ def _print_dialogue(
         table.add_row(f"[bold]{who}[/bold]", text)
     crm = ""
     if chat is not None:
-        session = stack.portal.sessions.get(chat.session_id) if hasattr(stack.portal, "sessions") else None
+        session = stack.portal.sessions.get(chat.session_id)
         if session is not None:
             bound = ", ".join(f"{k} #{v}" for k, v in session.crm.items() if v)
             crm = f"\nCRM: {bound or '—'}"
