@@ -91,6 +91,19 @@ def token_response(state: PortalState, access: Token, refresh: RefreshToken) -> 
     }
 
 
+def _portal_fields(state: PortalState, app: App) -> JSON:
+    """The part of every ``auth[...]`` block that describes the portal and the app (not the tokens)."""
+    return {
+        "expires_in": str(int(state.config.token_lifetime)),
+        "scope": ",".join(app.scopes),
+        "domain": state.config.domain,
+        "server_endpoint": state.server_endpoint,
+        "status": app.status,
+        "client_endpoint": state.client_endpoint,
+        "member_id": state.config.member_id,
+    }
+
+
 def event_auth(
     state: PortalState,
     app: App,
@@ -105,17 +118,7 @@ def event_auth(
     block: JSON = {"access_token": access.value}
     if with_expires:
         block["expires"] = str(int(access.expires_at))
-    block.update(
-        {
-            "expires_in": str(int(state.config.token_lifetime)),
-            "scope": ",".join(app.scopes),
-            "domain": state.config.domain,
-            "server_endpoint": state.server_endpoint,
-            "status": app.status,
-            "client_endpoint": state.client_endpoint,
-            "member_id": state.config.member_id,
-        }
-    )
+    block.update(_portal_fields(state, app))
     if with_refresh:
         block["refresh_token"] = refresh.value
     block["user_id"] = str(user_id)
@@ -208,13 +211,7 @@ async def install_app(
     access, refresh = issue_tokens(state, client_id, user_id, app.scopes)
     auth: JSON = {
         "access_token": access.value,
-        "expires_in": str(int(state.config.token_lifetime)),
-        "scope": ",".join(app.scopes),
-        "domain": state.config.domain,
-        "server_endpoint": state.server_endpoint,
-        "status": app.status,
-        "client_endpoint": state.client_endpoint,
-        "member_id": state.config.member_id,
+        **_portal_fields(state, app),
         "refresh_token": refresh.value,
         "application_token": app.application_token,
     }
