@@ -95,4 +95,32 @@ class Settings(BaseSettings):
     inbox_max_attempts: int = 8
     max_body_bytes: int = 1_000_000
     log_level: str = "INFO"
-    log_message_text: bool = Field(default=False, description="Log message text (off: logs carry no PII).")
+    log_message_text: bool = Field(
+        default=False,
+        description="Service-wide default for logging message text (PII-masked even then); portals override.",
+    )
+    log_format: Literal["json", "console"] = "json"
+    log_dir: str = Field(
+        default="",
+        description="When set, logs are also written as <log_dir>/<member_id or _service>/<YYYY-MM-DD>.jsonl "
+        "(per-portal retention purges these files).",
+    )
+
+    # --- privacy and security ------------------------------------------------------------------------
+    secret_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Fernet keys for secrets at rest, comma-separated, newest first (rotation: prepend a new "
+        "key, run `b24claude privacy rotate-keys`, then drop the old one). Empty: the key file is used.",
+    )
+    secret_key_file: str = Field(
+        default="./b24claude.key",
+        description="Where keys live when B24C_SECRET_KEYS is empty; created (0600) on first start.",
+    )
+    ingress_rate_per_s: float = Field(default=50.0, description="Events accepted per second per portal.")
+    ingress_burst: int = Field(default=500, description="Burst of events a portal may send at once.")
+    event_max_age_s: float = Field(
+        default=86_400.0,
+        description="Events whose Bitrix24 timestamp is older than this are refused as replays.",
+    )
+    purge_interval_s: float = Field(default=3600.0, description="How often the retention purge runs.")
+    app_session_ttl_s: float = Field(default=3600.0, description="Lifetime of an app-page session.")

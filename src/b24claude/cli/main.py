@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from b24claude.cli.privacy import privacy_app
+
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
@@ -23,6 +25,7 @@ sandbox_app = typer.Typer(
 inbox_app = typer.Typer(no_args_is_help=True, help="The durable event inbox / Очередь входящих событий.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(privacy_app, name="privacy")
 
 
 def _logging(level: str) -> None:

@@ -4,10 +4,10 @@ Build it with :meth:`SqlStore.open` (migrates to head) and close it with :meth:`
 the repositories implement the Protocols of :mod:`b24claude.ports.store`.
 """
 
+from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
+from b24claude.adapters.sql.privacy import plain_digest
 from b24claude.adapters.sql.repositories import (
-    IdentityCodec,
-    SecretsCodec,
     SqlDialogueRepository,
     SqlEffectRepository,
     SqlInboxRepository,
@@ -28,4 +28,5 @@ __all__ = [
     "SqlStore",
     "make_engine",
     "migrate",
+    "plain_digest",
 ]

@@ -10,12 +10,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import Row, and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
+from b24claude.adapters.sql.privacy import (
+    SqlAuditRepository,
+    SqlConsentRepository,
+    SqlPiiVault,
+    SqlSubjectRepository,
+    plain_digest,
+)
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import BotApi, PortalAuth
@@ -33,27 +41,6 @@ from b24claude.ports.store import (
 INBOX_STATUSES: tuple[InboxStatus, ...] = ("pending", "processing", "done", "failed", "ignored")
 MAX_ERROR_CHARS = 4000
 MAX_ITEMS_PER_COMMIT = 500
-
-
-class SecretsCodec(Protocol):
-    """Turns a secret (OAuth tokens, the application token) into what is stored, and back.
-
-    The seam for encryption at rest: today :class:`IdentityCodec`; a Fernet codec plugs in here.
-    """
-
-    def encode(self, plain: str) -> str: ...
-
-    def decode(self, stored: str) -> str: ...
-
-
-class IdentityCodec:
-    """Stores secrets as given."""
-
-    def encode(self, plain: str) -> str:
-        return plain
-
-    def decode(self, stored: str) -> str:
-        return stored
 
 
 # --- inbox ----------------------------------------------------------------------------------------
@@ -457,6 +444,10 @@ class SqlPortalRepository:
     async def set_event_offset(self, member_id: str, offset: int) -> None:
         await self._update("portals.set_event_offset", member_id, event_offset=offset)
 
+    async def update_settings(self, member_id: str, settings: Mapping[str, Any]) -> None:
+        """Replace the admin's settings of the portal (the caller merges)."""
+        await self._update("portals.update_settings", member_id, settings=dict(settings))
+
     async def mark_uninstalled(self, member_id: str) -> None:
         """Mark uninstalled and forget the (now revoked) OAuth tokens; bot, offset and settings stay
         for a re-install. Unknown portals are ignored (uninstall events may repeat)."""
@@ -640,16 +631,27 @@ class SqlLedgerRepository:
 
 
 class SqlStore:
-    """The engine and the five repositories over it; built by ``bootstrap``, closed at shutdown."""
+    """The engine and the repositories over it; built by ``bootstrap``, closed at shutdown."""
 
-    def __init__(self, engine: AsyncEngine, *, secrets_codec: SecretsCodec | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        secrets_codec: SecretsCodec | None = None,
+        digest: Callable[[str], str] | None = None,
+    ) -> None:
         self.engine = engine
         self.db = SqlDatabase(engine)
+        self.secrets_codec: SecretsCodec = secrets_codec or IdentityCodec()
         self.inbox = SqlInboxRepository(self.db)
-        self.portals = SqlPortalRepository(self.db, secrets_codec=secrets_codec)
+        self.portals = SqlPortalRepository(self.db, secrets_codec=self.secrets_codec)
         self.dialogues = SqlDialogueRepository(self.db)
         self.effects = SqlEffectRepository(self.db)
         self.ledger = SqlLedgerRepository(self.db)
+        self.vault = SqlPiiVault(self.db, codec=self.secrets_codec, digest=digest or plain_digest)
+        self.subjects = SqlSubjectRepository(self.db)
+        self.consents = SqlConsentRepository(self.db)
+        self.audit = SqlAuditRepository(self.db)
 
     @classmethod
     async def open(
@@ -658,6 +660,7 @@ class SqlStore:
         *,
         run_migrations: bool = True,
         secrets_codec: SecretsCodec | None = None,
+        digest: Callable[[str], str] | None = None,
         **engine_kwargs: Any,
     ) -> SqlStore:
         """Migrate the database at ``url`` to head (unless told not to) and open a store on it."""
@@ -668,7 +671,7 @@ class SqlStore:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine, secrets_codec=secrets_codec)
+        return cls(engine, secrets_codec=secrets_codec, digest=digest)
 
     async def close(self) -> None:
         """Let in-flight inbox commits finish, then close every connection."""

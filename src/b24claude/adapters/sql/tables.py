@@ -144,3 +144,61 @@ llm_ledger = Table(
     Column("created_at", Double, nullable=False),
     Index("ix_llm_ledger_member_created", "member_id", "created_at"),
 )
+
+# --- privacy (migration 0002) -----------------------------------------------------------------------
+
+pii_vault = Table(
+    "pii_vault",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("placeholder", String(64), nullable=False),
+    Column("pii_type", String(16), nullable=False),
+    # The real value through the secrets codec (Fernet when keys are configured).
+    Column("value", Text, nullable=False),
+    # Keyed digest of the normalised value ("" when the type is not searchable).
+    Column("digest", String(64), nullable=False, server_default=""),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "dialog_key", "placeholder", name="pk_pii_vault"),
+    Index("ix_pii_vault_member_digest", "member_id", "digest"),
+)
+
+dialogue_subjects = Table(
+    "dialogue_subjects",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("author_id", BigInteger, nullable=False, server_default="0"),
+    Column("contact_id", BigInteger, nullable=True),
+    Column("lead_id", BigInteger, nullable=True),
+    Column("company_id", BigInteger, nullable=True),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "dialog_key", name="pk_dialogue_subjects"),
+    Index("ix_dialogue_subjects_contact", "member_id", "contact_id"),
+    Index("ix_dialogue_subjects_author", "member_id", "author_id"),
+)
+
+client_consents = Table(
+    "client_consents",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("client_key", String(128), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(64), nullable=False, server_default=""),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "client_key", name="pk_client_consents"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("subject", String(128), nullable=False, server_default=""),
+    Column("details", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_audit_log_member_created", "member_id", "created_at"),
+)
