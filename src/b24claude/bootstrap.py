@@ -26,6 +26,8 @@ from b24claude.kit.clock import Clock, SystemClock
 from b24claude.knowledge.service import KeywordKnowledgeBase
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.privacy.detect import PiiDetector
+from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
@@ -43,6 +45,7 @@ class Container:
     portal_service: PortalService
     inbox_service: InboxService
     answers: AnswerService
+    pseudonymiser: Pseudonymiser
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
@@ -121,6 +124,7 @@ async def build(
         bot_name=settings.bot_name,
         handler_url=handler_url(settings),
     )
+    pseudonymiser = Pseudonymiser(detector=PiiDetector(), vault=store.vault)
     answers = AnswerService(
         llm=llm,
         crm=gateway,
@@ -138,7 +142,11 @@ async def build(
             history_turns=settings.history_turns,
             max_tokens=settings.answer_max_tokens,
             model=settings.answer_model,
+            capture_contacts=settings.capture_contacts,
         ),
+        pseudonymiser=pseudonymiser,
+        consents=store.consents,
+        subjects=store.subjects,
     )
     dispatcher = Dispatcher()
     dispatcher.include(portals_router(portal_service))
@@ -170,6 +178,7 @@ async def build(
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,
+        pseudonymiser=pseudonymiser,
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     )
     default_language: Literal["ru", "en"] = "ru"
     history_turns: int = 10
+    capture_contacts: bool = Field(
+        default=True, description="Write phones/e-mails customers give in chat into the bound CRM card."
+    )
     knowledge_dir: str = ""
 
     # --- processing ----------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ async def test_known_client_gets_a_grounded_personal_answer(stack: SandboxStack)
     call = messages_calls[0]
     assert call.headers.get("anthropic-version") == "2026-10-21"
     system = "".join(block["text"] for block in call.body["system"])
-    assert "Имя: Анна" in system and "<knowledge>" in system and "Доставка" in system
+    # The client's name reached Claude only as a placeholder; the reply got the real name back.
+    assert "Имя: [ИМЯ_1] [ИМЯ_2]" in system and "Анна" not in system
+    assert "<knowledge>" in system and "Доставка" in system
     assert "temperature" not in call.body
 
 

@@ -4,6 +4,11 @@ Effects are recorded against the inbox row that caused them (DESIGN.md §7): the
 intent (with the generated text) before it is sent and done after, so a replay after a crash
 neither asks Claude again nor answers twice; an intent without a result is checked against the
 chat's latest messages before it is sent again.
+
+Privacy (DESIGN.md §2 step 3): the customer's text, the CRM card and the author's name are
+pseudonymised per dialogue before anything is stored, cached or sent to Claude; history turns,
+effect payloads and the card cache hold placeholders only. Real values are restored for Bitrix24
+alone: the reply the customer reads and the contact details written to the CRM card.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from b24claude.ports.bitrix import BotIdentity, ChatGateway, ClientCard, CrmGate
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import KnowledgeSource
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
+from b24claude.ports.privacy import ConsentRepository, DialogueSubject, SubjectRepository
 from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
+from b24claude.privacy.normalise import normalise
+from b24claude.privacy.policy import PrivacyPolicy
+from b24claude.privacy.pseudonymise import DialogueMask, Pseudonymiser, placeholders_in, type_of
 
 log = logging.getLogger("b24claude.conversations")
 
-_PHONE = re.compile(r"(?:\+7|\b8)[\s\-(]*\d{3}[\s\-)]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 CARD_TTL_S = 600.0
 
 
@@ -38,6 +45,7 @@ class AnswerConfig:
     history_turns: int = 10
     max_tokens: int = 1024
     model: str | None = None
+    capture_contacts: bool = True  # write phones/e-mails the customer gives into the bound CRM card
 
 
 class AnswerService:
@@ -54,6 +62,9 @@ class AnswerService:
         cache: Cache,
         clock: Clock,
         config: AnswerConfig,
+        pseudonymiser: Pseudonymiser,
+        consents: ConsentRepository,
+        subjects: SubjectRepository,
     ) -> None:
         self._llm = llm
         self._crm = crm
@@ -65,6 +76,9 @@ class AnswerService:
         self._cache = cache
         self._clock = clock
         self._cfg = config
+        self._pseudo = pseudonymiser
+        self._consents = consents
+        self._subjects = subjects
 
     @staticmethod
     def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
@@ -81,50 +95,74 @@ class AnswerService:
         effect = await self._effects.get(ctx.inbox_id, "reply")
         if effect is not None and effect.status == "done":
             return
+        mask = await self.open_mask(msg, ctx)
+        masked = mask.mask(msg.text)
+        await mask.save()  # placeholders are durable before any masked text is stored or sent
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("user", msg.text, msg.message_id, self._clock.now())
+            msg.member_id, msg.dialog_key, Turn("user", masked, msg.message_id, self._clock.now())
         )
+        language = _language(msg.text, self._cfg.default_language)
+        card: ClientCard | None = None
         if effect is not None:  # intent recorded, result unknown: did the send happen before the crash?
-            text = str(effect.payload.get("text", ""))
-            if await self._already_sent(msg, bot, text):
-                await self._finish(msg, ctx, message_id=None, text=text)
+            masked_reply = str(effect.payload.get("text", ""))
+            if await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language)):
+                await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply)
+                await self._capture_contacts(msg, ctx, mask, masked, None)
                 return
         else:
-            text = await self._generate(msg, ctx)
+            masked_reply, card = await self._generate(msg, ctx, mask, masked, language)
+            await mask.save()
             await self._effects.record_intent(
-                ctx.inbox_id, "reply", {"text": text, "dialog_id": msg.dialog_id}
+                ctx.inbox_id, "reply", {"text": masked_reply, "dialog_id": msg.dialog_id}
             )
+        text = mask.unmask(masked_reply, language=language)
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
-        await self._finish(msg, ctx, message_id=message_id, text=text)
+        await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply)
+        await self._capture_contacts(msg, ctx, mask, masked, card)
 
-    async def _finish(self, msg: IncomingMessage, ctx: Context, *, message_id: int | None, text: str) -> None:
+    async def open_mask(self, msg: IncomingMessage, ctx: Context) -> DialogueMask:
+        """The dialogue's pseudonyms, masking what the portal's policy (and the client's consent) says."""
+        policy = PrivacyPolicy.from_settings(ctx.portal.settings)
+        consent = (
+            await self._consents.get(msg.member_id, client_key(msg.author_id))
+            if policy.respect_consent
+            else None
+        )
+        return await self._pseudo.open(msg.member_id, msg.dialog_key, policy.types_for(consent))
+
+    async def _finish(
+        self, msg: IncomingMessage, ctx: Context, *, message_id: int | None, masked_reply: str
+    ) -> None:
         await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("assistant", text, message_id, self._clock.now())
+            msg.member_id, msg.dialog_key, Turn("assistant", masked_reply, message_id, self._clock.now())
         )
 
     async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> bool:
         recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=20)
         return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
 
-    async def _generate(self, msg: IncomingMessage, ctx: Context) -> str:
-        card = await self.client_card(msg)
+    async def _generate(
+        self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, language: str
+    ) -> tuple[str, ClientCard | None]:
+        """Claude's reply, with placeholders in it (as the model saw the dialogue), and the masked card."""
+        card = await self.client_card(msg, mask)
         history = await self._dialogues.last_turns(
             msg.member_id, msg.dialog_key, limit=self._cfg.history_turns
         )
         turns = [ChatTurn(t.role, t.text) for t in history]
-        if not turns or turns[-1].role != "user" or turns[-1].text != msg.text:
-            turns.append(ChatTurn("user", msg.text))
-        passages = await self._knowledge.search(msg.member_id, msg.text, limit=3)
-        language = _language(msg.text, self._cfg.default_language)
+        if not turns or turns[-1].role != "user" or turns[-1].text != masked:
+            turns.append(ChatTurn("user", masked))
+        passages = await self._knowledge.search(msg.member_id, masked, limit=3)
         system = build_system_prompt(
             persona=self._cfg.persona,
             company=self._cfg.company,
             card=card,
             passages=passages,
             language=language,
-            author_name=msg.author_name,
+            author_name=mask.mask_name(msg.author_name),
         )
+        await mask.save()
         result = await self._llm.complete(
             LLMRequest(
                 system=system,
@@ -154,11 +192,56 @@ class AnswerService:
             )
         )
         text = result.text.strip()
-        return text or _fallback(language)
+        return (text or _fallback(language)), card
 
-    async def client_card(self, msg: IncomingMessage) -> ClientCard | None:
-        """The CRM card behind the chat, loaded once per dialogue and reused (cache) afterwards."""
-        key = f"card:{msg.member_id}:{msg.dialog_key}"
+    async def _capture_contacts(
+        self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, card: ClientCard | None
+    ) -> None:
+        """Phones and e-mails the customer wrote go into the bound CRM card (real values, once)."""
+        if not self._cfg.capture_contacts:
+            return
+        wanted = [(type_of(ph), mask.value_of(ph)) for ph in placeholders_in(masked)]
+        if not any(t in ("phone", "email") for t, _ in wanted):
+            wanted += [(s.type, s.value) for s in self._pseudo.detector.detect(msg.text, ("phone", "email"))]
+        if not any(t in ("phone", "email") for t, _ in wanted):
+            return
+        done = await self._effects.get(ctx.inbox_id, "crm_contacts")
+        if done is not None and done.status == "done":
+            return
+        card = card or await self.client_card(msg, mask)
+        if card is None or not (card.refs.contact_id or card.refs.lead_id):
+            return
+        known = {("phone", normalise("phone", mask.value_of(p) or p)) for p in card.phones}
+        known |= {("email", normalise("email", mask.value_of(e) or e)) for e in card.emails}
+        phones: list[str] = []
+        emails: list[str] = []
+        for pii_type, value in wanted:
+            if value is None or pii_type not in ("phone", "email"):
+                continue
+            key = (pii_type, normalise(pii_type, value))
+            if key in known:
+                continue
+            known.add(key)
+            (phones if pii_type == "phone" else emails).append(value)
+        if not phones and not emails:
+            return
+        await self._effects.record_intent(
+            ctx.inbox_id, "crm_contacts", {"phones": len(phones), "emails": len(emails)}
+        )
+        entity = await self._crm.add_contact_details(msg.member_id, card.refs, phones=phones, emails=emails)
+        await self._effects.record_done(ctx.inbox_id, "crm_contacts", {"entity": entity})
+        await self._cache.delete(self._card_key(msg, mask))
+
+    def _card_key(self, msg: IncomingMessage, mask: DialogueMask) -> str:
+        types = ",".join(sorted(mask.types))
+        return f"card:{msg.member_id}:{msg.dialog_key}:{hashlib.sha1(types.encode()).hexdigest()[:8]}"
+
+    async def client_card(self, msg: IncomingMessage, mask: DialogueMask) -> ClientCard | None:
+        """The CRM card behind the chat, masked, loaded once per dialogue and reused (cache) afterwards.
+
+        Only the masked card is cached; the placeholders it uses are saved with the dialogue's vault.
+        """
+        key = self._card_key(msg, mask)
         cached = await self._cache.get(key)
         if isinstance(cached, ClientCard):
             return cached
@@ -167,18 +250,37 @@ class AnswerService:
             refs = await self._crm.openlines_refs(msg.member_id, msg.chat_id)
         if refs.is_empty():
             refs = await self._find_by_text(msg)
-        if refs.is_empty():
+        card = None if refs.is_empty() else await self._crm.load_client(msg.member_id, refs)
+        bound = card.refs if card is not None else refs
+        await self._subjects.bind(
+            DialogueSubject(
+                member_id=msg.member_id,
+                dialog_key=msg.dialog_key,
+                author_id=msg.author_id,
+                contact_id=bound.contact_id,
+                lead_id=bound.lead_id,
+                company_id=bound.company_id,
+            )
+        )
+        if card is None:
             return None
-        card = await self._crm.load_client(msg.member_id, refs)
-        await self._cache.set(key, card, ttl_s=CARD_TTL_S)
-        return card
+        masked = mask.mask_card(card)
+        await mask.save()
+        await self._cache.set(key, masked, ttl_s=CARD_TTL_S)
+        return masked
 
     async def _find_by_text(self, msg: IncomingMessage) -> CrmRefs:
-        if m := _PHONE.search(msg.text):
-            return await self._crm.find_by_comm(msg.member_id, phone=m.group(0))
-        if m := _EMAIL.search(msg.text):
-            return await self._crm.find_by_comm(msg.member_id, email=m.group(0))
+        """A phone or e-mail in the customer's own words, looked up in the CRM (real values: Bitrix24)."""
+        for span in self._pseudo.detector.detect(msg.text, ("phone", "email")):
+            if span.type == "phone":
+                return await self._crm.find_by_comm(msg.member_id, phone=span.value)
+            return await self._crm.find_by_comm(msg.member_id, email=span.value)
         return CrmRefs()
+
+
+def client_key(author_id: int) -> str:
+    """How a chat client is keyed in the consent table."""
+    return f"user:{author_id}"
 
 
 def _language(text: str, default: str) -> str:

@@ -115,6 +115,12 @@ class CrmGateway(Protocol):
         """CRM bindings of an Open Lines chat from ``imopenlines.dialog.get``."""
         ...
 
+    async def add_contact_details(
+        self, member_id: str, refs: CrmRefs, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> str:
+        """Add phones/e-mails to the bound contact (else lead); returns "contact:<id>", "lead:<id>" or ""."""
+        ...
+
 
 class ChatGateway(Protocol):
     async def register_bot(

@@ -77,6 +77,22 @@ class Bitrix24Gateway:
                 return refs
         return CrmRefs()
 
+    async def add_contact_details(
+        self, member_id: str, refs: CrmRefs, *, phones: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> str:
+        """Append phones/e-mails to the bound contact (else lead): multifield entries without ``ID``
+        are added, existing ones stay."""
+        kind, entity_id = ("contact", refs.contact_id) if refs.contact_id else ("lead", refs.lead_id)
+        if not entity_id or not (phones or emails):
+            return ""
+        fields: dict[str, Any] = {}
+        if phones:
+            fields["PHONE"] = [{"VALUE": p, "VALUE_TYPE": "WORK"} for p in phones]
+        if emails:
+            fields["EMAIL"] = [{"VALUE": e, "VALUE_TYPE": "WORK"} for e in emails]
+        await self._client.call(member_id, f"crm.{kind}.update", {"id": entity_id, "fields": fields})
+        return f"{kind}:{entity_id}"
+
     async def openlines_refs(self, member_id: str, chat_id: int) -> CrmRefs:
         result = (await self._client.call(member_id, "imopenlines.dialog.get", {"CHAT_ID": chat_id})).result
         if not isinstance(result, Mapping):

@@ -33,3 +33,8 @@ class MemoryCache:
 
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every live key and value (for inspection: diagnostics and the privacy tests)."""
+        now = self._now()
+        return {k: v for k, (expires, v) in self._data.items() if expires >= now}

@@ -31,6 +31,8 @@ from .tokens import block_text
 _PASSAGE = re.compile(r"<passage\b([^>]*)>(.*?)</passage>", re.S | re.I)
 _ATTR = re.compile(r"(\w+)\s*=\s*[\"']([^\"']*)[\"']")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+# Pseudonymised contact details ("[ТЕЛЕФОН_1]", "[EMAIL_2]"): a model acknowledges them by echoing the label.
+_CONTACT_LABEL = re.compile(r"\[(?:ТЕЛЕФОН|EMAIL|PHONE)_\d+\]")
 _NAME_KEYS = ("имя", "name", "фио", "клиент", "client", "контакт", "contact")
 _DEAL_KEYS = ("сделки", "сделка", "deals", "deal", "заказы", "заказ", "orders", "order")
 
@@ -239,6 +241,13 @@ class Brain:
             parts.append(("Regarding your deal: " if en else "По вашей сделке ") + "; ".join(deals) + ".")
         if len(parts) == (1 if greeting else 0):
             parts.append(FALLBACK["en" if en else "ru"])
+        contacts = list(dict.fromkeys(_CONTACT_LABEL.findall(question)))
+        if contacts:
+            parts.append(
+                ("Noted your contact details: " if en else "Записал ваши контакты: ")
+                + ", ".join(contacts)
+                + "."
+            )
         return " ".join(parts)
 
     def _pick_tool(self, body: dict[str, Any], dialogue: _Dialogue) -> dict[str, Any] | None:
