@@ -1,0 +1,212 @@
+"""Postal addresses: "г. Москва, ул. Тверская, д. 7, кв. 15", "ул ленина д 5 кв 3", "Москва, Тверская 7-15",
+"123456, г. Москва …", "адрес: Ленина 5".
+
+Address *components* (postcode, region, city, settlement, street, house, building, flat, entrance)
+are found by their markers; components separated only by commas and spaces form a chain, and a chain
+is an address when it weighs enough (a street with a house, a house with a flat, a city with a
+street…). A bare street ("Тверская 7") or a bare city ("Москва,") counts only inside a chain or
+after an address word ("адрес", "живу", "доставьте"). A chain after pickup-point or shop words
+("пункт выдачи на ул. Ленина 5") is the shop's address, not the customer's — unless it has a flat.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from b24claude.privacy.candidates import WORDS, Candidate
+from b24claude.privacy.morph import Morph
+
+_CAPW = r"[А-ЯЁ][а-яё]+"
+_HOUSE = r"\d{1,4}(?:\s?[а-яА-Я](?![а-яё]))?(?:\s?[/\-]\s?\d{1,4}(?:[а-яА-Я](?![а-яё]))?)?"
+_NB = r"(?<![\w.\-])"  # a marker starts a word
+
+_STREET_MARK = (
+    r"(?i:ул(?:ица|ице|ицу|ицы)?\.?|пр-к?т\.?|просп\.?|проспект[аеу]?|пер\.?|переул(?:ок|ке|ка)|ш\.|шоссе|"
+    r"наб\.?|набережн(?:ая|ой|ую)|б-р\.?|бул\.|бульвар[аеу]?|пл\.|площад[ьи]|проезд[аеу]?|пр-д\.?|туп\.|"
+    r"тупик[аеу]?|аллея|аллее|мкр-?н?\.?|микрорайон[аеу]?|тракт[аеу]?)"
+)
+_STREET_SUFFIX_MARK = (
+    r"(?i:улица|ул\.|проспект|пр-т|переулок|пер\.|шоссе|ш\.|бульвар|б-р|набережная|наб\.|проезд|площадь|пл\.|"
+    r"тупик|аллея)"
+)
+_COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
+    (
+        "street_marker",
+        1.5,
+        re.compile(rf"{_NB}{_STREET_MARK}\s*(?=[\w«\"])"),  # the name is read word by word (see _street_end)
+    ),
+    (
+        "street",
+        1.5,
+        re.compile(rf"(?<![\w\-])[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)\s+{_STREET_SUFFIX_MARK}"),
+    ),
+    ("city", 1.0, re.compile(rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}")),
+    ("city_lower", 1.0, re.compile(rf"{_NB}(?:г\.?|город[ае]?)\s*[а-яё]{{3,}}(?:-на-[а-яё]+)?")),
+    (
+        "region",
+        1.0,
+        re.compile(
+            rf"{_NB}{_CAPW}(?:ая|ий|ой|ой)\s+(?i:обл\.?|области|область|край|краю|р-н\.?|района?|округ)"
+            rf"|{_NB}(?i:респ\.|республика|обл\.|область)\s*{_CAPW}|(?<![\w])(?:МО|ЛО)(?=\s*,)"
+        ),
+    ),
+    (
+        "settlement",
+        1.0,
+        re.compile(
+            rf"{_NB}(?i:пос\.|п\.|посёлок|поселок|пгт\.?|с\.|село|дер\.|деревня|снт|днт|ст-ца|станица|х\.|хутор|рп|"
+            rf"кп)\s*(?:{_CAPW}(?:[\s\-]{_CAPW})?|«[^»\n]{{1,40}}»)"
+        ),
+    ),
+    (
+        "house",
+        1.0,
+        re.compile(
+            rf"{_NB}(?i:д\.|д(?=\s?\d)|дом(?:а|е)?|вл\.|влад\.|владение|уч\.|участок)\s*(?:№\s*)?{_HOUSE}(?!\d)"
+        ),
+    ),
+    (
+        "building",
+        0.5,
+        re.compile(rf"{_NB}(?i:к\.|к(?=\d)|корп\.?|корпус|стр\.|строение|лит\.?|литер[аы]?)\s*\d{{1,3}}[а-яА-Я]?(?!\d)"),
+    ),
+    (
+        "flat",
+        1.0,
+        re.compile(
+            rf"{_NB}(?i:кв\.?|квартира|квартиру|квартире|оф\.?|офис|пом\.?|помещение|комн\.?|комната)\s*(?:№\s*)?"
+            r"\d{1,4}[а-яА-Я]?(?!\d)"
+        ),
+    ),
+    ("entrance", 0.5, re.compile(rf"{_NB}(?i:под\.|подъезд|эт\.|этаж)\s*\d{{1,2}}(?!\d)")),
+    ("entrance", 0.5, re.compile(r"(?<![\d\w])\d{1,2}\s*(?:-?й\s+)?(?i:подъезд|этаж)")),
+    ("postcode", 1.0, re.compile(r"(?<![\d\w])[1-6]\d{5}(?![\d\w])")),
+    (
+        "bare_street",
+        1.0,
+        re.compile(rf"(?<![\w\-]){_CAPW}(?:[\s\-]{_CAPW})?\s*,?\s*{_HOUSE}(?![\d\w])(?![.,:]\d)"),
+    ),
+    ("bare_city", 1.0, re.compile(rf"(?<![\w\-.]){_CAPW}(?:-на-{_CAPW}|-{_CAPW})?(?=\s*,)")),
+)
+_ANCHORS = frozenset({"street", "house", "flat", "city", "city_lower", "region", "settlement", "bare_city"})
+_HOUSE_AFTER_STREET = re.compile(rf"\s*,?\s*(?:(?i:д\.|д|дом)\s*)?(?:№\s*)?{_HOUSE}(?![\d\w])(?![.,:]\d)")
+_STREET_STOP = re.compile(
+    r"(?i:д|дом|кв|корп|к|стр|под|эт|офис|оф|вл|уч|и|в|на|с|у|до|по|от|за|из|к|не|но|а|или|это|что|где|когда|мы|"
+    r"я|он|она|они|вы|тел|телефон)$"
+)
+_STREET_WORD = re.compile(r"\s*(\d{1,2}-?[а-я]{0,2}\s+)?([«\"]?[А-Яа-яЁёA-Za-z][А-Яа-яЁёA-Za-z\-]*[»\"]?)\.?")
+_GAP = re.compile(r"[\s,;]*")
+_CUE = re.compile(
+    r"(?i:адрес\w*|прожива\w*|живу|живём|живем|прописк\w*|прописан\w*|зарегистрирован\w*|регистрац\w*|"
+    r"доставьте|доставить|доставку|доставка|привезите|привезти|отправьте|приезжайте|подъехать|заберите|"
+    r"адресу)\s*[:\-—]?\s*(?:(?i:на|по|в|во)\s+)?$"
+)
+_SHOP = re.compile(
+    r"(?i:пункт\w*\s+выдач|пвз|постамат|магазин|салон|шоурум|склад|офис\w*\s+продаж|наш\w*\s+офис|точк\w+\s+продаж|"
+    r"самовывоз|филиал|сервисн\w+\s+центр|находимся|работаем)"
+)
+_MIN_WEIGHT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    kind: str
+    weight: float
+    start: int
+    end: int
+
+
+class AddressFinder:
+    def __init__(self, morph: Morph) -> None:
+        self._morph = morph
+
+    def find(self, text: str) -> list[Candidate]:
+        parts = self._parts(text)
+        out: list[Candidate] = []
+        chain: list[_Part] = []
+        for part in parts:
+            if chain and _GAP.fullmatch(text, chain[-1].end, part.start) is None:
+                out.extend(self._accept(text, chain))
+                chain = []
+            chain.append(part)
+        if chain:
+            out.extend(self._accept(text, chain))
+        return out
+
+    def _parts(self, text: str) -> list[_Part]:
+        found: list[_Part] = []
+        for kind, weight, pattern in _COMPONENTS:
+            for m in pattern.finditer(text):
+                part = self._component(text, kind, weight, m)
+                if part is not None:
+                    found.append(part)
+        found.sort(key=lambda p: (p.start, -(p.end - p.start)))
+        kept: list[_Part] = []
+        for p in found:
+            if not kept or p.start >= kept[-1].end:
+                kept.append(p)
+        return kept
+
+    def _component(self, text: str, kind: str, weight: float, m: re.Match[str]) -> _Part | None:
+        start, end = m.start(), m.end()
+        if kind in ("street", "street_marker"):
+            if kind == "street_marker":
+                end = self._street_end(text, end)
+                if end <= m.end():
+                    return None
+            house = _HOUSE_AFTER_STREET.match(text, end)
+            if house is not None:
+                return _Part("street", weight + 1.0, start, house.end())
+            return _Part("street", weight, start, end)
+        if kind == "city_lower":
+            word = m.group().split()[-1].lstrip("г.").lower()
+            if self._morph.info(word.split("-")[0]).geox < 0.3:
+                return None
+            return _Part("city", weight, start, end)
+        if kind == "bare_city" and self._morph.info(m.group().lower()).geox < 0.5:
+            return None
+        return _Part(kind, weight, start, end)
+
+    def _street_end(self, text: str, pos: int) -> int:
+        """The end of a street name starting at ``pos``: up to three words, stopping at markers."""
+        end = pos
+        for _ in range(3):
+            m = _STREET_WORD.match(text, end)
+            if m is None:
+                break
+            word = m.group(2).strip("«»\"")
+            if not word or _STREET_STOP.match(word):
+                break
+            if not word[0].isupper() and m.group(1) is None:
+                info = self._morph.info(word.lower())
+                if info.function >= 0.5 or (not info.known and end > pos):
+                    break
+            end = m.end()
+            if text[end : end + 1] == "," or not text[end : end + 1].isspace():
+                break
+        # Keep the closing dot of an abbreviation out of the name; "ул. Ленина." ends the sentence.
+        while end > pos and text[end - 1] in ". ":
+            end -= 1
+        return end
+
+    def _accept(self, text: str, chain: list[_Part]) -> list[Candidate]:
+        while chain and chain[-1].kind in ("postcode",):
+            chain = chain[:-1]
+        if not chain:
+            return []
+        start, end = chain[0].start, chain[-1].end
+        weight = sum(p.weight for p in chain)
+        before = text[max(0, start - 30) : start]
+        cue = _CUE.search(before) is not None
+        if cue:
+            weight += 1.0
+        kinds = {p.kind for p in chain}
+        if weight < _MIN_WEIGHT or not (kinds & _ANCHORS or cue):
+            return []
+        if kinds <= {"postcode", "bare_city", "city", "region"} and "postcode" not in kinds and not cue:
+            return []  # places only ("Москва, Московская обл."): nobody's address yet
+        if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
+            return []
+        return [Candidate("address", start, end, WORDS)]
+

@@ -1,0 +1,60 @@
+"""What pymorphy3 says about a word, reduced to what name detection needs, cached per word form.
+
+The analyser is loaded once per :class:`Morph` (about 0.15 s and 15 MB); a detector owns one and
+shares it between its recognisers. Parsing a new word form takes ~0.1 ms, a cached one ~1 µs.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import pymorphy3  # type: ignore[import-untyped]
+
+_FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"})
+_CACHE_SIZE = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class WordInfo:
+    """Shares (0..1) of the word's parses, by pymorphy3's scores."""
+
+    known: bool  # in the dictionary (not guessed from its ending)
+    first: float = 0.0  # a first name (Name), diminutives included
+    surn: float = 0.0  # a surname (Surn)
+    patr: float = 0.0  # a patronymic (Patr)
+    geox: float = 0.0  # a place (Geox)
+    function: float = 0.0  # a verb, adverb, pronoun, preposition, particle…
+
+    @property
+    def namelike(self) -> float:
+        return self.first + self.surn + self.patr
+
+
+UNKNOWN = WordInfo(known=False)
+
+
+class Morph:
+    def __init__(self) -> None:
+        self._analyzer = pymorphy3.MorphAnalyzer()
+        self.info = functools.lru_cache(maxsize=_CACHE_SIZE)(self._info)
+
+    def _info(self, word: str) -> WordInfo:
+        """``word`` in lower case."""
+        if not self._analyzer.word_is_known(word):
+            return UNKNOWN
+        first = surn = patr = geox = function = 0.0
+        for parse in self._analyzer.parse(word):
+            tag = parse.tag
+            score = float(parse.score)
+            if "Patr" in tag:
+                patr += score
+            elif "Name" in tag:
+                first += score
+            elif "Surn" in tag:
+                surn += score
+            elif "Geox" in tag:
+                geox += score
+            elif tag.POS in _FUNCTION_POS:
+                function += score
+        return WordInfo(known=True, first=first, surn=surn, patr=patr, geox=geox, function=function)

@@ -1,0 +1,326 @@
+"""People's names in any case and either script: "передайте Ивановой Марии Петровне", "позвоните
+Сергею", "меня зовут аня", "Иванов И.И.", "Anna Smirnova".
+
+Words are read with pymorphy3 (first name, surname, patronymic, place — with its scores), grouped into
+runs of adjacent name-like words, and a run is accepted when its parts make a name (a patronymic; a
+first name with a surname; initials with a surname) or, for a single word, when it is an unambiguous
+name or a cue announces it ("зовут", "спасибо,", "менеджер"). Words that are common nouns as well
+(Вера, Роман, Любовь) need a capital inside a sentence or a cue; after street, place and company
+words ("ул. Пушкина", "ТЦ Мария") and inside quotes nothing is a name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from b24claude.privacy import latin
+from b24claude.privacy.candidates import WORDS, Candidate
+from b24claude.privacy.lexicon import (
+    ABBREVIATIONS,
+    CAPITALISED_OK,
+    GREETING_TAILS,
+    MEDIUM_CUE_STEMS,
+    MEDIUM_CUES,
+    NOT_A_PERSON,
+    PLACE_OR_BRAND_MARKERS,
+    PLACE_PREPOSITIONS,
+    STRONG_CUE_PAIRS,
+    STRONG_CUES,
+)
+from b24claude.privacy.morph import UNKNOWN, Morph, WordInfo
+
+_TOKEN = re.compile(
+    r"(?P<init>(?<![\w.])[А-ЯЁA-Z]\.(?:[ \u00a0]?[А-ЯЁA-Z]\.)?(?![а-яёa-z0-9]))"
+    r"|(?P<word>[А-Яа-яЁёA-Za-z]+(?:[\-'’][А-Яа-яЁёA-Za-z]+)*)"
+    r"|(?P<num>\d+)"
+    r"|(?P<punct>[^\s\w])"
+)
+_QUOTED = re.compile(r"«[^»\n]{0,80}»|\"[^\"\n]{0,80}\"|“[^”\n]{0,80}”|„[^“”\n]{0,80}[“”]")
+_SENTENCE_END = frozenset(".!?…")
+_CUE_GAP = frozenset(",:-—–")
+_DOT_ABBREVIATIONS = frozenset(
+    "ул г гор д пр пер пл наб ш им тел т е п с стр корп кв см др мкр обл р руб коп тыс млн шт ст просп б м ж "
+    "св тов гр англ пос дер".split()
+)
+_MAX_PARTS = 4
+
+# Thresholds on pymorphy3's score shares (see morph.WordInfo).
+_FIRST_STRONG = 0.75
+_FIRST_LOWER = 0.9  # a lower-case first name with no cue
+_FIRST_ANY = 0.04
+_SURN_STRONG = 0.4
+_SURN_ANY = 0.1
+_PATR = 0.3
+_GEOX = 0.5
+
+
+@dataclass(slots=True)
+class _Tok:
+    kind: str  # "init", "word", "num", "punct"
+    text: str
+    start: int
+    end: int
+    lower: str = ""
+    cap: bool = False
+    allcaps: bool = False
+    latin: bool = False
+    info: WordInfo = field(default=UNKNOWN)
+
+    @property
+    def first_strong(self) -> bool:
+        return self.info.first >= _FIRST_STRONG
+
+    @property
+    def surn_strong(self) -> bool:
+        return self.info.surn >= _SURN_STRONG and self.info.geox < _GEOX
+
+    @property
+    def patr(self) -> bool:
+        return self.info.patr >= _PATR
+
+    @property
+    def unknown(self) -> bool:
+        return not self.info.known
+
+    @property
+    def namelike(self) -> bool:
+        i = self.info
+        return i.first >= _FIRST_ANY or i.surn >= _SURN_ANY or i.patr >= _PATR
+
+
+class NameFinder:
+    def __init__(self, morph: Morph) -> None:
+        self._morph = morph
+
+    def find(self, text: str) -> list[Candidate]:
+        toks = self._tokens(text)
+        quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+        out: list[Candidate] = []
+        k = 0
+        while k < len(toks):
+            cue = _cue(toks, k)
+            if not _part(toks[k], cue == "strong"):
+                k += 1
+                continue
+            j = k + 1
+            while (
+                j < len(toks)
+                and j - k < _MAX_PARTS
+                and _adjacent(text, toks[j - 1], toks[j])
+                and _part(toks[j], cue == "strong")
+            ):
+                j += 1
+            for a, b in _accepted(toks, k, j, cue):
+                start, end = toks[a].start, toks[b - 1].end
+                if not any(qs <= start < qe for qs, qe in quoted):
+                    out.append(Candidate("name", start, end, WORDS))
+            k = j
+        return out
+
+    def _tokens(self, text: str) -> list[_Tok]:
+        toks: list[_Tok] = []
+        for m in _TOKEN.finditer(text):
+            kind = m.lastgroup or "punct"
+            t = _Tok(kind, m.group(), m.start(), m.end())
+            if kind == "word":
+                t.lower = t.text.lower()
+                t.cap = t.text[0].isupper()
+                t.allcaps = len(t.text) > 1 and t.text.isupper()
+                t.latin = t.text.isascii()
+                t.info = self._word_info(t.lower, latin_script=t.latin)
+            elif kind == "init":
+                t.cap = True
+            toks.append(t)
+        return toks
+
+    def _word_info(self, lower: str, *, latin_script: bool) -> WordInfo:
+        if latin_script:
+            return self._latin_info(lower)
+        info = self._morph.info(lower)
+        if info.known or "-" not in lower:
+            return info
+        parts = [self._morph.info(p) for p in lower.split("-") if p]
+        return WordInfo(
+            known=any(p.known for p in parts),
+            first=max(p.first for p in parts),
+            surn=max(p.surn for p in parts),
+            patr=max(p.patr for p in parts),
+            geox=max(p.geox for p in parts),
+            function=min(p.function for p in parts),
+        )
+
+    def _latin_info(self, lower: str) -> WordInfo:
+        base = self._morph.info(latin.to_cyrillic(lower))
+        first = 1.0 if lower in latin.FIRST_NAMES else base.first
+        surn = base.surn
+        if lower in latin.SURNAMES or (len(lower) > 4 and latin.SURNAME_ENDINGS.search(lower)):
+            surn = max(surn, 0.6)
+        known = base.known or first > 0 or surn > 0
+        return WordInfo(known=known, first=first, surn=surn, patr=base.patr, geox=base.geox)
+
+
+def _adjacent(text: str, a: _Tok, b: _Tok) -> bool:
+    gap = text[a.end : b.start]
+    return 0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap or (gap == "" and a.kind == "init")
+
+
+def _part(t: _Tok, after_strong_cue: bool) -> bool:
+    """Whether the token can be part of a name run."""
+    if t.kind == "init":
+        return True
+    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS and not (t.cap and not t.allcaps):
+        return False
+    if t.info.function >= 0.5 and not t.namelike:
+        return False
+    if t.namelike:
+        return True
+    if t.unknown:
+        return t.cap or after_strong_cue
+    return after_strong_cue and t.info.function < 0.5 and t.cap
+
+
+def _prev_word(toks: list[_Tok], k: int) -> int | None:
+    """Index of the word before token ``k`` in the same sentence, over commas, colons and dashes."""
+    i = k - 1
+    while i >= 0 and toks[i].kind == "punct" and toks[i].text in _CUE_GAP:
+        i -= 1
+    if i >= 0 and toks[i].kind == "word":
+        return i
+    return None
+
+
+def _sentence_initial(toks: list[_Tok], k: int) -> bool:
+    if k == 0:
+        return True
+    prev = toks[k - 1]
+    if prev.kind == "punct" and prev.text in _SENTENCE_END:
+        return not (k >= 2 and toks[k - 2].kind == "word" and toks[k - 2].lower in _DOT_ABBREVIATIONS)
+    return prev.kind == "punct" and prev.text in "«\"“(" and _sentence_initial(toks, k - 1)
+
+
+def _cue(toks: list[_Tok], k: int) -> str | None:
+    i = _prev_word(toks, k)
+    if i is None:
+        return None
+    w1 = toks[i].lower
+    j = _prev_word(toks, i)
+    w2 = toks[j].lower if j is not None else None
+    if w1 in STRONG_CUES or (w2, w1) in STRONG_CUE_PAIRS:
+        return "strong"
+    if w1 == "это" and (j is None or (w2 or "").startswith(("привет", "здравств", "алло", "добр"))):
+        return "strong"
+    if w1 in GREETING_TAILS:
+        return "medium" if w2 is not None and w2.startswith("добр") else None
+    if w1 in MEDIUM_CUES or w1.startswith(MEDIUM_CUE_STEMS):
+        return "medium"
+    return None
+
+
+def _blocked(toks: list[_Tok], k: int) -> bool:
+    """A run starting at ``k`` right after a street, place or company word, or a number ("8 Марта")."""
+    if k > 0 and toks[k - 1].kind == "num":
+        return True
+    i = k - 1
+    if i >= 0 and toks[i].kind == "punct" and toks[i].text == ".":
+        i -= 1
+    if i >= 0 and toks[i].kind == "word" and toks[i].lower in PLACE_OR_BRAND_MARKERS:
+        return True
+    return False
+
+
+def _accepted(toks: list[_Tok], a: int, b: int, cue: str | None) -> list[tuple[int, int]]:
+    """The name spans (token index ranges) in the run ``toks[a:b]``."""
+    if _blocked(toks, a):
+        return []
+    if b - a > 1 and _run_is_name(toks[a:b], cue):
+        return [(a, b)]
+    out: list[tuple[int, int]] = []
+    for k in range(a, b):
+        single_cue = cue if k == a else None
+        if _single_is_name(toks, k, single_cue):
+            out.append((k, k + 1))
+    return out
+
+
+def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
+    words = [t for t in run if t.kind == "word"]
+    inits = len(run) - len(words)
+    if not words:
+        return False
+    if any(t.patr for t in words):
+        return True
+    if latin_pair_is_brand(words):
+        return False
+    if inits:
+        return all(t.cap for t in words) and any(t.surn_strong or t.unknown or t.namelike for t in words)
+    if cue == "strong":
+        return any(t.namelike or t.unknown for t in words)
+    strong = [t for t in words if t.first_strong or t.surn_strong]
+    has_first = any(t.info.first >= _FIRST_ANY for t in words)
+    has_surn = any(t.info.surn >= _SURN_ANY or (t.unknown and t.cap) for t in words)
+    if all(t.cap for t in words):
+        # Capitalised words: one sure part, and the others name-like or unknown ("Мария Шмыгайло").
+        return bool(strong) and all(t.namelike or t.unknown for t in words)
+    # Lower case: a first name and a surname, one of them sure ("вера иванова", "сергей петров").
+    return bool(strong) and has_first and has_surn and all(t.namelike for t in words)
+
+
+def latin_pair_is_brand(words: list[_Tok]) -> bool:
+    return len(words) >= 2 and (words[0].lower, words[1].lower) in latin.BRAND_PAIRS
+
+
+def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa: PLR0911
+    t = toks[k]
+    if t.kind != "word":
+        return False
+    info = t.info
+    if t.patr:
+        return True
+    if _place_after_preposition(toks, k):
+        return False
+    if cue == "strong":
+        return t.namelike or t.unknown or t.info.function < 0.5
+    if t.allcaps or t.lower in ABBREVIATIONS:
+        return False
+    if t.latin:
+        return cue == "medium" and (info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG)
+    if _followed_by_number(toks, k):
+        return False  # "Ленина 5", "Маша 2"
+    ambiguous = t.lower in NOT_A_PERSON
+    initial = _sentence_initial(toks, k)
+    if cue == "medium":
+        return info.first >= _FIRST_ANY or (t.surn_strong and t.cap)
+    if info.geox >= _GEOX and info.first < _FIRST_STRONG:
+        return False
+    if t.first_strong and not ambiguous:
+        return t.cap or info.first >= _FIRST_LOWER
+    if not t.cap:
+        return False
+    if info.first >= _FIRST_ANY and (not ambiguous or t.lower in CAPITALISED_OK):
+        if not initial:
+            return True
+        return _vocative(toks, k)
+    if t.surn_strong and not ambiguous:
+        return not initial or (info.surn >= 0.6 and info.function < 0.2)
+    return False
+
+
+def _vocative(toks: list[_Tok], k: int) -> bool:
+    """"Вера, добрый день" — an ambiguous name addressed at the start of a message."""
+    return k + 1 < len(toks) and toks[k + 1].kind == "punct" and toks[k + 1].text in ",!"
+
+
+def _followed_by_number(toks: list[_Tok], k: int) -> bool:
+    nxt = k + 1
+    if nxt < len(toks) and toks[nxt].kind == "punct" and toks[nxt].text == ",":
+        nxt += 1
+    return nxt < len(toks) and toks[nxt].kind == "num"
+
+
+def _place_after_preposition(toks: list[_Tok], k: int) -> bool:
+    t = toks[k]
+    if t.info.geox < 0.1 or k == 0:
+        return False
+    prev = toks[k - 1]
+    return prev.kind == "word" and prev.lower in PLACE_PREPOSITIONS
