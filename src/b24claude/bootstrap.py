@@ -31,6 +31,7 @@ from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
+QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg", "multipart", "hpack")
 
 
 @dataclass
@@ -88,8 +89,11 @@ async def build(
     knowledge: KnowledgeSource | None = None,
 ) -> Container:
     clock = clock or SystemClock()
-    # httpx logs request URLs at INFO: the OAuth refresh GET and webhook URLs carry secrets.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries that log request URLs (httpx: OAuth refresh GETs and webhook URLs carry secrets), bodies
+    # (httpcore) or SQL parameters (aiosqlite, sqlalchemy.engine: raw inbox payloads) stay above DEBUG/INFO
+    # whatever the service's level: our logs carry no text, tokens or PII.
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     store = await SqlStore.open(settings.database_url)
     bitrix = Bitrix24Client(
         store.portals,

@@ -162,14 +162,14 @@ class NameFinder:
 
 def _adjacent(text: str, a: _Tok, b: _Tok) -> bool:
     gap = text[a.end : b.start]
-    return 0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap or (gap == "" and a.kind == "init")
+    return (0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap) or (gap == "" and a.kind == "init")
 
 
 def _part(t: _Tok, after_strong_cue: bool) -> bool:
     """Whether the token can be part of a name run."""
     if t.kind == "init":
         return True
-    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS and not (t.cap and not t.allcaps):
+    if t.kind != "word" or len(t.text) < 2 or (t.lower in ABBREVIATIONS and not (t.cap and not t.allcaps)):
         return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
@@ -270,7 +270,7 @@ def latin_pair_is_brand(words: list[_Tok]) -> bool:
     return len(words) >= 2 and (words[0].lower, words[1].lower) in latin.BRAND_PAIRS
 
 
-def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa: PLR0911
+def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
     t = toks[k]
     if t.kind != "word":
         return False

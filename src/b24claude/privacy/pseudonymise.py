@@ -120,15 +120,16 @@ class DialogueMask:
         """The CRM card as the model may see it: names, phones, e-mails and PII in titles masked."""
         if not self.types:
             return card
-        company_is_person = card.kind == "company"
-        deals = tuple(replace(d, title=self.mask(d.title)) for d in card.open_deals)
+        # Names first, so the card's own name gets the first placeholders ("[ИМЯ_1] [ИМЯ_2]").
+        name = self.mask(card.name) if card.kind == "company" else self.mask_name(card.name)
+        first_name = self.mask_name(card.first_name)
         return replace(
             card,
-            name=self.mask(card.name) if company_is_person else self.mask_name(card.name),
-            first_name=self.mask_name(card.first_name),
+            name=name,
+            first_name=first_name,
             phones=tuple(self._mask_value("phone", p) for p in card.phones),
             emails=tuple(self._mask_value("email", e) for e in card.emails),
-            open_deals=deals,
+            open_deals=tuple(replace(d, title=self.mask(d.title)) for d in card.open_deals),
             extra={k: self.mask(v) for k, v in card.extra.items()},
         )
 
