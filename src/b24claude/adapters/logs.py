@@ -4,7 +4,8 @@ Every record — ``logging.getLogger(...).info("...", extra={...})`` as much as 
 — goes through one chain of processors and comes out as one JSON object per line
 (``B24C_LOG_FORMAT=json``) or as readable console lines (``console``) on stderr; with ``B24C_LOG_DIR``
 also as JSON lines in ``<log_dir>/<member_id or "_service">/<YYYY-MM-DD>.jsonl`` (the UTC day of the
-record; ``member_id`` from the record's fields), which the per-portal retention purges.
+record; ``member_id`` from the record's fields, or from ``member_id=…`` in its message), which the
+per-portal retention purges.
 
 What the redaction processor does to every record:
 
@@ -204,6 +205,19 @@ def _add_extra(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+_MEMBER_IN_MESSAGE = re.compile(r"\bmember_id=([A-Za-z0-9_.-]{1,64})")
+
+
+def _member_from_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """Records written as ``log.info("... member_id=%s ...", member_id)`` (the Bitrix24 adapter's
+    style) get the field too, so they land in the portal's own file and follow its text policy."""
+    if not event_dict.get("member_id"):
+        found = _MEMBER_IN_MESSAGE.search(str(event_dict.get("event", "")))
+        if found:
+            event_dict["member_id"] = found.group(1)
+    return event_dict
+
+
 def _timestamp(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     record: logging.LogRecord | None = event_dict.get("_record")
     created = record.created if record is not None else time.time()
@@ -285,6 +299,7 @@ def configure_logging(
         _timestamp,
     ]
     tail: list[Processor] = [
+        _member_from_message,
         structlog.processors.format_exc_info,
         redactor,
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
