@@ -184,6 +184,37 @@ async def test_rotation_add_a_key_rotate_drop_the_old_one(tmp_path: Path) -> Non
         await store.close()
 
 
+async def test_rotation_never_overwrites_a_token_refreshed_meanwhile(tmp_path: Path) -> None:
+    old, new = new_key(), new_key()
+    s_old = settings(tmp_path, old)
+    store = await open_store(s_old, build_keyring(s_old))
+    await fill(store)
+    await store.close()
+
+    s_both = settings(tmp_path, f"{new},{old}")
+    keyring = build_keyring(s_both)
+    refreshed = keyring.codec.encode("access-refreshed")
+    store = await open_store(s_both, keyring)
+
+    def rekey_while_the_service_refreshes(stored: str) -> str | None:
+        if keyring.codec.decode(stored) == ACCESS:
+            # Another process saves a fresh token pair between rotation's read and its write.
+            with contextlib.closing(sqlite3.connect(tmp_path / "store.db")) as conn, conn:
+                conn.execute("UPDATE portals SET access_token = ?", (refreshed,))
+        return keyring.codec.rekey(stored)
+
+    try:
+        counts = await rekey_secrets(store.db, rekey_while_the_service_refreshes)
+        assert counts.changed_meanwhile == 1 and counts.portal_secrets_rewritten == 0
+        portal = await store.portals.get("m1")
+        assert portal is not None and portal.auth.access_token == "access-refreshed"
+        assert portal.auth.refresh_token == REFRESH  # the next run rotates what is left
+        again = await rekey_secrets(store.db, keyring.codec.rekey)
+        assert again.portal_secrets_rewritten == 2  # refresh and application tokens; access is current
+    finally:
+        await store.close()
+
+
 async def test_a_wrong_key_is_refused_at_start_up_with_a_clear_error(tmp_path: Path) -> None:
     s = settings(tmp_path, new_key())
     store = await open_store(s, build_keyring(s))

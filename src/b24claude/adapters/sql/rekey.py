@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, tuple_, update
+from sqlalchemy import Update, bindparam, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from b24claude.adapters.sql.engine import SqlDatabase
 from b24claude.adapters.sql.tables import pii_vault, portals
@@ -31,7 +32,9 @@ class RekeyCounts:
     portal_secrets_rewritten: int = 0
     vault_seen: int = 0
     vault_values_rewritten: int = 0
-    changed_meanwhile: int = 0  # rows written by the service between our read and our update
+    # Rows the service rewrote between our read and our update (already under the newest key);
+    # counted where the driver reports executemany row counts (SQLite; not asyncpg).
+    changed_meanwhile: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -44,8 +47,20 @@ async def rekey_secrets(db: SqlDatabase, rekey: Rekey, *, batch: int = BATCH) ->
     return counts
 
 
+async def _update_many(
+    conn: AsyncConnection, stmt: Update, params: list[dict[str, Any]], sane_rowcount: bool
+) -> int:
+    """Run the compare-and-swap UPDATE for each row of ``params``; how many rows it changed (on a
+    driver without a reliable executemany rowcount — asyncpg — every row is taken as changed)."""
+    if not params:
+        return 0
+    result = await conn.execute(stmt, params)
+    return int(result.rowcount) if sane_rowcount and result.rowcount >= 0 else len(params)
+
+
 async def _rekey_portals(db: SqlDatabase, rekey: Rekey, counts: RekeyCounts, batch: int) -> None:
     p = portals.c
+    sane = db.engine.dialect.supports_sane_multi_rowcount
     after = ""
     while True:
         async with db.write("rekey.portals") as conn:
@@ -56,18 +71,27 @@ async def _rekey_portals(db: SqlDatabase, rekey: Rekey, counts: RekeyCounts, bat
                 .limit(batch)
             )
             rows = (await conn.execute(stmt)).all()
+            # One statement per set of changed columns (a portal may hold an empty token).
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for row in rows:
                 counts.portals_seen += 1
                 changes = _changes(row._mapping, PORTAL_SECRETS, rekey)
-                if not changes:
-                    continue
-                where: list[ColumnElement[bool]] = [p.member_id == row.member_id]
-                where += [p[name] == row._mapping[name] for name in changes]
-                result = await conn.execute(update(portals).where(and_(*where)).values(**changes))
-                if result.rowcount:
-                    counts.portal_secrets_rewritten += len(changes)
-                else:
-                    counts.changed_meanwhile += 1
+                if changes:
+                    params = {"b_member_id": row.member_id}
+                    for name, new in changes.items():
+                        params[f"b_old_{name}"] = row._mapping[name]
+                        params[f"b_new_{name}"] = new
+                    groups.setdefault(tuple(changes), []).append(params)
+            for names, params_list in groups.items():
+                update_stmt = (
+                    update(portals)
+                    .where(p.member_id == bindparam("b_member_id"))
+                    .where(*(p[name] == bindparam(f"b_old_{name}") for name in names))
+                    .values({name: bindparam(f"b_new_{name}") for name in names})
+                )
+                done = await _update_many(conn, update_stmt, params_list, sane)
+                counts.portal_secrets_rewritten += done * len(names)
+                counts.changed_meanwhile += len(params_list) - done
         if len(rows) < batch:
             return
         after = rows[-1].member_id
@@ -75,7 +99,18 @@ async def _rekey_portals(db: SqlDatabase, rekey: Rekey, counts: RekeyCounts, bat
 
 async def _rekey_vault(db: SqlDatabase, rekey: Rekey, counts: RekeyCounts, batch: int) -> None:
     v = pii_vault.c
+    sane = db.engine.dialect.supports_sane_multi_rowcount
     key = tuple_(v.member_id, v.dialog_key, v.placeholder)
+    update_stmt = (
+        update(pii_vault)
+        .where(
+            v.member_id == bindparam("b_member_id"),
+            v.dialog_key == bindparam("b_dialog_key"),
+            v.placeholder == bindparam("b_placeholder"),
+            v.value == bindparam("b_old"),
+        )
+        .values(value=bindparam("b_new"))
+    )
     after: tuple[str, str, str] | None = None
     while True:
         async with db.write("rekey.vault") as conn:
@@ -84,25 +119,23 @@ async def _rekey_vault(db: SqlDatabase, rekey: Rekey, counts: RekeyCounts, batch
                 stmt = stmt.where(key > tuple_(*after))
             stmt = stmt.order_by(v.member_id, v.dialog_key, v.placeholder).limit(batch)
             rows = (await conn.execute(stmt)).all()
+            params: list[dict[str, Any]] = []
             for row in rows:
                 counts.vault_seen += 1
-                changes = _changes(row._mapping, ("value",), rekey)
-                if not changes:
-                    continue
-                result = await conn.execute(
-                    update(pii_vault)
-                    .where(
-                        v.member_id == row.member_id,
-                        v.dialog_key == row.dialog_key,
-                        v.placeholder == row.placeholder,
-                        v.value == row.value,
+                new = rekey(row.value or "")
+                if new is not None:
+                    params.append(
+                        {
+                            "b_member_id": row.member_id,
+                            "b_dialog_key": row.dialog_key,
+                            "b_placeholder": row.placeholder,
+                            "b_old": row.value,
+                            "b_new": new,
+                        }
                     )
-                    .values(**changes)
-                )
-                if result.rowcount:
-                    counts.vault_values_rewritten += 1
-                else:
-                    counts.changed_meanwhile += 1
+            done = await _update_many(conn, update_stmt, params, sane)
+            counts.vault_values_rewritten += done
+            counts.changed_meanwhile += len(params) - done
         if len(rows) < batch:
             return
         last = rows[-1]
