@@ -12,10 +12,14 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
+from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.memory import MemoryCache
 from b24claude.adapters.sql import SqlStore
+from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
 from b24claude.dispatch import Dispatcher
@@ -38,6 +42,7 @@ QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg
 class Container:
     settings: Settings
     clock: Clock
+    keyring: Keyring
     store: SqlStore
     bitrix: Bitrix24Client
     gateway: Bitrix24Gateway
@@ -82,6 +87,30 @@ def _load_knowledge(settings: Settings) -> KnowledgeSource:
     return KeywordKnowledgeBase()
 
 
+def build_keyring(settings: Settings) -> Keyring:
+    """The keys for secrets at rest: ``B24C_SECRET_KEYS``, else the key file (created when missing)."""
+    return Keyring.from_settings(settings)
+
+
+def resolve_secret(keyring: Keyring, value: SecretStr, *, name: str = "a setting") -> str:
+    """A secret setting in plain text: an ``enc:<token>`` value (``b24claude privacy encrypt-secret``)
+    is decrypted with the keyring; anything else is taken as given."""
+    return keyring.resolve(value.get_secret_value(), name=name)
+
+
+async def open_store(settings: Settings, keyring: Keyring) -> SqlStore:
+    """The migrated store with secrets encrypted at rest; refuses keys that cannot open what the
+    database already holds (a clear ConfigurationError at start-up, not failures at request time)."""
+    store = await SqlStore.open(settings.database_url, secrets_codec=keyring.codec, digest=keyring.digest)
+    try:
+        for stored in await sample_secrets(store.db):
+            keyring.codec.decode(stored)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
 async def build(
     settings: Settings,
     *,
@@ -94,11 +123,14 @@ async def build(
     # whatever the service's level: our logs carry no text, tokens or PII.
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    store = await SqlStore.open(settings.database_url)
+    keyring = build_keyring(settings)
+    client_secret = resolve_secret(keyring, settings.b24_client_secret, name="B24C_B24_CLIENT_SECRET")
+    api_key = resolve_secret(keyring, settings.anthropic_api_key, name="B24C_ANTHROPIC_API_KEY")
+    store = await open_store(settings, keyring)
     bitrix = Bitrix24Client(
         store.portals,
         oauth_client_id=settings.b24_client_id,
-        oauth_client_secret=settings.b24_client_secret.get_secret_value(),
+        oauth_client_secret=client_secret,
         oauth_url=settings.b24_oauth_url,
         clock=clock,
         rate_per_s=settings.b24_rate_limit_per_s,
@@ -108,7 +140,7 @@ async def build(
     )
     gateway = Bitrix24Gateway(bitrix)
     llm = ClaudeLLM(
-        api_key=settings.anthropic_api_key.get_secret_value(),
+        api_key=api_key,
         base_url=settings.anthropic_base_url,
         default_model=settings.answer_model,
         prices=settings.prices,
@@ -174,6 +206,7 @@ async def build(
     return Container(
         settings=settings,
         clock=clock,
+        keyring=keyring,
         store=store,
         bitrix=bitrix,
         gateway=gateway,

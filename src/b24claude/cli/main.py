@@ -6,12 +6,14 @@ Help texts are bilingual (English / Russian), as is everything a person reads.
 from __future__ import annotations
 
 import asyncio
-import logging
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from b24claude.cli.privacy import privacy_app
+
+if TYPE_CHECKING:
+    from b24claude.settings import Settings
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -28,8 +30,15 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(privacy_app, name="privacy")
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(level: str, settings: Settings | None = None) -> None:
+    """Structured, redacted logs (``adapters/logs.py``): the service's settings for ``serve``; console
+    lines at ``level`` for the demo and the emulators."""
+    from b24claude.adapters.logs import configure_logging
+    from b24claude.settings import Settings
+
+    if settings is None:
+        settings = Settings(_env_file=None, log_level=level, log_format="console", log_dir="")
+    configure_logging(settings)
 
 
 @app.command()
@@ -47,7 +56,7 @@ def serve(
     from b24claude.settings import Settings
 
     settings = Settings()
-    _logging(settings.log_level)
+    _logging(settings.log_level, settings)
     uvicorn_config = serve_app(settings, host=host or settings.host, port=port or settings.port)
     uvicorn.Server(uvicorn_config).run()
 

@@ -34,8 +34,16 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
                 self._app = create_app(await build(settings))
             await self._app(scope, receive, send)
 
+    # log_config=None: uvicorn's records go to the root logger, through the redacting chain of
+    # adapters/logs.py, instead of uvicorn's own plain-text handlers.
     return uvicorn.Config(
-        _Lazy(), host=host, port=port, lifespan="on", log_level=settings.log_level.lower(), access_log=False
+        _Lazy(),
+        host=host,
+        port=port,
+        lifespan="on",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        log_config=None,
     )
 
 

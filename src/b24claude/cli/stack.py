@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from b24claude.adapters.crypto import new_key
 from b24claude.api.app import create_app
 from b24claude.bootstrap import Container, build
 from b24claude.cli.runtime import free_port
@@ -82,6 +83,9 @@ class SandboxStack:
             "knowledge_dir": str(KNOWLEDGE_DIR),
             "v2_poll_interval_s": 0.5,
             "llm_max_retry_after_s": 2.0,
+            # A key of this stack only: no key file is written (into the working directory, say).
+            # Tests that reopen a database in a second stack pass the first stack's keys.
+            "secret_keys": new_key(),
         }
         values.update(self.settings_overrides)
         self.settings = Settings(_env_file=None, **values)
@@ -171,6 +175,7 @@ class SandboxStack:
             "B24C_BOT_API": s.bot_api,
             "B24C_KNOWLEDGE_DIR": s.knowledge_dir,
             "B24C_V2_POLL_INTERVAL_S": str(s.v2_poll_interval_s),
+            "B24C_SECRET_KEYS": s.secret_keys.get_secret_value(),
             "B24C_LOG_LEVEL": "WARNING",
         }
 

@@ -58,7 +58,7 @@ class InboxService:
         else:
             await self._verify(env)
         if env.name not in HANDLED_CLASSIC:
-            log.info("event ignored", extra={"event": env.name, "member_id": env.auth.member_id})
+            log.info("event ignored", extra={"kind": env.name, "member_id": env.auth.member_id})
             return Accepted("ignored")
         payload = classic_payload(env)
         key = inbox_key_for_classic(env)
@@ -77,7 +77,7 @@ class InboxService:
         for ev in events:
             kind = ev.type.upper()
             if kind not in HANDLED_V2:
-                log.info("v2 event ignored", extra={"event": kind, "member_id": member_id})
+                log.info("v2 event ignored", extra={"kind": kind, "member_id": member_id})
                 continue
             payload = v2_payload(bot_id, ev.event_id, kind, ev.data)
             items.append(

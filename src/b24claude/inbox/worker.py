@@ -106,7 +106,9 @@ class InboxWorker:
                 item, attempt, exc, retryable=exc.retryable, retry_after=getattr(exc, "retry_after", None)
             )
         except Exception as exc:  # a bug must not kill the worker; retry a few times, then park it
-            log.exception("handler crashed", extra={"inbox_id": item.id, "kind": item.kind})
+            log.exception(
+                "handler crashed", extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind}
+            )
             await self._failed(item, attempt, exc, retryable=True, retry_after=None)
 
     async def _failed(
@@ -118,14 +120,32 @@ class InboxWorker:
                 delay = retry_after if retry_after is not None else backoff_delay(attempt, base=1.0, cap=60.0)
                 await self._inbox.mark_retry(item.id, error=reason, not_before=self._clock.now() + delay)
                 log.warning(
-                    "event will be retried", extra={"inbox_id": item.id, "attempt": attempt, "delay": delay}
+                    "event will be retried",
+                    extra={
+                        "inbox_id": item.id,
+                        "member_id": item.member_id,
+                        "attempt": attempt,
+                        "delay": delay,
+                    },
                 )
             else:
                 await self._inbox.mark_failed(item.id, error=reason)
-                log.error("event failed", extra={"inbox_id": item.id, "attempt": attempt, "reason": reason})
+                # Not the exception's message: it may quote what the customer wrote or what an API
+                # answered; the row's last_error keeps it (purged with the inbox).
+                log.error(
+                    "event failed",
+                    extra={
+                        "inbox_id": item.id,
+                        "member_id": item.member_id,
+                        "attempt": attempt,
+                        "error": type(exc).__name__,
+                        "code": getattr(exc, "code", ""),
+                    },
+                )
         except B24ClaudeError:
             log.exception(
-                "could not record the outcome; the row will be resumed", extra={"inbox_id": item.id}
+                "could not record the outcome; the row will be resumed",
+                extra={"inbox_id": item.id, "member_id": item.member_id},
             )
 
     async def stop(self) -> None:
