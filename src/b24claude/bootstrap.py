@@ -31,6 +31,7 @@ from b24claude.knowledge.service import KeywordKnowledgeBase
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
 from b24claude.privacy.detect import PiiDetector
+from b24claude.privacy.logtext import LogTextPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.settings import Settings
 
@@ -52,6 +53,7 @@ class Container:
     inbox_service: InboxService
     answers: AnswerService
     pseudonymiser: Pseudonymiser
+    log_text: LogTextPolicy
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
@@ -61,6 +63,7 @@ class Container:
         """Start the worker (which first resumes what a previous process left) and the v2 puller."""
         self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+        self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
 
     async def stop(self) -> None:
         await self.puller.stop()
@@ -160,7 +163,9 @@ async def build(
         bot_name=settings.bot_name,
         handler_url=handler_url(settings),
     )
-    pseudonymiser = Pseudonymiser(detector=PiiDetector(), vault=store.vault)
+    detector = PiiDetector()
+    pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)
+    log_text = LogTextPolicy(portals=store.portals, detector=detector, default=settings.log_message_text)
     answers = AnswerService(
         llm=llm,
         crm=gateway,
@@ -216,6 +221,7 @@ async def build(
         inbox_service=inbox_service,
         answers=answers,
         pseudonymiser=pseudonymiser,
+        log_text=log_text,
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,

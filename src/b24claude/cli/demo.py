@@ -23,6 +23,7 @@ class Script:
     title: str
     customer: str | dict[str, Any]
     messages: tuple[str, ...]
+    show_masked: bool = False  # print what Claude received for the last message (placeholders)
 
 
 SCRIPTS: tuple[Script, ...] = (
@@ -40,6 +41,12 @@ SCRIPTS: tuple[Script, ...] = (
         "Возврат / A return",
         "olga",
         ("Хочу вернуть кофемолку, коробку сохранила. Как оформить возврат?",),
+    ),
+    Script(
+        "Персональные данные в чате / Personal data in the chat",
+        "olga",
+        ("Мой новый номер +7 (925) 111-22-33, паспорт 4510 123456. Сколько идёт доставка?",),
+        show_masked=True,
     ),
     Script(
         "Вопрос не из базы знаний / A question the knowledge base cannot answer",
@@ -101,6 +108,12 @@ def _print_dialogue(
         if session is not None:
             bound = ", ".join(f"{k} #{v}" for k, v in session.crm.items() if v)
             crm = f"\nCRM: {bound or '—'}"
+    if script.show_masked:
+        calls = [r for r in stack.claude.requests if r.path == "/v1/messages"]
+        if calls:
+            content = calls[-1].body["messages"][-1]["content"]
+            seen = content if isinstance(content, str) else " ".join(b.get("text", "") for b in content)
+            table.add_row("[bold]Claude видел / Claude saw[/bold]", seen)
     console.print(Panel(table, title=script.title, subtitle=f"чат / chat {chat.id if chat else '?'}{crm}"))
 
 
@@ -132,8 +145,9 @@ async def _print_summary(
         table.add_row("—", "—", "—", "—", "—")
     console.print(table)
     console.print(
-        "The answer loop only reads the CRM; the leads above were created by Open Lines for new "
-        "customers. / Цикл ответа только читает CRM; лиды выше создала Открытая линия."
+        "Leads (author OpenLines) were created by Open Lines for new customers; updates by the app add "
+        "the phones/e-mails customers gave in chat (real values, restored from placeholders). / Лиды "
+        "(OpenLines) создала Открытая линия; обновления от приложения — телефоны и e-mail из чата."
     )
     answer_calls, polls = rest_calls(stack)
     console.print(

@@ -20,6 +20,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """A uvicorn config whose app builds the container on start-up (migrations, worker, puller)."""
+    from b24claude.adapters.logs import configure_logging
     from b24claude.api.app import create_app
     from b24claude.bootstrap import build
 
@@ -31,7 +32,10 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             if self._app is None:
-                self._app = create_app(await build(settings))
+                container = await build(settings)
+                # Now the portals' choices are known: text in logs only where an admin allowed it, masked.
+                configure_logging(settings, text_allowed=container.log_text.allows, mask=container.log_text.mask)
+                self._app = create_app(container)
             await self._app(scope, receive, send)
 
     # log_config=None: uvicorn's records go to the root logger, through the redacting chain of

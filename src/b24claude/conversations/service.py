@@ -118,6 +118,18 @@ class AnswerService:
         text = mask.unmask(masked_reply, language=language)
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
         await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply)
+        # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
+        # the portal's admin turned text logging on.
+        log.info(
+            "answered",
+            extra={
+                "member_id": msg.member_id,
+                "dialog_key": msg.dialog_key,
+                "inbox_id": ctx.inbox_id,
+                "text": masked,
+                "reply": masked_reply,
+            },
+        )
         await self._capture_contacts(msg, ctx, mask, masked, card)
 
     async def open_mask(self, msg: IncomingMessage, ctx: Context) -> DialogueMask:
