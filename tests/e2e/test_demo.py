@@ -17,6 +17,9 @@ def test_demo_answers_every_scripted_message_and_exits_0() -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "answered: 8/8" in out.stdout
+    assert "answered: 9/9" in out.stdout
+    # The personal-data dialogue: Claude saw placeholders, the customer got the number back.
+    assert "[ТЕЛЕФОН_1]" in out.stdout and "[ПАСПОРТ_1]" in out.stdout
+    assert "Записал ваши контакты: +7 (925) 111-22-33" in out.stdout
     assert "Здравствуйте, Анна!" in out.stdout  # the CRM contact behind the chat was used
     assert "QUERY_LIMIT_EXCEEDED: 0" in out.stdout

@@ -23,7 +23,17 @@ from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import PortalAuth
 from b24claude.ports.store import LedgerEntry, NewInboxItem, Portal, Turn
 
-TABLES = ("effects", "inbox", "portals", "dialogue_turns", "llm_ledger")
+TABLES = (
+    "effects",
+    "inbox",
+    "portals",
+    "dialogue_turns",
+    "llm_ledger",
+    "pii_vault",
+    "dialogue_subjects",
+    "client_consents",
+    "audit_log",
+)
 
 
 # --- fixtures: one store per test, parametrised over backends -------------------------------------

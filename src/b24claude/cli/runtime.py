@@ -34,7 +34,9 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
             if self._app is None:
                 container = await build(settings)
                 # Now the portals' choices are known: text in logs only where an admin allowed it, masked.
-                configure_logging(settings, text_allowed=container.log_text.allows, mask=container.log_text.mask)
+                configure_logging(
+                    settings, text_allowed=container.log_text.allows, mask=container.log_text.mask
+                )
                 self._app = create_app(container)
             await self._app(scope, receive, send)
 

@@ -39,9 +39,17 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "street",
         1.5,
-        re.compile(rf"(?<![\w\-])[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)\s+{_STREET_SUFFIX_MARK}"),
+        re.compile(
+            rf"(?<![\w\-])[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)\s+{_STREET_SUFFIX_MARK}"
+        ),
     ),
-    ("city", 1.0, re.compile(rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}")),
+    (
+        "city",
+        1.0,
+        re.compile(
+            rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}"
+        ),
+    ),
     ("city_lower", 1.0, re.compile(rf"{_NB}(?:г\.?|город[ае]?)\s*[а-яё]{{3,}}(?:-на-[а-яё]+)?")),
     (
         "region",
@@ -69,7 +77,9 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "building",
         0.5,
-        re.compile(rf"{_NB}(?i:к\.|к(?=\d)|корп\.?|корпус|стр\.|строение|лит\.?|литер[аы]?)\s*\d{{1,3}}[а-яА-Я]?(?!\d)"),
+        re.compile(
+            rf"{_NB}(?i:к\.|к(?=\d)|корп\.?|корпус|стр\.|строение|лит\.?|литер[аы]?)\s*\d{{1,3}}[а-яА-Я]?(?!\d)"
+        ),
     ),
     (
         "flat",
@@ -175,7 +185,7 @@ class AddressFinder:
             m = _STREET_WORD.match(text, end)
             if m is None:
                 break
-            word = m.group(2).strip("«»\"")
+            word = m.group(2).strip('«»"')
             if not word or _STREET_STOP.match(word):
                 break
             if not word[0].isupper() and m.group(1) is None:
@@ -209,4 +219,3 @@ class AddressFinder:
         if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
             return []
         return [Candidate("address", start, end, WORDS)]
-

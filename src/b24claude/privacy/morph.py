@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import pymorphy3  # type: ignore[import-untyped]
 
-_FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"})
+_FUNCTION_POS = frozenset(
+    {"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"}
+)
 _CACHE_SIZE = 200_000
 
 

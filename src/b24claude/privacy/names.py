@@ -196,7 +196,7 @@ def _sentence_initial(toks: list[_Tok], k: int) -> bool:
     prev = toks[k - 1]
     if prev.kind == "punct" and prev.text in _SENTENCE_END:
         return not (k >= 2 and toks[k - 2].kind == "word" and toks[k - 2].lower in _DOT_ABBREVIATIONS)
-    return prev.kind == "punct" and prev.text in "«\"“(" and _sentence_initial(toks, k - 1)
+    return prev.kind == "punct" and prev.text in '«"“(' and _sentence_initial(toks, k - 1)
 
 
 def _cue(toks: list[_Tok], k: int) -> str | None:
@@ -307,7 +307,7 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
 
 
 def _vocative(toks: list[_Tok], k: int) -> bool:
-    """"Вера, добрый день" — an ambiguous name addressed at the start of a message."""
+    """ "Вера, добрый день" — an ambiguous name addressed at the start of a message."""
     return k + 1 < len(toks) and toks[k + 1].kind == "punct" and toks[k + 1].text in ",!"
 
 

@@ -20,9 +20,7 @@ from b24claude.privacy.candidates import SHAPE, STRONG, VALIDATED, Candidate
 from b24claude.privacy.context import has_keyword, nearest_category, unit_after, window_before
 
 _SP = r"[ \t\u00a0\u202f]"
-_GAP = (
-    rf"(?:{_SP}{{1,2}}|{_SP}?[()]{_SP}?(?:[\-\u2010-\u2015]{_SP}?)?|{_SP}?[\-\u2010-\u2015./]{_SP}?)"
-)
+_GAP = rf"(?:{_SP}{{1,2}}|{_SP}?[()]{_SP}?(?:[\-\u2010-\u2015]{_SP}?)?|{_SP}?[\-\u2010-\u2015./]{_SP}?)"
 _RUN = re.compile(
     rf"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][\-/])(?:\+{_SP}?)?(?:\({_SP}?)?\d+(?:{_GAP}\d+)*(?![A-Za-z0-9_])"
 )
@@ -205,7 +203,7 @@ def _card_shape(w: _Window) -> bool:
 
 
 def _prefixed_phone_shape(w: _Window) -> bool:
-    """"8 916 …", "8916 …", "89161234567" — not "811-234-567 89" (the prefix glued to a short group)."""
+    """ "8 916 …", "8916 …", "89161234567" — not "811-234-567 89" (the prefix glued to a short group)."""
     return w.groups[0] == 1 or w.groups[0] >= 4
 
 
