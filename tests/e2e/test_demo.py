@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -19,7 +20,7 @@ def test_demo_answers_every_scripted_message_and_exits_0() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "answered: 9/9" in out.stdout
     # The personal-data dialogue: Claude saw placeholders, the customer got the number back.
-    assert "[ТЕЛЕФОН_1]" in out.stdout and "[ПАСПОРТ_1]" in out.stdout
-    assert "Записал ваши контакты: +7 (925) 111-22-33" in out.stdout
+    assert re.search(r"\[ТЕЛЕФОН_\d\]", out.stdout) and "[ПАСПОРТ_1]" in out.stdout
+    assert "Записал ваши" in out.stdout and out.stdout.count("111-22-33") >= 3  # asked, replied, CRM
     assert "Здравствуйте, Анна!" in out.stdout  # the CRM contact behind the chat was used
     assert "QUERY_LIMIT_EXCEEDED: 0" in out.stdout
