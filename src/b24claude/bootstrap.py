@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +26,12 @@ from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.clock import Clock, SystemClock
+from b24claude.kit.signed import SignedTokens
 from b24claude.knowledge.service import KeywordKnowledgeBase
+from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
@@ -46,6 +52,8 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    frame_auth: FrameAuthService
+    privacy_admin: PrivacyAdminService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -69,6 +77,15 @@ class Container:
 
 def handler_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/b24/events"
+
+
+def session_key(settings: Settings) -> bytes:
+    """The key that signs app-page sessions: derived from the first secrets key when one is set (so
+    sessions survive restarts and work across processes), else random for this process only."""
+    keys = [k.strip() for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
+    if keys:
+        return hmac.new(keys[0].encode(), SESSION_PURPOSE.encode(), hashlib.sha256).digest()
+    return secrets.token_bytes(32)
 
 
 def _load_knowledge(settings: Settings) -> KnowledgeSource:
@@ -151,13 +168,31 @@ async def build(
         concurrency=settings.worker_concurrency,
         max_attempts=settings.inbox_max_attempts,
     )
-    inbox_service = InboxService(inbox=store.inbox, portal_service=portal_service, on_stored=worker.wake)
+    inbox_service = InboxService(
+        inbox=store.inbox,
+        portal_service=portal_service,
+        clock=clock,
+        rate_per_s=settings.ingress_rate_per_s,
+        burst=settings.ingress_burst,
+        max_event_age_s=settings.event_max_age_s,
+        on_stored=worker.wake,
+    )
     puller = EventPuller(
         portals=store.portals,
         chat=gateway,
         inbox=inbox_service,
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
+    )
+    frame_auth = FrameAuthService(
+        portals=store.portals,
+        users=gateway,
+        clock=clock,
+        signer=SignedTokens(session_key(settings), purpose=SESSION_PURPOSE),
+        session_ttl_s=settings.app_session_ttl_s,
+    )
+    privacy_admin = PrivacyAdminService(
+        portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
     return Container(
         settings=settings,
@@ -173,4 +208,6 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        frame_auth=frame_auth,
+        privacy_admin=privacy_admin,
     )

@@ -118,5 +118,5 @@ async def test_migrate_from_scratch_in_a_fresh_schema(store: SqlStore, postgres_
         await engine.dispose()
         async with store.engine.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    assert versions == ["0001"]
+    assert versions == ["0002"]
     assert found == {*behaviour.TABLES, "alembic_version"}
