@@ -87,7 +87,11 @@ async def inbox_total(stack: SandboxStack) -> int:
 
 
 async def open_frame(
-    stack: SandboxStack, post: FramePost, *, query: dict[str, Any] | None = None, form: dict[str, Any] | None = None
+    stack: SandboxStack,
+    post: FramePost,
+    *,
+    query: dict[str, Any] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> httpx.Response:
     """POST the frame as Bitrix24 would (query + form), optionally with fields changed."""
     async with httpx.AsyncClient() as http:
@@ -108,6 +112,9 @@ def session_of(page: httpx.Response) -> str:
 async def api(
     stack: SandboxStack, verb: str, path: str, token: str | None, json: Any = None, **kwargs: Any
 ) -> httpx.Response:
-    headers = {**kwargs.pop("headers", {}), **({"Authorization": f"Bearer {token}"} if token is not None else {})}
+    headers = {
+        **kwargs.pop("headers", {}),
+        **({"Authorization": f"Bearer {token}"} if token is not None else {}),
+    }
     async with httpx.AsyncClient() as http:
         return await http.request(verb, f"{stack.app_url}{path}", headers=headers, json=json, **kwargs)

@@ -110,9 +110,7 @@ async def test_frame_of_portal_a_with_portal_b_auth_id_is_401(stack: SandboxStac
 
 async def test_frame_checks_are_rate_limited_per_portal(stack: SandboxStack, other: Portal) -> None:
     post = stack.portal.open_app_frame(DEMO_CLIENT_ID, ADMIN)
-    statuses = [
-        (await open_frame(stack, post, form={"AUTH_ID": f"{i:070d}"})).status_code for i in range(12)
-    ]
+    statuses = [(await open_frame(stack, post, form={"AUTH_ID": f"{i:070d}"})).status_code for i in range(12)]
     assert set(statuses) == {401, 429} and statuses.count(429) >= 1
     rest_calls = stack.portal.stats.rest_calls
     limited = await open_frame(stack, post)
@@ -178,7 +176,9 @@ async def test_non_admin_changes_are_403_and_change_nothing(
         ([1, 2], "JSON object"),
     ],
 )
-async def test_invalid_settings_are_400_with_the_reason(stack: SandboxStack, body: object, reason: str) -> None:
+async def test_invalid_settings_are_400_with_the_reason(
+    stack: SandboxStack, body: object, reason: str
+) -> None:
     admin = await _session(stack, ADMIN)
     before = (await _settings(stack, stack.member_id), await _audit(stack, stack.member_id))
     resp = await api(stack, "PUT", "/app/api/privacy", admin, json=body)
@@ -233,7 +233,9 @@ async def test_a_session_of_portal_a_only_ever_sees_and_changes_portal_a(
     assert (await _settings(stack, other.member_id), await _audit(stack, other.member_id)) == b_before
     assert await stack.container.store.consents.get(other.member_id, "user:7") is None
     # B's session still sees B's own settings.
-    assert (await api(stack, "GET", "/app/api/privacy", b_admin)).json()["privacy"]["masked_types"] == ["email"]
+    assert (await api(stack, "GET", "/app/api/privacy", b_admin)).json()["privacy"]["masked_types"] == [
+        "email"
+    ]
 
 
 async def test_sessions_die_with_the_portal_install(stack: SandboxStack) -> None:

@@ -3,8 +3,9 @@
 Nothing else happens on this path (DESIGN.md §2): the worker picks stored rows up afterwards.
 
 The checks on a classic (form-encoded) event, in order: well-formed and within size limits (400);
-not older than ``max_event_age_s`` by its own ``ts`` (400: a replay); the application token saved
-at install (401; an install event is itself the check, see PortalService.install); the portal's
+the application token saved at install (401; an install event is itself the check, see
+PortalService.install); not further than ``max_event_age_s`` from now by its own ``ts`` (400: a
+replay; checked first for an install, whose acceptance writes tokens); the portal's
 ingress rate (429, counted only after the token is verified, so nobody can spend another portal's
 allowance); then stored once under its inbox key (a re-delivery inside the age window is a
 duplicate). ``ts`` is not signed — the application token is Bitrix24's only secret — so the age
@@ -80,11 +81,12 @@ class InboxService:
     async def accept_classic(self, form: Mapping[str, Any]) -> Accepted:
         """A form-encoded Bitrix24 event; raises BadRequest/Unauthorized for bad input."""
         env = parse_classic_envelope(form)
-        self._check_age(env)
         if env.name == "ONAPPINSTALL":
+            self._check_age(env)  # before the install writes: an old install would roll tokens back
             await self._portal_service.install(env)
         else:
             await self._verify(env)
+            self._check_age(env)
         self._check_rate(env.auth.member_id)
         if env.name not in HANDLED_CLASSIC:
             log.info("event ignored", extra={"event": env.name, "member_id": env.auth.member_id})
