@@ -27,9 +27,12 @@ from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.clock import Clock, SystemClock
+from b24claude.kit.signed import SignedTokens
 from b24claude.knowledge.service import KeywordKnowledgeBase
+from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
 from b24claude.privacy.logtext import LogTextPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
@@ -57,6 +60,8 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    frame_auth: FrameAuthService
+    privacy_admin: PrivacyAdminService
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -81,6 +86,12 @@ class Container:
 
 def handler_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/b24/events"
+
+
+def session_key(keyring: Keyring) -> bytes:
+    """The key that signs app-page sessions, derived from the keyring's stable digest key: sessions
+    survive restarts and key rotations and work across processes."""
+    return bytes.fromhex(keyring.digest(f"session-key:{SESSION_PURPOSE}"))
 
 
 def _load_knowledge(settings: Settings) -> KnowledgeSource:
@@ -200,13 +211,31 @@ async def build(
         concurrency=settings.worker_concurrency,
         max_attempts=settings.inbox_max_attempts,
     )
-    inbox_service = InboxService(inbox=store.inbox, portal_service=portal_service, on_stored=worker.wake)
+    inbox_service = InboxService(
+        inbox=store.inbox,
+        portal_service=portal_service,
+        clock=clock,
+        rate_per_s=settings.ingress_rate_per_s,
+        burst=settings.ingress_burst,
+        max_event_age_s=settings.event_max_age_s,
+        on_stored=worker.wake,
+    )
     puller = EventPuller(
         portals=store.portals,
         chat=gateway,
         inbox=inbox_service,
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
+    )
+    frame_auth = FrameAuthService(
+        portals=store.portals,
+        users=gateway,
+        clock=clock,
+        signer=SignedTokens(session_key(keyring), purpose=SESSION_PURPOSE),
+        session_ttl_s=settings.app_session_ttl_s,
+    )
+    privacy_admin = PrivacyAdminService(
+        portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
     return Container(
         settings=settings,
@@ -225,4 +254,6 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        frame_auth=frame_auth,
+        privacy_admin=privacy_admin,
     )

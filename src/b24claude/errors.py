@@ -57,6 +57,18 @@ class PayloadTooLarge(B24ClaudeError):
     code = "payload_too_large"
 
 
+class TooManyRequests(B24ClaudeError):
+    """A caller over its rate limit: answered 429 with ``Retry-After``."""
+
+    http_status = 429
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str = "", *, retry_after: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
 class ConfigurationError(B24ClaudeError):
     """Settings are missing or inconsistent; raised at start-up, never at request time."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,6 +36,7 @@ async def _event(
     body["auth"]["application_token"] = portal.application_token if token is None else token
     body["data"]["PARAMS"]["MESSAGE_ID"] = message_id
     body["data"]["USER"]["IS_CONNECTOR"] = "N"  # an operator's message: stored, then ignored (no reply)
+    body["ts"] = str(int(time.time()))  # the fixture's own ts is long past: it would be a replay
     return dict(body)
 
 
@@ -112,6 +114,7 @@ async def test_install_cannot_be_hijacked_with_another_application_token(v1_stac
     body = copy.deepcopy(load_fixture("ONAPPINSTALL.json")["body"])
     body["auth"]["member_id"] = v1_stack.member_id
     body["auth"]["application_token"] = "f" * 32
+    body["ts"] = str(int(time.time()))
     async with httpx.AsyncClient() as http:
         resp = await http.post(
             f"{v1_stack.app_url}/b24/install",

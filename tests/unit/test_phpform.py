@@ -63,3 +63,53 @@ def test_arbitrary_pairs_never_raise_anything_but_form_error(pairs: list[tuple[s
         phpform.parse(pairs)
     except phpform.FormError:
         pass
+
+
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_never_raise_anything_but_form_error(body: bytes) -> None:
+    try:
+        parsed = phpform.parse_body(body)
+    except phpform.FormError:
+        return
+    assert isinstance(parsed, dict)
+
+
+_bracket_part = st.text(alphabet="ab01[]%&= \x00я", max_size=6)
+
+
+@given(
+    st.lists(st.tuples(st.lists(_bracket_part, min_size=1, max_size=20), st.text(max_size=10)), max_size=40)
+)
+def test_arbitrary_nested_bracket_keys_never_raise_anything_but_form_error(
+    fields: list[tuple[list[str], str]],
+) -> None:
+    pairs = [(parts[0] + "".join(f"[{p}]" for p in parts[1:]), value) for parts, value in fields]
+    try:
+        parsed = phpform.parse(pairs)
+    except phpform.FormError:
+        return
+    assert isinstance(parsed, dict)
+    # Whatever parsed must survive the trip back through the wire form.
+    assert phpform.parse_body(phpform.encode(parsed)) == parsed
+
+
+def test_appends_follow_php_numbering_and_stay_linear() -> None:
+    parsed = phpform.parse(
+        [("a[5]", "x"), ("a[]", "y"), *[("b[]", str(i)) for i in range(phpform.MAX_FIELDS - 2)]]
+    )
+    assert parsed["a"] == {"5": "x", "6": "y"}  # PHP: max integer key + 1
+    assert list(parsed["b"]) == [str(i) for i in range(phpform.MAX_FIELDS - 2)]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "reason"),
+    [
+        ([("k" * (phpform.MAX_KEY_CHARS + 1), "1")], "key longer"),
+        ([("k", "v" * (phpform.MAX_VALUE_CHARS + 1))], "longer than"),
+        ([(f"k{i}", "1") for i in range(phpform.MAX_FIELDS + 1)], "more than"),
+        ([("a" + "[x]" * phpform.MAX_DEPTH, "1")], "deeper"),
+    ],
+)
+def test_limits(pairs: list[tuple[str, str]], reason: str) -> None:
+    with pytest.raises(phpform.FormError, match=reason):
+        phpform.parse(pairs)

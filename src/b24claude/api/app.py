@@ -1,8 +1,9 @@
-"""The FastAPI application: Bitrix24 event ingress, health and metrics.
+"""The FastAPI application: Bitrix24 event ingress, the app's pages, health and metrics.
 
 Responses to Bitrix24: 200 once the event is durably stored (or recognised as a duplicate or an
 event we ignore); 401 for a wrong or missing application token; 400 with a JSON reason for a
-malformed body; 413 for an oversize body. Never a 500 for anything the caller sent.
+malformed body or a replayed (too old) event; 413 for an oversize body; 429 with ``Retry-After``
+when a portal sends more than its ingress allowance. Never a 500 for anything the caller sent.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from b24claude.errors import B24ClaudeError, BadRequest, PayloadTooLarge
-from b24claude.kit import phpform
+from b24claude.api.app_pages import build_app_router
+from b24claude.api.forms import FORM, read_form
+from b24claude.api.responses import error_json
+from b24claude.errors import B24ClaudeError
 
 if TYPE_CHECKING:
     from b24claude.bootstrap import Container
@@ -26,26 +29,53 @@ if TYPE_CHECKING:
 log = logging.getLogger("b24claude.api")
 
 
-def _error(exc: B24ClaudeError) -> JSONResponse:
-    return JSONResponse({"error": exc.code, "reason": exc.message}, status_code=exc.http_status)
+def _field(description: str, max_length: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "description": description}
+    if max_length:
+        schema["maxLength"] = max_length
+    return schema
 
 
-async def _read_form(request: Request, max_bytes: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"body over {max_bytes} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"body over {max_bytes} bytes")
-    ctype = request.headers.get("content-type", "")
-    if "application/x-www-form-urlencoded" not in ctype:
-        raise BadRequest("expected Content-Type application/x-www-form-urlencoded")
-    try:
-        return phpform.parse_body(bytes(body))
-    except phpform.FormError as exc:
-        raise BadRequest(f"malformed form body: {exc}") from exc
+# The wire form of a classic event (reference/bitrix24.md §2.2): PHP bracket keys, string values.
+# Described field by field so that the OpenAPI (and the fuzzer reading it) speaks the real shape.
+EVENT_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            FORM: {
+                "schema": {
+                    "type": "object",
+                    "required": ["event", "auth[member_id]", "auth[application_token]"],
+                    "properties": {
+                        "event": _field("ONIMBOTMESSAGEADD, ONAPPINSTALL, …", 128),
+                        "event_handler_id": _field("Handler id"),
+                        "ts": _field("Unix time the portal sent the event at"),
+                        "auth[member_id]": _field("Portal id", 64),
+                        "auth[application_token]": _field("Secret saved at install", 128),
+                        "auth[domain]": _field("Portal domain", 255),
+                        "auth[access_token]": _field("OAuth access token"),
+                        "auth[refresh_token]": _field("OAuth refresh token"),
+                        "auth[expires_in]": _field("Seconds"),
+                        "auth[client_endpoint]": _field("https://<portal>/rest/"),
+                        "auth[server_endpoint]": _field("OAuth server"),
+                        "data[PARAMS][MESSAGE_ID]": _field("Message id"),
+                        "data[PARAMS][DIALOG_ID]": _field("Dialog id"),
+                        "data[PARAMS][MESSAGE]": _field("Message text"),
+                        "data[PARAMS][CHAT_ENTITY_TYPE]": _field("LINES for Open Lines"),
+                        "data[USER][IS_CONNECTOR]": _field("Y/N"),
+                        "data[LANGUAGE_ID]": _field("Install language"),
+                    },
+                }
+            }
+        },
+    },
+    "responses": {
+        "400": {"description": "Malformed or replayed event"},
+        "401": {"description": "Wrong or missing application token"},
+        "413": {"description": "Body too large"},
+        "429": {"description": "Portal over its ingress rate; see Retry-After"},
+    },
+}
 
 
 def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
@@ -68,28 +98,33 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     max_bytes = container.settings.max_body_bytes
 
     @app.exception_handler(B24ClaudeError)
-    async def on_domain_error(_: Request, exc: B24ClaudeError) -> JSONResponse:
+    async def on_domain_error(request: Request, exc: B24ClaudeError) -> JSONResponse:
         if exc.http_status >= 500:
             log.error("request failed", extra={"code": exc.code})
-            return JSONResponse({"error": exc.code, "reason": "temporarily unavailable"}, status_code=503)
-        return _error(exc)
+        return error_json(exc, bearer=request.url.path.startswith("/app/api/"))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": "bad_request", "reason": str(exc.errors()[:1])}, status_code=400)
 
     async def accept(request: Request) -> JSONResponse:
-        form = await _read_form(request, max_bytes)
+        form = await read_form(request, max_bytes)
         accepted = await container.inbox_service.accept_classic(form)
         return JSONResponse({"result": accepted.status})
 
-    @app.post("/b24/events", summary="Bitrix24 events (form-encoded): bot events and app lifecycle")
+    @app.post(
+        "/b24/events",
+        summary="Bitrix24 events (form-encoded): bot events and app lifecycle",
+        openapi_extra=EVENT_OPENAPI,
+    )
     async def events(request: Request) -> JSONResponse:
         return await accept(request)
 
-    @app.post("/b24/install", summary="Initial installation path: ONAPPINSTALL")
+    @app.post("/b24/install", summary="Initial installation path: ONAPPINSTALL", openapi_extra=EVENT_OPENAPI)
     async def install(request: Request) -> JSONResponse:
         return await accept(request)
+
+    app.include_router(build_app_router(container))
 
     @app.get("/healthz", summary="Liveness and inbox counters")
     async def healthz() -> dict[str, Any]:

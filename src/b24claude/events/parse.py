@@ -25,6 +25,10 @@ from b24claude.events.models import (
 from b24claude.kit.openlines import bindings_from_entity_data, parse_entity_data_1
 from b24claude.ports.bitrix import CrmRefs
 
+# Bitrix24's own limit on a chat message (api-reference/chat-bots/chat-bots-v2/index.md, "Лимиты":
+# 20 000 characters); a classic event carrying more did not come from a portal.
+MAX_MESSAGE_CHARS = 20_000
+
 # Keys that carry secrets in classic events; never stored in the inbox nor logged.
 _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "application_token", "AUTH"})
 
@@ -71,11 +75,16 @@ def parse_classic_envelope(form: Mapping[str, Any]) -> ClassicEnvelope:
             raise BadRequest("data must be a group of fields")
         form = {**form, "data": {}}
     try:
-        return ClassicEnvelope.model_validate(form)
+        env = ClassicEnvelope.model_validate(form)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise BadRequest(f"{where or 'body'}: {first.get('msg', 'invalid')}") from exc
+    params = env.data.get("PARAMS")
+    message = params.get("MESSAGE") if isinstance(params, Mapping) else None
+    if isinstance(message, str) and len(message) > MAX_MESSAGE_CHARS:
+        raise BadRequest(f"data.PARAMS.MESSAGE: longer than {MAX_MESSAGE_CHARS} characters")
+    return env
 
 
 def strip_secrets(value: Any) -> Any:

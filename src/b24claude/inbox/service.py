@@ -1,6 +1,20 @@
 """Accepting inbound events: verify, store durably under a unique key, then acknowledge.
 
 Nothing else happens on this path (DESIGN.md §2): the worker picks stored rows up afterwards.
+
+The checks on a classic (form-encoded) event, in order: well-formed and within size limits (400);
+the application token saved at install (401; an install event is itself the check, see
+PortalService.install); not further than ``max_event_age_s`` from now by its own ``ts`` (400: a
+replay; checked first for an install, whose acceptance writes tokens); the portal's
+ingress rate (429, counted only after the token is verified, so nobody can spend another portal's
+allowance); then stored once under its inbox key (a re-delivery inside the age window is a
+duplicate). ``ts`` is not signed — the application token is Bitrix24's only secret — so the age
+check stops verbatim replays of captured events, not forgeries by someone who holds the token.
+
+imbot.v2 events are not pushed to us: the puller fetches them with our OAuth token, and the portal
+returns only events of bots our app registered (``BOT_OWNERSHIP_ERROR`` otherwise; with OAuth the
+v2 ``botToken`` is not used — it exists for webhook-authorised bots). So "the bot token" check for
+v2 is Bitrix24's ownership check on the fetch plus ours here: an event naming another bot is dropped.
 """
 
 from __future__ import annotations
@@ -10,7 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from b24claude.errors import BadRequest, TooManyRequests
 from b24claude.events.parse import (
+    MAX_MESSAGE_CHARS,
     ClassicEnvelope,
     classic_payload,
     dialog_key_of_payload,
@@ -19,6 +35,8 @@ from b24claude.events.parse import (
     parse_classic_envelope,
     v2_payload,
 )
+from b24claude.kit.clock import Clock
+from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import FetchedEvent
 from b24claude.ports.store import InboxRepository, NewInboxItem
@@ -44,19 +62,32 @@ class InboxService:
         *,
         inbox: InboxRepository,
         portal_service: PortalService,
+        clock: Clock,
+        rate_per_s: float = 0.0,
+        burst: int = 1,
+        max_event_age_s: float = 0.0,
         on_stored: Callable[[], None] = lambda: None,
     ) -> None:
+        """``rate_per_s`` events per second per portal (burst ``burst``; 0 = unlimited);
+        ``max_event_age_s``: classic events older than this by their ``ts`` are refused (0 = no check)."""
         self._inbox = inbox
         self._portal_service = portal_service
+        self._clock = clock
+        self._limiter = KeyedTokenBucket(rate_per_s=rate_per_s, burst=burst, monotonic=clock.monotonic)
+        self._max_age_s = max_event_age_s
         self._on_stored = on_stored
+        self.dropped_foreign_v2 = 0
 
     async def accept_classic(self, form: Mapping[str, Any]) -> Accepted:
         """A form-encoded Bitrix24 event; raises BadRequest/Unauthorized for bad input."""
         env = parse_classic_envelope(form)
         if env.name == "ONAPPINSTALL":
+            self._check_age(env)  # before the install writes: an old install would roll tokens back
             await self._portal_service.install(env)
         else:
             await self._verify(env)
+            self._check_age(env)
+        self._check_rate(env.auth.member_id)
         if env.name not in HANDLED_CLASSIC:
             log.info("event ignored", extra={"kind": env.name, "member_id": env.auth.member_id})
             return Accepted("ignored")
@@ -79,7 +110,11 @@ class InboxService:
             if kind not in HANDLED_V2:
                 log.info("v2 event ignored", extra={"kind": kind, "member_id": member_id})
                 continue
-            payload = v2_payload(bot_id, ev.event_id, kind, ev.data)
+            if not _for_bot(ev.data, bot_id):
+                self.dropped_foreign_v2 += 1
+                log.warning("v2 event for another bot dropped", extra={"event": kind, "member_id": member_id})
+                continue
+            payload = v2_payload(bot_id, ev.event_id, kind, _capped_v2(ev.data, member_id))
             items.append(
                 NewInboxItem(
                     member_id,
@@ -98,6 +133,47 @@ class InboxService:
 
     async def _verify(self, env: ClassicEnvelope) -> None:
         await self._portal_service.verify_application_token(env.auth.member_id, env.auth.application_token)
+
+    def _check_age(self, env: ClassicEnvelope) -> None:
+        if self._max_age_s <= 0:
+            return
+        try:
+            ts = int(env.ts)  # Unix seconds as a string; int() also refuses "nan" and "inf"
+        except ValueError:
+            raise BadRequest("ts (the event's Unix time) is missing or not a number") from None
+        # Symmetric window: a portal clock ahead of ours must not turn every event away.
+        if abs(self._clock.now() - ts) > self._max_age_s:
+            raise BadRequest(
+                f"event ts is more than {int(self._max_age_s)} s away from now: refused as a replay"
+            )
+
+    def _check_rate(self, member_id: str) -> None:
+        wait = self._limiter.take(member_id)
+        if wait > 0:
+            raise TooManyRequests("ingress rate limit of this portal exceeded", retry_after=wait)
+
+
+def _for_bot(data: Mapping[str, Any], bot_id: int) -> bool:
+    """False when a fetched event names a bot other than ours (events without a bot block pass:
+    the portal already scoped the fetch to our bot)."""
+    bot = data.get("bot")
+    if not isinstance(bot, Mapping) or bot.get("id") in (None, ""):
+        return True
+    try:
+        return int(bot["id"]) == bot_id
+    except (TypeError, ValueError):
+        return False
+
+
+def _capped_v2(data: Mapping[str, Any], member_id: str) -> Mapping[str, Any]:
+    """A fetched message longer than Bitrix24's own limit is cut, not dropped (we pulled it with our
+    own token; losing it would lose the customer's words)."""
+    message = data.get("message")
+    text = message.get("text") if isinstance(message, Mapping) else None
+    if not isinstance(message, Mapping) or not isinstance(text, str) or len(text) <= MAX_MESSAGE_CHARS:
+        return data
+    log.warning("v2 message text cut to the limit", extra={"member_id": member_id, "chars": len(text)})
+    return {**data, "message": {**message, "text": text[:MAX_MESSAGE_CHARS]}}
 
 
 def _serial_key(member_id: str, payload: Mapping[str, Any]) -> str:

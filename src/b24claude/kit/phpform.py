@@ -18,6 +18,9 @@ _PART = re.compile(r"\[([^\[\]]*)\]")
 
 MAX_DEPTH = 16
 MAX_FIELDS = 5000
+MAX_KEY_CHARS = 512
+# Bitrix24's longest values are message texts (20 000 characters); a field far beyond that is not theirs.
+MAX_VALUE_CHARS = 100_000
 
 
 class FormError(ValueError):
@@ -31,29 +34,38 @@ def parse(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     would give; a scalar and a nested value under one key is an error, as is an empty key.
     """
     root: dict[str, Any] = {}
+    # Next ``a[]`` index per group (by identity, the groups live as long as this call): PHP's
+    # max(integer key) + 1, kept as we go so that appending stays O(1).
+    next_index: dict[int, int] = {}
     for count, (raw_key, value) in enumerate(pairs, start=1):
         if count > MAX_FIELDS:
             raise FormError(f"more than {MAX_FIELDS} fields")
+        if len(raw_key) > MAX_KEY_CHARS:
+            raise FormError(f"key longer than {MAX_KEY_CHARS} characters: {raw_key[:80]!r}")
+        if len(value) > MAX_VALUE_CHARS:
+            raise FormError(f"value of {raw_key[:80]!r} longer than {MAX_VALUE_CHARS} characters")
         m = _KEY.match(raw_key)
         if not m:
             raise FormError(f"malformed key {raw_key[:80]!r}")
         path = [m.group(1), *_PART.findall(m.group(2))]
         if len(path) > MAX_DEPTH:
             raise FormError(f"key nested deeper than {MAX_DEPTH}: {raw_key[:80]!r}")
-        _assign(root, path, value, raw_key)
+        _assign(root, path, value, raw_key, next_index)
     return root
 
 
-def _assign(node: dict[str, Any], path: list[str], value: str, raw_key: str) -> None:
+def _assign(
+    node: dict[str, Any], path: list[str], value: str, raw_key: str, next_index: dict[int, int]
+) -> None:
     for i, part in enumerate(path):
         last = i == len(path) - 1
-        if isinstance(node, list):
-            raise FormError(f"mixed list and keyed entries at {raw_key[:80]!r}")
         if part == "":
             if i == 0:
                 raise FormError("empty key")
             # ``a[]`` appends: represent as the next integer key, like PHP does.
-            part = str(sum(1 for k in node if k.isdigit()))
+            part = str(next_index.get(id(node), 0))
+        if part.isascii() and part.isdigit():
+            next_index[id(node)] = max(next_index.get(id(node), 0), int(part) + 1)
         if last:
             if isinstance(node.get(part), dict):
                 raise FormError(f"{raw_key[:80]!r} is both a value and a group")

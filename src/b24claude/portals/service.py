@@ -14,6 +14,8 @@ from b24claude.ports.store import Portal, PortalRepository
 
 log = logging.getLogger("b24claude.portals")
 
+MAX_CACHED_PORTALS = 10_000
+
 
 class PortalService:
     def __init__(
@@ -48,7 +50,9 @@ class PortalService:
             portal = await self._portals.get(member_id)
             known = portal.application_token if portal is not None and portal.installed else ""
             cached = (known, self._clock.monotonic() + self.token_cache_ttl_s)
-            self._tokens[member_id] = cached
+            # Anyone can name a new member_id per request: unknown ones stop being cached when full.
+            if known or len(self._tokens) < MAX_CACHED_PORTALS:
+                self._tokens[member_id] = cached
         if not cached[0]:
             raise Unauthorized("unknown portal")
         if not hmac.compare_digest(cached[0], token):

@@ -144,3 +144,23 @@ class ChatGateway(Protocol):
     ) -> FetchedEvents:
         """imbot.v2.Event.get; passing ``offset`` acknowledges every event below it."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class FrameUser:
+    """The Bitrix24 user behind an app frame, as the portal itself told us."""
+
+    user_id: int
+    is_admin: bool
+
+
+class PortalUsers(Protocol):
+    async def verify_frame_user(self, member_id: str, auth_id: str) -> FrameUser:
+        """Ask the portal who holds the user access token ``auth_id`` (``user.current``) and whether
+        they may manage applications (``user.admin``).
+
+        The call goes to the client endpoint stored at install, with ``auth_id`` as the only
+        credential (no refresh, no fallback to the app's own tokens); a refused token raises
+        :class:`~b24claude.errors.Bitrix24AuthError`.
+        """
+        ...

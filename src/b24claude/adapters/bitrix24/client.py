@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
 
 from b24claude.errors import (
+    Bitrix24AuthError,
     Bitrix24Error,
     Bitrix24OperationLimit,
     Bitrix24RateLimited,
@@ -160,6 +161,43 @@ class Bitrix24Client:
         """One REST method; raises the mapped :mod:`b24claude.errors` exception on failure."""
         body = await self._request(member_id, method, dict(params or {}), read=is_read_method(method))
         self._note_time(member_id, method, body.get("time"))
+        return CallResult(
+            result=body.get("result"),
+            total=_int_or_none(body.get("total")),
+            next=_int_or_none(body.get("next")),
+            time=time_block if isinstance(time_block := body.get("time"), Mapping) else {},
+        )
+
+    async def call_as_user(
+        self, member_id: str, access_token: str, method: str, params: Mapping[str, Any] | None = None
+    ) -> CallResult:
+        """One method with a user's own access token (an app frame's ``AUTH_ID``), at the portal's
+        stored client endpoint — never at an address the caller supplies.
+
+        No refresh and no retry on an auth error: the portal refusing the token *is* the answer, and
+        refreshing would silently swap in the app's own (installing admin's) tokens. Paced by the
+        portal's throttle like every other request.
+        """
+        if not access_token:
+            raise Bitrix24AuthError("no user access token", code="NO_AUTH_FOUND", status=401)
+        auth = await self._current_auth(member_id)
+        if auth.webhook:
+            raise Bitrix24AuthError("portal is connected by a webhook, not an app", code="WRONG_AUTH_TYPE")
+        as_user = replace(auth, access_token=access_token, refresh_token="")
+        payload = dict(params or {})
+        status, body = await self._send(
+            member_id, method, as_user, payload, read=is_read_method(method), attempts=_Attempts()
+        )
+        if status != 200 or not isinstance(body, dict) or error_fields(body) is not None:
+            error = map_response(status, body)
+            log.info(
+                "bitrix24.user_call.error member_id=%s method=%s status=%s code=%s",
+                member_id,
+                method,
+                status,
+                error.code,
+            )
+            raise error
         return CallResult(
             result=body.get("result"),
             total=_int_or_none(body.get("total")),

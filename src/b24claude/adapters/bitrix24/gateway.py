@@ -20,9 +20,10 @@ from b24claude.ports.bitrix import (
     DealInfo,
     FetchedEvent,
     FetchedEvents,
+    FrameUser,
 )
 
-from .batch import BatchResult, Command
+from .batch import BatchResult, Command, encode_command, parse_batch_result
 from .client import Bitrix24Client
 
 log = logging.getLogger("b24claude.bitrix24")
@@ -202,6 +203,24 @@ class Bitrix24Gateway:
             next_offset=_int(next_offset) if next_offset is not None else None,
             has_more=bool(body.get("hasMore")),
         )
+
+    # ----- PortalUsers --------------------------------------------------------------------------
+    async def verify_frame_user(self, member_id: str, auth_id: str) -> FrameUser:
+        # One request: both methods in a batch under the user's token (user.current needs scope
+        # user/user_basic/user_brief; user.admin needs none — reference: api-reference/user/
+        # user-current.md, api-reference/common/users/user-admin.md).
+        cmds = {"user": encode_command("user.current"), "admin": encode_command("user.admin")}
+        result = (
+            await self._client.call_as_user(member_id, auth_id, "batch", {"halt": 1, "cmd": cmds})
+        ).result
+        batch = parse_batch_result(result)
+        for error in batch.errors.values():
+            raise error
+        user = batch.result.get("user")
+        user_id = _int(user.get("ID")) if isinstance(user, Mapping) else 0
+        if user_id <= 0:
+            raise Bitrix24Error("user.current answered without a user id", code="ERROR_UNEXPECTED_ANSWER")
+        return FrameUser(user_id=user_id, is_admin=_yes(batch.result.get("admin")))
 
 
 # ----- load_client: one batch ---------------------------------------------------------------------

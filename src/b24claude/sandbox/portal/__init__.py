@@ -10,7 +10,7 @@ Typical use (tests, demo)::
 """
 
 from .app import create_portal_app
-from .auth import InstallResult
+from .auth import FramePost, InstallResult
 from .base import Caller, Paged, RestError
 from .state import (
     Bot,
@@ -32,6 +32,7 @@ __all__ = [
     "Chat",
     "CrmWrite",
     "DeliveryRecord",
+    "FramePost",
     "InstallResult",
     "Line",
     "ManualClock",

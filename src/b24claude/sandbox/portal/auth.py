@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -126,6 +127,58 @@ def event_auth(
         block["client_id"] = app.client_id
     block["application_token"] = app.application_token
     return block
+
+
+# ----- app frames -----------------------------------------------------------------------------------
+@dataclass
+class FramePost:
+    """What Bitrix24 sends when a user opens an app page or placement: a POST to the handler URL
+    with part of the data in the query and the rest in a form body (docs: settings/oauth/
+    simple-way.md, api-reference/widgets/_includes/widget_data.md; newer placement pages add
+    SERVER_ENDPOINT, APPLICATION_TOKEN and APPLICATION_SCOPE)."""
+
+    query: JSON
+    form: JSON
+    user_id: int
+    access_token: str
+
+
+def frame_post(
+    state: PortalState,
+    client_id: str,
+    user_id: int,
+    *,
+    placement: str = "DEFAULT",
+    placement_options: JSON | None = None,
+    lang: str | None = None,
+) -> FramePost:
+    """Tokens for ``user_id`` (as the portal mints them when the user opens the app) and the POST."""
+    app = state.apps.get(client_id)
+    if app is None or not app.installed:
+        raise KeyError(f"no installed app {client_id}")
+    user = state.users.get(user_id)
+    if user is None or user.get("_BOT") or user.get("_CONNECTOR") or not user.get("ACTIVE", True):
+        raise KeyError(f"no active employee {user_id}")
+    access, refresh = issue_tokens(state, client_id, user_id, app.scopes)
+    query: JSON = {
+        "DOMAIN": state.config.domain,
+        "PROTOCOL": "1" if state.base_url.startswith("https://") else "0",
+        "LANG": lang or state.config.language,
+        "APP_SID": secrets.token_hex(16),
+    }
+    form: JSON = {
+        "AUTH_ID": access.value,
+        "AUTH_EXPIRES": str(int(state.config.token_lifetime)),
+        "REFRESH_ID": refresh.value,
+        "SERVER_ENDPOINT": state.server_endpoint,
+        "APPLICATION_TOKEN": app.application_token,
+        "APPLICATION_SCOPE": ",".join(app.scopes),
+        "member_id": state.config.member_id,
+        "status": app.status,
+        "PLACEMENT": placement,
+        "PLACEMENT_OPTIONS": json.dumps(placement_options or {}, ensure_ascii=False),
+    }
+    return FramePost(query, form, user_id, access.value)
 
 
 # ----- the OAuth server ---------------------------------------------------------------------------

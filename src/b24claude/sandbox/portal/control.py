@@ -156,6 +156,29 @@ def build_router(state: PortalState) -> APIRouter:
             raise KeyError(f"no app {client_id}")
         return {"code": state.issue_auth_code(client_id, int(body.get("user_id", 1)))}
 
+    async def frame(request: Request) -> Any:
+        """The frame POST of a user opening the app: ``{query, form}`` to send to the app page."""
+        body = await _body(request)
+        options = body.get("placement_options")
+        if options is not None and not isinstance(options, dict):
+            raise ValueError("'placement_options' must be an object")
+        post = state.open_app_frame(
+            str(body["client_id"]),
+            int(body.get("user_id", 1)),
+            placement=str(body.get("placement", "DEFAULT")),
+            placement_options=options,
+            lang=str(body["lang"]) if body.get("lang") else None,
+        )
+        return {"query": post.query, "form": post.form, "user_id": post.user_id}
+
+    async def users(request: Request) -> Any:
+        body = await _body(request)
+        first = body.get("first_name")
+        if not isinstance(first, str) or not first:
+            raise ValueError("'first_name' (non-empty string) is required")
+        uid = state.add_employee(first, str(body.get("last_name", "")), admin=bool(body.get("admin", False)))
+        return {"id": uid, "admin": bool(state.users[uid]["_ADMIN"])}
+
     routes: list[tuple[str, str, Endpoint]] = [
         ("/customer-message", "POST", customer_message),
         ("/employee-message", "POST", employee_message),
@@ -170,6 +193,8 @@ def build_router(state: PortalState) -> APIRouter:
         ("/install", "POST", install),
         ("/webhooks", "POST", webhooks),
         ("/auth-code", "POST", auth_code),
+        ("/frame", "POST", frame),
+        ("/users", "POST", users),
     ]
     for path, verb, fn in routes:
         router.add_api_route(path, _guard(fn), methods=[verb])

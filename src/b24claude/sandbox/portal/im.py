@@ -125,6 +125,12 @@ async def user_current(state: PortalState, caller: Caller, params: JSON) -> Any:
     return public_user(state.users[caller.user_id])
 
 
+@methods.add("user.admin")
+async def user_admin(state: PortalState, caller: Caller, params: JSON) -> Any:
+    """Whether the caller may manage applications (api-reference/common/users/user-admin.md; no scope)."""
+    return bool(state.users[caller.user_id]["_ADMIN"])
+
+
 @methods.add("profile")
 async def profile(state: PortalState, caller: Caller, params: JSON) -> Any:
     user = state.users[caller.user_id]

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .auth import InstallResult
+    from .auth import FramePost, InstallResult
     from .events import Deliverer
 
 Clock = Callable[[], float]
@@ -368,6 +368,28 @@ class PortalState:
         from .auth import issue_auth_code
 
         return issue_auth_code(self, client_id, user_id)
+
+    def open_app_frame(
+        self,
+        client_id: str,
+        user_id: int = 1,
+        *,
+        placement: str = "DEFAULT",
+        placement_options: JSON | None = None,
+        lang: str | None = None,
+    ) -> FramePost:
+        """A user opens the app: fresh tokens of that user and the frame POST Bitrix24 would send."""
+        from .auth import frame_post
+
+        return frame_post(
+            self, client_id, user_id, placement=placement, placement_options=placement_options, lang=lang
+        )
+
+    def add_employee(self, first: str, last: str = "", *, admin: bool = False) -> int:
+        """A new employee of the portal (admin or not); returns the user id."""
+        from .im import add_user
+
+        return add_user(self, None, first, last, admin=admin)
 
     def expire_tokens(self) -> int:
         """Expire every access token now; returns how many."""
