@@ -14,6 +14,7 @@ from pathlib import Path
 
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
+from b24claude.adapters.logfiles import FileLogArchive
 from b24claude.adapters.memory import MemoryCache
 from b24claude.adapters.sql import SqlStore
 from b24claude.conversations.handlers import conversations_router, portals_router
@@ -26,6 +27,9 @@ from b24claude.kit.clock import Clock, SystemClock
 from b24claude.knowledge.service import KeywordKnowledgeBase
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.ports.retention import LogArchive
+from b24claude.privacy.retention import RetentionService
+from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
@@ -46,14 +50,24 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    retention: RetentionService
+    rights: PrivacyRights
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the worker (which first resumes what a previous process left) and the v2 puller."""
+        """Start the worker (which first resumes what a previous process left), the v2 puller and the
+        retention purge (every ``purge_interval_s``; 0 = never)."""
         self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+        if self.settings.purge_interval_s > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.retention.run(self.settings.purge_interval_s), name="retention-purge"
+                )
+            )
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.puller.stop()
         await self.worker.stop()
         for t in self._tasks:
@@ -78,6 +92,37 @@ def _load_knowledge(settings: Settings) -> KnowledgeSource:
     return KeywordKnowledgeBase()
 
 
+async def open_store(settings: Settings) -> SqlStore:
+    """The SQL store as the service opens it (the CLI's privacy tools open it the same way)."""
+    return await SqlStore.open(settings.database_url)
+
+
+def log_archive(settings: Settings) -> LogArchive | None:
+    """The log files, when the service writes them (``log_dir``)."""
+    return FileLogArchive(settings.log_dir) if settings.log_dir else None
+
+
+def privacy_services(
+    settings: Settings, store: SqlStore, clock: Clock
+) -> tuple[RetentionService, PrivacyRights]:
+    """The retention purge and the rights of a person (erase, export, consent, audit) over ``store``."""
+    logs = log_archive(settings)
+    retention = RetentionService(
+        store=store.retention, portals=store.portals, audit=store.audit, logs=logs, clock=clock
+    )
+    rights = PrivacyRights(
+        store=store.retention,
+        vault=store.vault,
+        subjects=store.subjects,
+        consents=store.consents,
+        audit=store.audit,
+        logs=logs,
+        digest=store.digest,
+        clock=clock,
+    )
+    return retention, rights
+
+
 async def build(
     settings: Settings,
     *,
@@ -87,7 +132,7 @@ async def build(
     clock = clock or SystemClock()
     # httpx logs request URLs at INFO: the OAuth refresh GET and webhook URLs carry secrets.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    store = await SqlStore.open(settings.database_url)
+    store = await open_store(settings)
     bitrix = Bitrix24Client(
         store.portals,
         oauth_client_id=settings.b24_client_id,
@@ -159,6 +204,7 @@ async def build(
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
     )
+    retention, rights = privacy_services(settings, store, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -173,4 +219,6 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        retention=retention,
+        rights=rights,
     )
