@@ -78,6 +78,17 @@ def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
         _fail(f"Error / Ошибка: {exc.message}")
 
 
+def _check_person(contact: int | None, phone: str | None, email: str | None) -> None:
+    """Refuse a request that names nobody before the store is even opened."""
+    from b24claude.errors import BadRequest
+    from b24claude.privacy.rights import Person
+
+    try:
+        Person.of(contact_id=contact, phone=phone, email=email)
+    except BadRequest as exc:
+        _fail(f"Error / Ошибка: {exc.message}")
+
+
 @asynccontextmanager
 async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
     """The store of ``Settings()`` (its database URL, its log_dir) and the services over it."""
@@ -137,6 +148,8 @@ def erase(
     """
     from b24claude.privacy.rights import Person
 
+    _check_person(contact, phone, email)
+
     async def work() -> ErasureReport | None:
         async with _privacy() as (_, rights):
             person = Person.of(contact_id=contact, phone=phone, email=email)
@@ -176,6 +189,7 @@ def export(
 
     Выгрузить в JSON всё, что сервис хранит об одном человеке (с настоящими значениями); с аудитом.
     """
+    _check_person(contact, phone, email)
 
     async def work() -> dict[str, Any]:
         async with _privacy() as (_, rights):

@@ -96,9 +96,10 @@ class Person:
 
 def _phone_pattern(digits: str) -> re.Pattern[str]:
     """Every written form of a phone whose lookup form is ``digits``: separators between the digits, and
-    for a Russian number an optional +7 / 7 / 8 in front; never a part of a longer number."""
+    for a Russian number an optional +7 / 7 / 8 in front; never a part of a longer number (one that goes
+    on with a digit, or with a dash or dot and a digit: an article code, a date)."""
     prefix = rf"(?:(?:\+\s?7|7|8){_SEP})?" if len(digits) == 10 else r"(?:\+\s?)?"
-    return re.compile(r"(?<!\d)" + prefix + _SEP.join(digits) + r"(?!\d)")
+    return re.compile(r"(?<!\d)(?<!\d[\-.])" + prefix + _SEP.join(digits) + r"(?!\d|[\-.]\d)")
 
 
 @dataclass(frozen=True, slots=True)
