@@ -293,6 +293,8 @@ async def test_dropping_log_lines_keeps_the_file_and_the_other_lines(tmp_path: P
             {"event": "c", "dialog_key": "dlg:chat2"},
             {"event": "d", "note": "ivan@example.ru"},
             {"event": "e"},
+            {"event": "f", "inbox_id": 7},
+            {"event": "g", "inbox_id": 8},
         ],
     )
     with path.open("a", encoding="utf-8") as f:
@@ -300,15 +302,17 @@ async def test_dropping_log_lines_keeps_the_file_and_the_other_lines(tmp_path: P
     inode = os.stat(path).st_ino
     archive = FileLogArchive(root)
 
-    assert [r["event"] for r in await archive.lines("m1", dialog_keys=["dlg:chat1"])] == ["a", "b"]
-    dropped = await archive.drop_lines("m1", dialog_keys=["dlg:chat1"], text_match=lambda s: "ivan@" in s)
+    about = {"dialog_keys": ["dlg:chat1"], "inbox_ids": [7], "text_match": lambda s: "ivan@" in s}
+    assert [r.get("event") for r in await archive.lines("m1", **about)] == ["a", "b", "d", "f", None]
+    dropped = await archive.drop_lines("m1", **about)
 
-    assert dropped == 4
+    assert dropped == 5
     assert os.stat(path).st_ino == inode  # rewritten in place: an open log handler keeps appending to it
-    assert [json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines()] == ["c", "e"]
+    kept = [json.loads(line)["event"] for line in path.read_text(encoding="utf-8").splitlines()]
+    assert kept == ["c", "e", "g"]
     assert await archive.drop_lines("m2", dialog_keys=["dlg:chat2"]) == 0  # no such portal directory
     assert await archive.drop_lines("../m1", dialog_keys=["dlg:chat2"]) == 0  # never outside the root
-    assert len(path.read_text(encoding="utf-8").splitlines()) == 2
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 3
 
 
 # --- the periodic task ------------------------------------------------------------------------------

@@ -123,7 +123,8 @@ async def dialogue(
     reply: str,
     vault: list[VaultEntry],
     event_key: str,
-) -> None:
+) -> int:
+    """A dialogue of two turns from one inbox event; returns the event's inbox id."""
     key = f"dlg:{dialog}"
     inbox_id = await add_event(store, member, event_key, dialog, v2_event(raw, dialog=dialog, author=author))
     await store.dialogues.append(member, key, Turn("user", user, 1000 + inbox_id))
@@ -136,6 +137,7 @@ async def dialogue(
     await store.ledger.add(
         LedgerEntry(member, "answer", "claude-sonnet-5-5", 100, 20, 0, 0, 0.01, 0.5, key, "req", inbox_id)
     )
+    return inbox_id
 
 
 def log_line(**fields: Any) -> str:
@@ -161,7 +163,7 @@ async def populate(store: SqlStore, log_dir: Path) -> None:
         vault=x_vault,
     )  # fmt: skip
     # X: another dialogue of the same chat user, nothing personal in it
-    await dialogue(
+    x_retried = await dialogue(
         store, "m1", "chat11", author=77, contact=None, event_key="x2",
         raw="Когда привезут заказ 4815162342?", user="Когда привезут заказ 4815162342?",
         assistant="Завтра.", reply="Завтра.", vault=[],
@@ -183,7 +185,7 @@ async def populate(store: SqlStore, log_dir: Path) -> None:
         "MESSAGE": "/callback 8 912 3456789 IVAN.Petrov@example.ru"}}})  # fmt: skip
     await store.consents.set("m1", "user:77", True, source="chat")
     # Y, same portal
-    await dialogue(
+    y_retried = await dialogue(
         store, "m1", "chat20", author=88, contact=502, event_key="y1",
         raw=f"Я {Y_NAME}, мой номер {Y_PHONE}, {Y_EMAIL}",
         user="Я [ИМЯ_1], мой номер [ТЕЛЕФОН_1], [EMAIL_1]",
@@ -215,6 +217,8 @@ async def populate(store: SqlStore, log_dir: Path) -> None:
     )
     (m1 / "2027-01-15.jsonl").write_text(
         log_line(event="message received", dialog_key="dlg:chat13")
+        + log_line(event="event will be retried", member_id="m1", inbox_id=x_retried)
+        + log_line(event="event will be retried", member_id="m1", inbox_id=y_retried)
         + log_line(event="answer sent", dialog_key="dlg:chat20"),
         encoding="utf-8",
     )
@@ -322,15 +326,17 @@ async def test_erase_by_phone_leaves_nothing_of_the_person(
     assert_no_trace_of_x(after)
     assert report.dialogues == 4
     assert report.counts["turns"] == 8 and report.counts["inbox"] == 5 and report.counts["consents"] == 1
-    assert report.counts["log_lines"] == 4
+    assert report.counts["log_lines"] == 5
     # Y and the other portal are untouched
     assert y_rows(after) == y_rows(before) and len(y_rows(after)) >= 8
     assert rows_of(after, "m2") == rows_of(before, "m2")
     whole = flat(after)
     assert Y_NAME in whole and Y_EMAIL in whole and holds_phone(after, Y_PHONE_DIGITS)
+    y_retried = next(r["id"] for r in after["inbox"] if r["key"] == "y1")
     assert [line["line"] for line in after["logs"] if line["member_id"] == "m1"] == [
         log_line(event="answer sent", dialog_key="dlg:chat20").strip(),
         log_line(event="heartbeat").strip(),
+        log_line(event="event will be retried", member_id="m1", inbox_id=y_retried).strip(),
         log_line(event="answer sent", dialog_key="dlg:chat20").strip(),
     ]
     # the ledger keeps the cost of X's calls, unlinked from them
@@ -437,7 +443,13 @@ async def test_export_gives_back_the_persons_text_with_real_values(
     assert data["consents"] == [{"client_key": "user:77", "granted": True}]
     assert len(data["inbox_events"]) == 5  # the four dialogues' events and the stray command
     assert data["ledger"]["calls"] == 4 and data["ledger"]["cost_usd"] == pytest.approx(0.04)
-    assert [line["event"] for line in data["logs"]] == ["message received", "answer sent", "message received"]
+    assert [line["event"] for line in data["logs"]] == [
+        "message received",  # chat10
+        "answer sent",  # chat10
+        "crm lookup",  # no dialogue, but the phone
+        "message received",  # chat13
+        "event will be retried",  # chat11's event
+    ]
     exported = json.dumps(data, ensure_ascii=False)
     assert Y_NAME not in exported and not holds_phone(data, Y_PHONE_DIGITS) and "chat20" not in exported
     [record] = await store.audit.list("m1")

@@ -1,12 +1,13 @@
 """The log files as a :class:`b24claude.ports.retention.LogArchive`.
 
 Layout (``settings.log_dir``): ``<log_dir>/<member_id or "_service">/<YYYY-MM-DD>.jsonl`` — one JSON
-object per line, possibly with a ``dialog_key`` (the dialogue's own key or the portal-qualified one).
-Days are UTC dates. Files of any other name are left alone.
+object per line, possibly with a ``dialog_key`` (the dialogue's own key or the portal-qualified one)
+or an ``inbox_id``. Days are UTC dates. Files of any other name are left alone.
 
-Dropping lines rewrites a file *in place* (same inode): a log handler holding the file open in append
-mode keeps writing to it. A line appended between our last read and the truncate would be lost; the
-rewrite re-reads whatever was appended meanwhile to keep that window to a few microseconds.
+Dropping lines rewrites a file *in place* (same inode), so a handler holding the file open in append
+mode would keep writing to it (the service's handler opens the file per record anyway). A line
+appended between our last read and the truncate would be lost; the rewrite re-reads whatever was
+appended meanwhile to keep that window to a few microseconds.
 """
 
 from __future__ import annotations
@@ -41,18 +42,26 @@ class FileLogArchive:
         member_id: str,
         *,
         dialog_keys: Sequence[str] = (),
+        inbox_ids: Sequence[int] = (),
         text_match: Callable[[str], bool] | None = None,
     ) -> int:
-        keys = set(stored_forms(member_id, dialog_keys))
-        if not keys and text_match is None:
+        about = _About(member_id, dialog_keys, inbox_ids)
+        if not about and text_match is None:
             return 0
-        return await asyncio.to_thread(self._drop_lines, member_id, keys, text_match)
+        return await asyncio.to_thread(self._drop_lines, member_id, about, text_match)
 
-    async def lines(self, member_id: str, *, dialog_keys: Sequence[str]) -> list[Mapping[str, Any]]:
-        keys = set(stored_forms(member_id, dialog_keys))
-        if not keys:
+    async def lines(
+        self,
+        member_id: str,
+        *,
+        dialog_keys: Sequence[str] = (),
+        inbox_ids: Sequence[int] = (),
+        text_match: Callable[[str], bool] | None = None,
+    ) -> list[Mapping[str, Any]]:
+        about = _About(member_id, dialog_keys, inbox_ids)
+        if not about and text_match is None:
             return []
-        return await asyncio.to_thread(self._lines, member_id, keys)
+        return await asyncio.to_thread(self._lines, member_id, about, text_match)
 
     # --- blocking parts, run in a thread ------------------------------------------------------------
 
@@ -95,24 +104,45 @@ class FileLogArchive:
                 deleted += 1
         return deleted
 
-    def _drop_lines(self, member_id: str, keys: set[str], text_match: Callable[[str], bool] | None) -> int:
+    def _drop_lines(self, member_id: str, about: _About, text_match: Callable[[str], bool] | None) -> int:
         def doomed(line: str) -> bool:
-            return _dialog_key(line) in keys or (text_match is not None and text_match(line))
+            return about.concerns(_record(line)) or (text_match is not None and text_match(line))
 
         dropped = 0
         for _, path in self._day_files(member_id):
             dropped += _rewrite_without(path, doomed)
         return dropped
 
-    def _lines(self, member_id: str, keys: set[str]) -> list[Mapping[str, Any]]:
+    def _lines(
+        self, member_id: str, about: _About, text_match: Callable[[str], bool] | None
+    ) -> list[Mapping[str, Any]]:
         found: list[Mapping[str, Any]] = []
         for _, path in self._day_files(member_id):
             with path.open(encoding="utf-8", errors="replace") as f:
                 for line in f:
                     record = _record(line)
-                    if record is not None and record.get("dialog_key") in keys:
-                        found.append(record)
+                    if about.concerns(record) or (text_match is not None and text_match(line)):
+                        found.append(record if record is not None else {"line": line.rstrip("\n")})
         return found
+
+
+class _About:
+    """Which log records are about given dialogues or inbox rows."""
+
+    def __init__(self, member_id: str, dialog_keys: Sequence[str], inbox_ids: Sequence[int]) -> None:
+        self.keys = set(stored_forms(member_id, dialog_keys))
+        self.inbox_ids = {int(i) for i in inbox_ids}
+
+    def __bool__(self) -> bool:
+        return bool(self.keys or self.inbox_ids)
+
+    def concerns(self, record: Mapping[str, Any] | None) -> bool:
+        if record is None:
+            return False
+        key, inbox_id = record.get("dialog_key"), record.get("inbox_id")
+        if isinstance(key, str) and key in self.keys:
+            return True
+        return isinstance(inbox_id, int) and not isinstance(inbox_id, bool) and inbox_id in self.inbox_ids
 
 
 def _record(line: str) -> dict[str, Any] | None:
@@ -121,12 +151,6 @@ def _record(line: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _dialog_key(line: str) -> str | None:
-    record = _record(line)
-    key = None if record is None else record.get("dialog_key")
-    return key if isinstance(key, str) else None
 
 
 def _rewrite_without(path: Path, doomed: Callable[[str], bool]) -> int:

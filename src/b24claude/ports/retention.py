@@ -90,12 +90,6 @@ class RetentionStore(Protocol):
         rows (dialog_key "", inbox_id NULL; costs kept). Returns counts per table."""
         ...
 
-    async def anonymise_ledger(
-        self, member_id: str, dialog_keys: Sequence[str], *, inbox_ids: Sequence[int] = ()
-    ) -> int:
-        """Unlink the ledger rows of these dialogues (or inbox rows) from them; costs stay."""
-        ...
-
     async def turns(self, member_id: str, dialog_key: str) -> list[Turn]:
         """Every turn of the dialogue, oldest first."""
         ...
@@ -130,12 +124,20 @@ class LogArchive(Protocol):
         member_id: str,
         *,
         dialog_keys: Sequence[str] = (),
+        inbox_ids: Sequence[int] = (),
         text_match: Callable[[str], bool] | None = None,
     ) -> int:
-        """Remove the portal's log lines about these dialogues, or whose raw text ``text_match``
-        accepts; returns how many lines."""
+        """Remove the portal's log lines about these dialogues or inbox rows (their ``dialog_key`` or
+        ``inbox_id`` field), or whose raw text ``text_match`` accepts; returns how many lines."""
         ...
 
-    async def lines(self, member_id: str, *, dialog_keys: Sequence[str]) -> list[Mapping[str, Any]]:
-        """The portal's log records about these dialogues, oldest file first."""
+    async def lines(
+        self,
+        member_id: str,
+        *,
+        dialog_keys: Sequence[str] = (),
+        inbox_ids: Sequence[int] = (),
+        text_match: Callable[[str], bool] | None = None,
+    ) -> list[Mapping[str, Any]]:
+        """The portal's log records that :meth:`drop_lines` would remove, oldest file first."""
         ...

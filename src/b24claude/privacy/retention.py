@@ -117,7 +117,6 @@ class RetentionService:
 
     async def run(self, interval_s: float) -> None:
         """Purge now and every ``interval_s`` until :meth:`stop`; an error is logged, never fatal."""
-        self._stopping.clear()
         while not self._stopping.is_set():
             try:
                 report = await self.purge(self._clock.now(), actor="scheduler")

@@ -105,7 +105,7 @@ def _phone_pattern(digits: str) -> re.Pattern[str]:
 @dataclass(frozen=True, slots=True)
 class Found:
     dialog_keys: tuple[str, ...]
-    inbox_ids: tuple[int, ...]  # rows holding the value, even outside any dialogue
+    inbox_ids: tuple[int, ...]  # the dialogues' inbox rows, and rows holding the value outside any
     authors: tuple[int, ...]
 
 
@@ -158,7 +158,10 @@ class PrivacyRights:
         counts: dict[str, int] = {"log_lines": 0, "consents": 0}
         if self._logs is not None:
             counts["log_lines"] = await self._logs.drop_lines(
-                member_id, dialog_keys=found.dialog_keys, text_match=person.matcher()
+                member_id,
+                dialog_keys=found.dialog_keys,
+                inbox_ids=found.inbox_ids,
+                text_match=person.matcher(),
             )
         for key in self._client_keys(person, found):
             counts["consents"] += await self._consents.delete(member_id, key)
@@ -200,8 +203,14 @@ class PrivacyRights:
             if granted is not None:
                 consents.append({"client_key": key, "granted": granted})
         logs = []
-        if self._logs is not None and found.dialog_keys:
-            logs = [dict(r) for r in await self._logs.lines(member_id, dialog_keys=found.dialog_keys)]
+        if self._logs is not None:
+            records = await self._logs.lines(
+                member_id,
+                dialog_keys=found.dialog_keys,
+                inbox_ids=found.inbox_ids,
+                text_match=person.matcher(),
+            )
+            logs = [dict(r) for r in records]
         ledger = await self._store.ledger_summary(member_id, found.dialog_keys, inbox_ids=found.inbox_ids)
         now = self._clock.now()
         export: dict[str, Any] = {
@@ -287,6 +296,8 @@ class PrivacyRights:
         for author in sorted(authors):
             keys.update(await self._subjects.dialogues_of(member_id, author_id=author))
         keys.discard("")
+        rows = await self._store.inbox_rows(member_id, sorted(keys), inbox_ids=sorted(inbox_ids))
+        inbox_ids.update(row.id for row in rows)
         return Found(tuple(sorted(keys)), tuple(sorted(inbox_ids)), tuple(sorted(authors)))
 
     async def _scan(

@@ -169,12 +169,6 @@ class SqlRetentionStore:
                 )
         return counts
 
-    async def anonymise_ledger(
-        self, member_id: str, dialog_keys: Sequence[str], *, inbox_ids: Sequence[int] = ()
-    ) -> int:
-        async with self._db.write("retention.anonymise_ledger") as conn:
-            return await _anonymise(conn, member_id, dialog_keys, inbox_ids)
-
     async def turns(self, member_id: str, dialog_key: str) -> list[Turn]:
         t = dialogue_turns.c
         stmt = (
