@@ -423,6 +423,27 @@ async def test_a_person_must_be_named(rights: PrivacyRights, store: SqlStore) ->
     assert await store.audit.list("m1") == []
 
 
+async def test_the_scan_reads_every_row_of_the_portal_once_whatever_the_page(store: SqlStore) -> None:
+    for source, table in (("inbox", "inbox"), ("dialogue_turns", "dialogue_turns")):
+        whole = [r async for r in store.retention.scan("m1", source)]
+        paged = [r async for r in store.retention.scan("m1", source, page=2)]
+        async with store.engine.connect() as conn:
+            expected = (
+                await conn.execute(text(f"SELECT count(*) FROM {table} WHERE member_id = 'm1'"))
+            ).scalar_one()
+        assert len(whole) == expected >= 6
+        assert sorted(r.row_id for r in paged) == sorted(r.row_id for r in whole)
+        assert len({r.row_id for r in paged}) == expected
+    [stray] = [r async for r in store.retention.scan("m1", "inbox") if r.dialog_key == ""]
+    assert "/callback" in json.dumps(stray.content, ensure_ascii=False)
+    replies = [
+        r.content["effects"]
+        async for r in store.retention.scan("m1", "inbox")
+        if r.dialog_key == "dlg:chat10"
+    ]
+    assert X_NAME in json.dumps(replies, ensure_ascii=False)  # the reply's text is searched too
+
+
 # --- export ---------------------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ match both forms; :func:`dialogue_key_of` turns a stored key back into the dialo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -76,10 +76,9 @@ class RetentionStore(Protocol):
 
     # --- the rights of a person -------------------------------------------------------------------
 
-    async def scan(
-        self, member_id: str, source: ScanSource, *, after_id: int = 0, limit: int = 500
-    ) -> list[ScanRow]:
-        """A page of the portal's records of one kind, ordered by ``row_id``, after ``after_id``."""
+    def scan(self, member_id: str, source: ScanSource, *, page: int = 500) -> AsyncIterator[ScanRow]:
+        """Every record of one kind the portal holds, read ``page`` rows per query (each query short,
+        and as cheap at the end of a large portal as at its start)."""
         ...
 
     async def delete_dialogues(

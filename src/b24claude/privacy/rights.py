@@ -308,18 +308,12 @@ class PrivacyRights:
         keys: set[str],
         inbox_ids: set[int],
     ) -> None:
-        after = 0
-        while True:
-            page = await self._store.scan(member_id, source, after_id=after, limit=SCAN_PAGE)
-            for row in page:
-                if any(matcher(text) for text in _strings(row.content)):
-                    if row.dialog_key:
-                        keys.add(row.dialog_key)
-                    if source == "inbox":
-                        inbox_ids.add(row.row_id)
-            if len(page) < SCAN_PAGE:
-                return
-            after = page[-1].row_id
+        async for row in self._store.scan(member_id, source, page=SCAN_PAGE):
+            if any(matcher(text) for text in _strings(row.content)):
+                if row.dialog_key:
+                    keys.add(row.dialog_key)
+                if source == "inbox":
+                    inbox_ids.add(row.row_id)
 
     def _client_keys(self, person: Person, found: Found) -> list[str]:
         keys = [client_key_of(a) for a in found.authors]

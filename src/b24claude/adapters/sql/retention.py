@@ -7,10 +7,10 @@ Effects go with their inbox rows: the foreign key cascades (PostgreSQL; SQLite w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, union, update
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, tuple_, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from b24claude.adapters.sql.engine import SqlDatabase
@@ -84,36 +84,48 @@ class SqlRetentionStore:
 
     # --- the rights of a person -------------------------------------------------------------------
 
-    async def scan(
-        self, member_id: str, source: ScanSource, *, after_id: int = 0, limit: int = 500
-    ) -> list[ScanRow]:
-        if source == "dialogue_turns":
-            t = dialogue_turns.c
-            turn_stmt = (
-                select(t.seq, t.dialog_key, t.text)
-                .where(t.member_id == member_id, t.seq > after_id)
-                .order_by(t.seq)
-                .limit(limit)
-            )
-            async with self._db.read("retention.scan") as conn:
-                rows = (await conn.execute(turn_stmt)).all()
-            return [ScanRow("dialogue_turns", int(r.seq), r.dialog_key, r.text) for r in rows]
-        i, e = inbox.c, effects.c
-        inbox_stmt = (
-            select(i.id, i.dialog_key, i.payload)
-            .where(i.member_id == member_id, i.id > after_id)
-            .order_by(i.id)
-            .limit(limit)
-        )
+    async def scan(self, member_id: str, source: ScanSource, *, page: int = 500) -> AsyncIterator[ScanRow]:
+        # Keyset pages along the portal's own index, so a page costs the same wherever it starts (an
+        # OFFSET, or "id > n" filtered by portal, would re-read the portal's earlier rows each time).
+        scan_page = self._turn_page if source == "dialogue_turns" else self._inbox_page
+        after: tuple[Any, ...] | None = None
+        while True:
+            rows, after = await scan_page(member_id, after, page)
+            for row in rows:
+                yield row
+            if len(rows) < page or after is None:
+                return
+
+    async def _turn_page(
+        self, member_id: str, after: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[ScanRow], tuple[Any, ...] | None]:
+        t = dialogue_turns.c  # index ix_dialogue_turns_dialog_seq (member_id, dialog_key, seq)
+        stmt = select(t.seq, t.dialog_key, t.text).where(t.member_id == member_id)
+        if after is not None:
+            stmt = stmt.where(tuple_(t.dialog_key, t.seq) > tuple_(*after))
+        stmt = stmt.order_by(t.dialog_key, t.seq).limit(limit)
         async with self._db.read("retention.scan") as conn:
-            rows = (await conn.execute(inbox_stmt)).all()
+            rows = (await conn.execute(stmt)).all()
+        last = (rows[-1].dialog_key, rows[-1].seq) if rows else None
+        return [ScanRow("dialogue_turns", int(r.seq), r.dialog_key, r.text) for r in rows], last
+
+    async def _inbox_page(
+        self, member_id: str, after: tuple[Any, ...] | None, limit: int
+    ) -> tuple[list[ScanRow], tuple[Any, ...] | None]:
+        i, e = inbox.c, effects.c  # unique index uq_inbox_member_key (member_id, key)
+        stmt = select(i.id, i.key, i.dialog_key, i.payload).where(i.member_id == member_id)
+        if after is not None:
+            stmt = stmt.where(i.key > after[0])
+        stmt = stmt.order_by(i.key).limit(limit)
+        async with self._db.read("retention.scan") as conn:
+            rows = (await conn.execute(stmt)).all()
             ids = [int(r.id) for r in rows]
             found: dict[int, list[Any]] = {}
             if ids:
                 effect_stmt = select(e.inbox_id, e.payload, e.result).where(e.inbox_id.in_(ids))
                 for eff in (await conn.execute(effect_stmt)).all():
                     found.setdefault(int(eff.inbox_id), []).append([eff.payload, eff.result])
-        return [
+        scanned = [
             ScanRow(
                 "inbox",
                 int(r.id),
@@ -122,6 +134,7 @@ class SqlRetentionStore:
             )
             for r in rows
         ]
+        return scanned, ((rows[-1].key,) if rows else None)
 
     async def delete_dialogues(
         self, member_id: str, dialog_keys: Sequence[str], *, inbox_ids: Sequence[int] = ()
