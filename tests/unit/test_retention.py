@@ -374,9 +374,13 @@ async def test_the_container_runs_the_purge_and_stops_it(tmp_path: Path) -> None
     await add_portal(seed, "m1", Retention(dialogues_days=1))
     await seed.dialogues.append("m1", "dlg:a", Turn("user", "привет", None, time.time() - 3 * DAY))
     await seed.close()
-    container = await build(
-        Settings(database_url=url, purge_interval_s=3600.0, log_dir=str(tmp_path / "logs"))
+    settings = Settings(
+        database_url=url,
+        purge_interval_s=3600.0,
+        log_dir=str(tmp_path / "logs"),
+        secret_key_file=str(tmp_path / "b24claude.key"),  # the keyring's, once secrets are encrypted
     )
+    container = await build(settings)
     task_names: set[str] = set()
     purged = False
     await container.start()

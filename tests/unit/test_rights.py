@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 from b24claude.adapters.logfiles import FileLogArchive
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.tables import metadata
+from b24claude.bootstrap import open_store
 from b24claude.cli.main import app
 from b24claude.errors import BadRequest
 from b24claude.kit.clock import SystemClock
@@ -32,6 +33,7 @@ from b24claude.ports.bitrix import PortalAuth
 from b24claude.ports.privacy import DialogueSubject, VaultEntry
 from b24claude.ports.store import LedgerEntry, NewInboxItem, Portal, Turn
 from b24claude.privacy.rights import Person, PrivacyRights, restore
+from b24claude.settings import Settings
 
 X_PHONE, X_PHONE_DIGITS = "+7 (912) 345-67-89", "9123456789"
 X_EMAIL = "Ivan.Petrov@Example.ru"
@@ -544,7 +546,13 @@ def test_an_email_is_found_whatever_its_case_and_not_inside_another() -> None:
 
 def cli_env(db_url: str, log_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("B24C_", "ANTHROPIC_"))}
-    return {**env, "B24C_DATABASE_URL": db_url, "B24C_LOG_DIR": str(log_dir), "COLUMNS": "200"}
+    return {
+        **env,
+        "B24C_DATABASE_URL": db_url,
+        "B24C_LOG_DIR": str(log_dir),
+        "B24C_SECRET_KEY_FILE": str(log_dir.parent / "b24claude.key"),
+        "COLUMNS": "200",
+    }
 
 
 def cli(args: list[str], *, db_url: str, log_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -558,11 +566,17 @@ def cli(args: list[str], *, db_url: str, log_dir: Path) -> subprocess.CompletedP
     )
 
 
+def service_settings(db_url: str, log_dir: Path) -> Settings:
+    return Settings(
+        database_url=db_url, log_dir=str(log_dir), secret_key_file=str(log_dir.parent / "b24claude.key")
+    )
+
+
 def seed(db_url: str, log_dir: Path) -> None:
-    """The world in a database the CLI opens as the service does (with the service's own codec)."""
+    """The world in a database opened as the service (and so the CLI) opens it: its codec, its digest."""
 
     async def work() -> None:
-        opened = await SqlStore.open(db_url)
+        opened = await open_store(service_settings(db_url, log_dir))
         await populate(opened, log_dir)
         await opened.close()
 
@@ -571,7 +585,7 @@ def seed(db_url: str, log_dir: Path) -> None:
 
 def snapshot(db_url: str, log_dir: Path) -> dict[str, list[dict[str, Any]]]:
     async def work() -> dict[str, list[dict[str, Any]]]:
-        opened = await SqlStore.open(db_url)
+        opened = await open_store(service_settings(db_url, log_dir))
         try:
             return await dump(opened, log_dir)
         finally:
