@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.crypto import Keyring
+from b24claude.adapters.logfiles import FileLogArchive
 from b24claude.adapters.memory import MemoryCache
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
@@ -32,10 +33,13 @@ from b24claude.knowledge.service import KeywordKnowledgeBase
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.ports.retention import LogArchive
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
 from b24claude.privacy.logtext import LogTextPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
+from b24claude.privacy.retention import RetentionService
+from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
@@ -62,15 +66,25 @@ class Container:
     puller: EventPuller
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
+    retention: RetentionService
+    rights: PrivacyRights
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the worker (which first resumes what a previous process left) and the v2 puller."""
+        """Start the worker (which first resumes what a previous process left), the v2 puller and the
+        retention purge (every ``purge_interval_s``; 0 = never)."""
         self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
+        if self.settings.purge_interval_s > 0:
+            self._tasks.append(
+                asyncio.create_task(
+                    self.retention.run(self.settings.purge_interval_s), name="retention-purge"
+                )
+            )
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.puller.stop()
         await self.worker.stop()
         for t in self._tasks:
@@ -123,6 +137,32 @@ async def open_store(settings: Settings, keyring: Keyring) -> SqlStore:
         await store.close()
         raise
     return store
+
+
+def log_archive(settings: Settings) -> LogArchive | None:
+    """The log files, when the service writes them (``log_dir``)."""
+    return FileLogArchive(settings.log_dir) if settings.log_dir else None
+
+
+def privacy_services(
+    settings: Settings, store: SqlStore, clock: Clock
+) -> tuple[RetentionService, PrivacyRights]:
+    """The retention purge and the rights of a person (erase, export, consent, audit) over ``store``."""
+    logs = log_archive(settings)
+    retention = RetentionService(
+        store=store.retention, portals=store.portals, audit=store.audit, logs=logs, clock=clock
+    )
+    rights = PrivacyRights(
+        store=store.retention,
+        vault=store.vault,
+        subjects=store.subjects,
+        consents=store.consents,
+        audit=store.audit,
+        logs=logs,
+        digest=store.digest,
+        clock=clock,
+    )
+    return retention, rights
 
 
 async def build(
@@ -237,6 +277,7 @@ async def build(
     privacy_admin = PrivacyAdminService(
         portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
+    retention, rights = privacy_services(settings, store, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -256,4 +297,6 @@ async def build(
         puller=puller,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
+        retention=retention,
+        rights=rights,
     )

@@ -156,8 +156,7 @@ async def test_policy_without_phone_masking_sends_phones_but_still_masks_documen
 async def test_a_consenting_client_keeps_contacts_only_when_the_portal_respects_consent(
     stack: SandboxStack,
 ) -> None:
-    from b24claude.conversations.service import client_key
-    from b24claude.privacy.policy import PrivacyPolicy
+    from b24claude.privacy.policy import PrivacyPolicy, client_key
 
     assert stack.container is not None
     store = stack.container.store

@@ -6,13 +6,26 @@ Each group of commands lives in its own section; the heavy imports happen inside
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from b24claude.adapters.crypto import Keyring
+    from b24claude.ports.privacy import AuditRecord
+    from b24claude.privacy.retention import PurgeReport, RetentionService
+    from b24claude.privacy.rights import ErasureReport, PrivacyRights
     from b24claude.settings import Settings
+
+_T = TypeVar("_T")
 
 privacy_app = typer.Typer(
     no_args_is_help=True,
@@ -144,3 +157,224 @@ def _keyring_or_exit(settings: Settings) -> Keyring:
 
 
 # --- retention and rights: purge, erase, export, consent, audit ---------------------------------------
+
+
+_PORTAL_HELP = "Portal member_id / member_id портала"
+_CONTACT_HELP = "CRM contact id / ID контакта в CRM"
+_PHONE_HELP = "Phone, any format / Телефон в любом формате"
+_EMAIL_HELP = "E-mail"
+_LABELS = {
+    "dialogues": "dialogues / диалогов",
+    "turns": "turns / реплик",
+    "inbox": "inbox events / входящих событий",
+    "effects": "effects / действий",
+    "vault": "vault entries / значений в хранилище ПДн",
+    "subjects": "subject bindings / привязок к людям",
+    "consents": "consents / согласий",
+    "ledger": "ledger rows unlinked (cost kept) / строк учёта обезличено (стоимость сохранена)",
+    "log_lines": "log lines / строк журнала",
+    "log_files": "log files / файлов журнала",
+}
+
+
+def _label(name: str) -> str:
+    return _LABELS.get(name, name)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run one privacy command; our errors become a message and exit code 2."""
+    from b24claude.errors import B24ClaudeError
+
+    try:
+        return asyncio.run(work())
+    except B24ClaudeError as exc:
+        _fail(f"Error / Ошибка: {exc.message}")
+
+
+def _check_person(contact: int | None, phone: str | None, email: str | None) -> None:
+    """Refuse a request that names nobody before the store is even opened."""
+    from b24claude.errors import BadRequest
+    from b24claude.privacy.rights import Person
+
+    try:
+        Person.of(contact_id=contact, phone=phone, email=email)
+    except BadRequest as exc:
+        _fail(f"Error / Ошибка: {exc.message}")
+
+
+@asynccontextmanager
+async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
+    """The store of ``Settings()`` (its database URL, its log_dir) and the services over it."""
+    from b24claude.bootstrap import open_store, privacy_services
+    from b24claude.kit.clock import SystemClock
+    from b24claude.settings import Settings
+
+    settings = Settings()
+    store = await open_store(settings, _keyring_or_exit(settings))
+    try:
+        yield privacy_services(settings, store, SystemClock())
+    finally:
+        await store.close()
+
+
+@privacy_app.command("purge")
+def purge(
+    portal: Annotated[
+        str | None, typer.Option("--portal", help=f"{_PORTAL_HELP} (default: all / все)")
+    ] = None,
+) -> None:
+    """Delete what is older than each portal's retention periods (the service runs it by itself).
+
+    Удалить то, что старше сроков хранения каждого портала (сервис делает это и сам).
+    """
+
+    async def work() -> PurgeReport:
+        async with _privacy() as (retention, _):
+            return await retention.purge(time.time(), member_id=portal, actor="cli")
+
+    report = _run(work)
+    if not report.portals and not report.service_log_files:
+        typer.echo("Nothing to purge / Удалять нечего")
+    for member, counts in report.portals.items():
+        typer.echo(f"{member}:")
+        for name, n in counts.items():
+            typer.echo(f"  {_label(name)}: {n}")
+    if report.service_log_files:
+        typer.echo(f"_service: {_label('log_files')}: {report.service_log_files}")
+    for member, code in report.errors.items():
+        typer.echo(f"{member}: failed / ошибка: {code}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@privacy_app.command("erase")
+def erase(
+    portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],
+    contact: Annotated[int | None, typer.Option("--contact", help=_CONTACT_HELP)] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help=_PHONE_HELP)] = None,
+    email: Annotated[str | None, typer.Option("--email", help=_EMAIL_HELP)] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask / Не спрашивать")] = False,
+) -> None:
+    """Erase everything the service holds about one person (CRM contact, phone or e-mail); audited.
+
+    Удалить всё, что сервис хранит об одном человеке (контакт CRM, телефон или e-mail); с аудитом.
+    """
+    from b24claude.privacy.rights import Person
+
+    _check_person(contact, phone, email)
+
+    async def work() -> ErasureReport | None:
+        async with _privacy() as (_, rights):
+            person = Person.of(contact_id=contact, phone=phone, email=email)
+            found = await rights.find(portal, person)
+            typer.echo(
+                f"Found / Найдено: {_label('dialogues')}: {len(found.dialog_keys)}, "
+                f"{_label('inbox')}: {len(found.inbox_ids)}"
+            )
+            if not yes and not typer.confirm(
+                f"Erase them for good in portal {portal}? / Удалить их безвозвратно на портале {portal}?"
+            ):
+                return None
+            return await rights.erase(portal, contact_id=contact, phone=phone, email=email, actor="cli")
+
+    report = _run(work)
+    if report is None:
+        typer.echo("Cancelled / Отменено")
+        raise typer.Exit(1)
+    typer.echo(f"Erased / Удалено ({_label('dialogues')}: {report.dialogues}):")
+    for name, n in report.counts.items():
+        typer.echo(f"  {_label(name)}: {n}")
+    typer.echo(f"Audit record / Запись аудита: #{report.audit_id}")
+
+
+@privacy_app.command("export")
+def export(
+    portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],
+    contact: Annotated[int | None, typer.Option("--contact", help=_CONTACT_HELP)] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help=_PHONE_HELP)] = None,
+    email: Annotated[str | None, typer.Option("--email", help=_EMAIL_HELP)] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write to this file (mode 0600) / Записать в файл (права 0600)"),
+    ] = None,
+) -> None:
+    """Export everything the service holds about one person as JSON (real values restored); audited.
+
+    Выгрузить в JSON всё, что сервис хранит об одном человеке (с настоящими значениями); с аудитом.
+    """
+    _check_person(contact, phone, email)
+
+    async def work() -> dict[str, Any]:
+        async with _privacy() as (_, rights):
+            return await rights.export(portal, contact_id=contact, phone=phone, email=email, actor="cli")
+
+    data = _run(work)
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if out is None:
+        typer.echo(text)
+        return
+    # The file holds personal data: readable by its owner only, from the moment it exists.
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    typer.echo(
+        f"Exported / Выгружено: {_label('dialogues')}: {len(data['dialogues'])} -> {out}",
+        err=True,
+    )
+
+
+@privacy_app.command("consent")
+def consent(
+    portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],
+    client: Annotated[
+        str, typer.Option("--client", help="Client key, e.g. user:42 / Ключ клиента, например user:42")
+    ],
+    granted: Annotated[
+        bool | None,
+        typer.Option("--granted/--revoked", help="Consent given or withdrawn / Согласие дано или отозвано"),
+    ] = None,
+) -> None:
+    """Record a client's consent to processing of their data (as the portal admin says); audited.
+
+    Записать согласие клиента на обработку его данных (со слов администратора портала); с аудитом.
+    """
+    if granted is None:
+        _fail("Say --granted or --revoked / Укажите --granted или --revoked")
+
+    async def work() -> None:
+        async with _privacy() as (_, rights):
+            await rights.set_consent(portal, client, granted, actor="cli")
+
+    _run(work)
+    state = "granted / дано" if granted else "revoked / отозвано"
+    typer.echo(f"{client}: {state}")
+
+
+@privacy_app.command("audit")
+def audit(
+    portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],
+    limit: Annotated[
+        int, typer.Option("--limit", help="How many, newest first / Сколько, новые первыми")
+    ] = 100,
+) -> None:
+    """Show the portal's audit trail: purges, erasures, exports, consents.
+
+    Показать журнал аудита портала: очистки, удаления, выгрузки, согласия.
+    """
+
+    async def work() -> list[AuditRecord]:
+        async with _privacy() as (_, rights):
+            return await rights.audit_trail(portal, limit=limit)
+
+    records = _run(work)
+    if not records:
+        typer.echo("No records / Записей нет")
+    for r in records:
+        when = datetime.fromtimestamp(r.created_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        details = json.dumps(dict(r.details), ensure_ascii=False, sort_keys=True)
+        typer.echo(f"#{r.id} {when} {r.action} {r.actor} {r.subject or '-'} {details}")

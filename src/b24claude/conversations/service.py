@@ -29,7 +29,7 @@ from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.privacy import ConsentRepository, DialogueSubject, SubjectRepository
 from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
 from b24claude.privacy.normalise import normalise
-from b24claude.privacy.policy import PrivacyPolicy
+from b24claude.privacy.policy import PrivacyPolicy, client_key
 from b24claude.privacy.pseudonymise import DialogueMask, Pseudonymiser, placeholders_in, type_of
 
 log = logging.getLogger("b24claude.conversations")
@@ -288,11 +288,6 @@ class AnswerService:
                 return await self._crm.find_by_comm(msg.member_id, phone=span.value)
             return await self._crm.find_by_comm(msg.member_id, email=span.value)
         return CrmRefs()
-
-
-def client_key(author_id: int) -> str:
-    """How a chat client is keyed in the consent table."""
-    return f"user:{author_id}"
 
 
 def _language(text: str, default: str) -> str:

@@ -96,6 +96,11 @@ class PrivacyPolicy:
         return out
 
 
+def client_key(author_id: int) -> str:
+    """How a chat client is keyed in the consent table."""
+    return f"user:{author_id}"
+
+
 def _types(name: str, value: Any) -> frozenset[PiiType]:
     if not isinstance(value, list | tuple | set | frozenset) or not all(isinstance(v, str) for v in value):
         raise BadRequest(f"{name} must be a list of PII types")

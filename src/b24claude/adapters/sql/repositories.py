@@ -24,6 +24,7 @@ from b24claude.adapters.sql.privacy import (
     SqlSubjectRepository,
     plain_digest,
 )
+from b24claude.adapters.sql.retention import SqlRetentionStore
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import BotApi, PortalAuth
@@ -652,6 +653,8 @@ class SqlStore:
         self.subjects = SqlSubjectRepository(self.db)
         self.consents = SqlConsentRepository(self.db)
         self.audit = SqlAuditRepository(self.db)
+        self.retention = SqlRetentionStore(self.db)
+        self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod
     async def open(
