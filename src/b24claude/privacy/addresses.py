@@ -18,36 +18,40 @@ from b24claude.privacy.candidates import WORDS, Candidate
 from b24claude.privacy.morph import Morph
 
 _CAPW = r"[А-ЯЁ][а-яё]+"
-_HOUSE = r"\d{1,4}(?:\s?[а-яА-Я](?![а-яё]))?(?:\s?[/\-]\s?\d{1,4}(?:[а-яА-Я](?![а-яё]))?)?"
+_HOUSE = r"\d{1,4}(?:\s?[а-яА-Я](?![а-яё]))?(?:\s?[/\-]\s?\d{1,4}(?:[а-яА-Я](?![а-яё]))?)?(?!\s?-\s?[а-яё])"
 _NB = r"(?<![\w.\-])"  # a marker starts a word
 
 _STREET_MARK = (
-    r"(?i:ул(?:ица|ице|ицу|ицы)?\.?|пр-к?т\.?|просп\.?|проспект[аеу]?|пер\.?|переул(?:ок|ке|ка)|ш\.|шоссе|"
+    r"(?i:ул(?:ица|ице|ицу|ицы)?\.?|пр-к?т\.?|просп\.?|пр\.(?=\s*[А-ЯЁ])|проспект[аеу]?|пер\.?|переул(?:ок|ке|ка)|ш\.|шоссе|"
     r"наб\.?|набережн(?:ая|ой|ую)|б-р\.?|бул\.|бульвар[аеу]?|пл\.|площад[ьи]|проезд[аеу]?|пр-д\.?|туп\.|"
     r"тупик[аеу]?|аллея|аллее|мкр-?н?\.?|микрорайон[аеу]?|тракт[аеу]?)"
 )
 _STREET_SUFFIX_MARK = (
-    r"(?i:улица|ул\.|проспект|пр-т|переулок|пер\.|шоссе|ш\.|бульвар|б-р|набережная|наб\.|проезд|площадь|пл\.|"
+    r"(?i:улица|ул\.|проспект|пр-к?т\.?|просп\.|пр\.|переулок|пер\.|шоссе|ш\.|бульвар|б-р|набережная|наб\.|проезд|площадь|пл\.|"
     r"тупик|аллея)"
 )
 _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "street_marker",
         1.5,
-        re.compile(rf"{_NB}{_STREET_MARK}\s*(?=[\w«\"])"),  # the name is read word by word (see _street_end)
+        re.compile(rf"{_NB}{_STREET_MARK}(?![а-яё])\s*(?=[\w«\"])"),  # the name is read word by word (see _street_end)
     ),
     (
         "street",
         1.5,
-        re.compile(rf"(?<![\w\-])[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)\s+{_STREET_SUFFIX_MARK}"),
+        re.compile(
+            rf"(?<![\w\-])(?:\d{{1,2}}-?[а-я]{{0,2}}\s+)?[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)"
+            rf"\s+{_STREET_SUFFIX_MARK}(?![а-яё])"
+        ),
     ),
     ("city", 1.0, re.compile(rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}")),
+    ("city", 1.0, re.compile(r"(?<![\w\-])(?:СПб|Спб|СПБ|спб|Мск|МСК|мск|Екб|ЕКБ|екб|Нск|НСК|нск|Питер|питер)(?![\w\-])")),
     ("city_lower", 1.0, re.compile(rf"{_NB}(?:г\.?|город[ае]?)\s*[а-яё]{{3,}}(?:-на-[а-яё]+)?")),
     (
         "region",
         1.0,
         re.compile(
-            rf"{_NB}{_CAPW}(?:ая|ий|ой|ой)\s+(?i:обл\.?|области|область|край|краю|р-н\.?|района?|округ)"
+            rf"{_NB}{_CAPW}(?:ая|ий|ой|ое)\s+(?i:области|область|обл\.?|края|краю|край|р-н\.?|района|район|округ)(?![а-яё])"
             rf"|{_NB}(?i:респ\.|республика|обл\.|область)\s*{_CAPW}|(?<![\w])(?:МО|ЛО)(?=\s*,)"
         ),
     ),
@@ -87,7 +91,11 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         1.0,
         re.compile(rf"(?<![\w\-]){_CAPW}(?:[\s\-]{_CAPW})?\s*,?\s*{_HOUSE}(?![\d\w])(?![.,:]\d)"),
     ),
-    ("bare_city", 1.0, re.compile(rf"(?<![\w\-.]){_CAPW}(?:-на-{_CAPW}|-{_CAPW})?(?=\s*,)")),
+    (
+        "bare_city",
+        1.0,
+        re.compile(rf"(?<![\w\-.]){_CAPW}(?:-на-{_CAPW}|-{_CAPW})?(?=\s*,|\s+{_STREET_MARK}(?![а-яё]))"),
+    ),
 )
 _ANCHORS = frozenset({"street", "house", "flat", "city", "city_lower", "region", "settlement", "bare_city"})
 _HOUSE_AFTER_STREET = re.compile(rf"\s*,?\s*(?:(?i:д\.|д|дом)\s*)?(?:№\s*)?{_HOUSE}(?![\d\w])(?![.,:]\d)")
@@ -204,7 +212,7 @@ class AddressFinder:
         kinds = {p.kind for p in chain}
         if weight < _MIN_WEIGHT or not (kinds & _ANCHORS or cue):
             return []
-        if kinds <= {"postcode", "bare_city", "city", "region"} and "postcode" not in kinds and not cue:
+        if kinds <= {"postcode", "bare_city", "city", "region"} and "postcode" not in kinds:
             return []  # places only ("Москва, Московская обл."): nobody's address yet
         if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
             return []

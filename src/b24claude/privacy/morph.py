@@ -13,6 +13,8 @@ import pymorphy3  # type: ignore[import-untyped]
 
 _FUNCTION_POS = frozenset({"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"})
 _CACHE_SIZE = 200_000
+_GUESS_MIN = 0.8
+_GUESSED_SURNAME = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,7 @@ class Morph:
     def _info(self, word: str) -> WordInfo:
         """``word`` in lower case."""
         if not self._analyzer.word_is_known(word):
-            return UNKNOWN
+            return self._guess(word)
         first = surn = patr = geox = function = 0.0
         for parse in self._analyzer.parse(word):
             tag = parse.tag
@@ -58,3 +60,9 @@ class Morph:
             elif tag.POS in _FUNCTION_POS:
                 function += score
         return WordInfo(known=True, first=first, surn=surn, patr=patr, geox=geox, function=function)
+
+    def _guess(self, word: str) -> WordInfo:
+        """An unknown word: only a confident surname guess from its ending ("Шмыгайло", "Хабибуллина")
+        is kept, and weakly — it may join a name, never make one."""
+        surn = sum(float(p.score) for p in self._analyzer.parse(word) if "Surn" in p.tag)
+        return WordInfo(known=False, surn=_GUESSED_SURNAME) if surn >= _GUESS_MIN else UNKNOWN

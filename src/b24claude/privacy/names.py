@@ -19,12 +19,16 @@ from b24claude.privacy.candidates import WORDS, Candidate
 from b24claude.privacy.lexicon import (
     ABBREVIATIONS,
     CAPITALISED_OK,
+    GREETING_STEMS,
     GREETING_TAILS,
     MEDIUM_CUE_STEMS,
     MEDIUM_CUES,
     NOT_A_PERSON,
     PLACE_OR_BRAND_MARKERS,
     PLACE_PREPOSITIONS,
+    SLANG_FIRST_NAMES,
+    STREET_PREPOSITIONS,
+    STREET_SURNAMES,
     STRONG_CUE_PAIRS,
     STRONG_CUES,
 )
@@ -47,6 +51,7 @@ _MAX_PARTS = 4
 
 # Thresholds on pymorphy3's score shares (see morph.WordInfo).
 _FIRST_STRONG = 0.75
+_FIRST_INITIAL = 0.5  # a capitalised first name opening a sentence, no cue ("Лена просила передать")
 _FIRST_LOWER = 0.9  # a lower-case first name with no cue
 _FIRST_ANY = 0.04
 _SURN_STRONG = 0.4
@@ -137,7 +142,11 @@ class NameFinder:
     def _word_info(self, lower: str, *, latin_script: bool) -> WordInfo:
         if latin_script:
             return self._latin_info(lower)
+        if lower in SLANG_FIRST_NAMES:
+            return WordInfo(known=True, first=1.0)
         info = self._morph.info(lower)
+        if not info.known and "ё" in lower:
+            info = self._morph.info(lower.replace("ё", "е"))
         if info.known or "-" not in lower:
             return info
         parts = [self._morph.info(p) for p in lower.split("-") if p]
@@ -218,9 +227,7 @@ def _cue(toks: list[_Tok], k: int) -> str | None:
 
 
 def _blocked(toks: list[_Tok], k: int) -> bool:
-    """A run starting at ``k`` right after a street, place or company word, or a number ("8 Марта")."""
-    if k > 0 and toks[k - 1].kind == "num":
-        return True
+    """A run starting at ``k`` right after a street, place or company word."""
     i = k - 1
     if i >= 0 and toks[i].kind == "punct" and toks[i].text == ".":
         i -= 1
@@ -250,8 +257,8 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
         return False
     if any(t.patr for t in words):
         return True
-    if latin_pair_is_brand(words):
-        return False
+    if any(t.latin for t in words):
+        return _latin_run_is_name(words)
     if inits:
         return all(t.cap for t in words) and any(t.surn_strong or t.unknown or t.namelike for t in words)
     if cue == "strong":
@@ -266,8 +273,15 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
     return bool(strong) and has_first and has_surn and all(t.namelike for t in words)
 
 
-def latin_pair_is_brand(words: list[_Tok]) -> bool:
-    return len(words) >= 2 and (words[0].lower, words[1].lower) in latin.BRAND_PAIRS
+def _latin_run_is_name(words: list[_Tok]) -> bool:
+    """"Ivan Petrov", "Smirnova Anna": a first name and a surname-like word, not a brand pair."""
+    if len(words) < 2 or (words[0].lower, words[1].lower) in latin.BRAND_PAIRS:
+        return False
+    if not all(t.cap for t in words) and not all(t.info.first >= _FIRST_STRONG or t.surn_strong for t in words):
+        return False
+    firsts = [t for t in words if t.info.first >= _FIRST_STRONG]
+    surnames = [t for t in words if t.info.surn >= _SURN_STRONG and t not in firsts[:1]]
+    return bool(firsts) and bool(surnames) and all(t.namelike for t in words)
 
 
 def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa: PLR0911
@@ -277,7 +291,7 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa:
     info = t.info
     if t.patr:
         return True
-    if _place_after_preposition(toks, k):
+    if _place_after_preposition(toks, k) or _street_after_preposition(toks, k):
         return False
     if cue == "strong":
         return t.namelike or t.unknown or t.info.function < 0.5
@@ -285,25 +299,52 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa:
         return False
     if t.latin:
         return cue == "medium" and (info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG)
-    if _followed_by_number(toks, k):
-        return False  # "Ленина 5", "Маша 2"
+    if _followed_by_number(toks, k) and info.first < _FIRST_STRONG:
+        return False  # "Ленина 5"
     ambiguous = t.lower in NOT_A_PERSON
     initial = _sentence_initial(toks, k)
     if cue == "medium":
         return info.first >= _FIRST_ANY or (t.surn_strong and t.cap)
     if info.geox >= _GEOX and info.first < _FIRST_STRONG:
         return False
-    if t.first_strong and not ambiguous:
-        return t.cap or info.first >= _FIRST_LOWER
     if not t.cap:
+        return info.first >= _FIRST_LOWER and not ambiguous
+    if _in_proper_phrase(toks, k):
+        return False  # "Яндекс Маркет", "Снежная Королева", "Глория Джинс"
+    if ambiguous and t.lower not in CAPITALISED_OK:
         return False
-    if info.first >= _FIRST_ANY and (not ambiguous or t.lower in CAPITALISED_OK):
-        if not initial:
+    if initial:
+        if info.first >= _FIRST_INITIAL and not ambiguous and info.function < 0.3:
             return True
-        return _vocative(toks, k)
-    if t.surn_strong and not ambiguous:
-        return not initial or (info.surn >= 0.6 and info.function < 0.2)
+        if info.first >= _FIRST_ANY and _vocative(toks, k):
+            return True
+        return t.surn_strong and not ambiguous and info.surn >= 0.6 and info.function < 0.2
+    return info.first >= _FIRST_ANY or t.surn_strong
+
+
+def _in_proper_phrase(toks: list[_Tok], k: int) -> bool:
+    """Whether the word stands next to a capitalised word that is not a name nor a verb or cue: a
+    brand or a title, not a person."""
+    for step in (-1, 1):
+        i = k + step
+        if 0 <= i < len(toks) and toks[i].lower == "и":
+            i += step  # "Мастер и Маргарита", "Маша и Медведь"
+        if not 0 <= i < len(toks):
+            continue
+        other = toks[i]
+        a, b = (other, toks[k]) if i < k else (toks[k], other)
+        if other.kind != "word" or not other.cap or (b.start - a.end != 1 and abs(i - k) == 1):
+            continue
+        if other.namelike or other.info.function >= 0.5 or other.allcaps or _is_greeting(other.lower):
+            continue
+        if i < k and _cue(toks, k) is not None:
+            continue
+        return True
     return False
+
+
+def _is_greeting(word: str) -> bool:
+    return word.startswith(GREETING_STEMS)
 
 
 def _vocative(toks: list[_Tok], k: int) -> bool:
@@ -312,10 +353,19 @@ def _vocative(toks: list[_Tok], k: int) -> bool:
 
 
 def _followed_by_number(toks: list[_Tok], k: int) -> bool:
+    """Followed by a house number ("Ленина 5"), not by a phone."""
     nxt = k + 1
     if nxt < len(toks) and toks[nxt].kind == "punct" and toks[nxt].text == ",":
         nxt += 1
-    return nxt < len(toks) and toks[nxt].kind == "num"
+    return nxt < len(toks) and toks[nxt].kind == "num" and len(toks[nxt].text) <= 4
+
+
+def _street_after_preposition(toks: list[_Tok], k: int) -> bool:
+    """"на Ленина", "угол Пушкина": a street named after someone."""
+    if toks[k].lower not in STREET_SURNAMES or k == 0:
+        return False
+    prev = toks[k - 1]
+    return prev.kind == "word" and prev.lower in STREET_PREPOSITIONS
 
 
 def _place_after_preposition(toks: list[_Tok], k: int) -> bool:

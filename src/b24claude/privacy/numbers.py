@@ -20,8 +20,9 @@ from b24claude.privacy.candidates import SHAPE, STRONG, VALIDATED, Candidate
 from b24claude.privacy.context import has_keyword, nearest_category, unit_after, window_before
 
 _SP = r"[ \t\u00a0\u202f]"
+_DASH = r"[\-\u2010-\u2015]"
 _GAP = (
-    rf"(?:{_SP}{{1,2}}|{_SP}?[()]{_SP}?(?:[\-\u2010-\u2015]{_SP}?)?|{_SP}?[\-\u2010-\u2015./]{_SP}?)"
+    rf"(?:{_SP}{{1,2}}|{_SP}?(?:{_DASH}{_SP}?)?[()]{_SP}?(?:{_DASH}{_SP}?)?|{_SP}?(?:{_DASH}|[./]){_SP}?)"
 )
 _RUN = re.compile(
     rf"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][\-/])(?:\+{_SP}?)?(?:\({_SP}?)?\d+(?:{_GAP}\d+)*(?![A-Za-z0-9_])"
