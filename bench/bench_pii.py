@@ -107,7 +107,9 @@ def run_file(detector: PiiDetector, path: Path, repeat: int, show_errors: bool) 
             detector.redact(text)
             warm.append((time.perf_counter() - t0) * 1000)
     print(f"\n{path} — {len(messages)} messages, {score.clean_messages} of them clean")
-    print(f"  {'type':<10} {'gold':>5} {'found':>6} {'pred':>5} {'FP':>4} {'precision':>10} {'recall':>7} {'F1':>6}")
+    print(
+        f"  {'type':<10} {'gold':>5} {'found':>6} {'pred':>5} {'FP':>4} {'precision':>10} {'recall':>7} {'F1':>6}"
+    )
     total = Counts()
     per_type: dict[str, Any] = {}
     for pii_type, c in score.per_type.items():
@@ -128,7 +130,9 @@ def run_file(detector: PiiDetector, path: Path, repeat: int, show_errors: bool) 
         f"  {'all':<10} {total.gold:>5} {total.found:>6} {total.predicted:>5} {total.false_positives:>4} "
         f"{f['precision']:>10.3f} {f['recall']:>7.3f} {f['f1']:>6.3f}"
     )
-    per_clean = score.clean_false_positives * PER_CLEAN / score.clean_messages if score.clean_messages else 0.0
+    per_clean = (
+        score.clean_false_positives * PER_CLEAN / score.clean_messages if score.clean_messages else 0.0
+    )
     print(
         f"  clean messages: {score.clean_messages}, spans predicted in them: {score.clean_false_positives} "
         f"= {per_clean:.2f} false positives per {PER_CLEAN} clean messages"

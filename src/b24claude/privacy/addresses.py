@@ -34,7 +34,9 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "street_marker",
         1.5,
-        re.compile(rf"{_NB}{_STREET_MARK}(?![а-яё])\s*(?=[\w«\"])"),  # the name is read word by word (see _street_end)
+        re.compile(
+            rf"{_NB}{_STREET_MARK}(?![а-яё])\s*(?=[\w«\"])"
+        ),  # the name is read word by word (see _street_end)
     ),
     (
         "street",
@@ -44,8 +46,20 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             rf"\s+{_STREET_SUFFIX_MARK}(?![а-яё])"
         ),
     ),
-    ("city", 1.0, re.compile(rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}")),
-    ("city", 1.0, re.compile(r"(?<![\w\-])(?:СПб|Спб|СПБ|спб|Мск|МСК|мск|Екб|ЕКБ|екб|Нск|НСК|нск|Питер|питер)(?![\w\-])")),
+    (
+        "city",
+        1.0,
+        re.compile(
+            rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}"
+        ),
+    ),
+    (
+        "city",
+        1.0,
+        re.compile(
+            r"(?<![\w\-])(?:СПб|Спб|СПБ|спб|Мск|МСК|мск|Екб|ЕКБ|екб|Нск|НСК|нск|Питер|питер)(?![\w\-])"
+        ),
+    ),
     ("city_lower", 1.0, re.compile(rf"{_NB}(?:г\.?|город[ае]?)\s*[а-яё]{{3,}}(?:-на-[а-яё]+)?")),
     (
         "region",
@@ -73,7 +87,9 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "building",
         0.5,
-        re.compile(rf"{_NB}(?i:к\.|к(?=\d)|корп\.?|корпус|стр\.|строение|лит\.?|литер[аы]?)\s*\d{{1,3}}[а-яА-Я]?(?!\d)"),
+        re.compile(
+            rf"{_NB}(?i:к\.|к(?=\d)|корп\.?|корпус|стр\.|строение|лит\.?|литер[аы]?)\s*\d{{1,3}}[а-яА-Я]?(?!\d)"
+        ),
     ),
     (
         "flat",
@@ -183,7 +199,7 @@ class AddressFinder:
             m = _STREET_WORD.match(text, end)
             if m is None:
                 break
-            word = m.group(2).strip("«»\"")
+            word = m.group(2).strip('«»"')
             if not word or _STREET_STOP.match(word):
                 break
             if not word[0].isupper() and m.group(1) is None:
@@ -217,4 +233,3 @@ class AddressFinder:
         if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
             return []
         return [Candidate("address", start, end, WORDS)]
-

@@ -69,7 +69,9 @@ class PiiDetector:
             candidates += names
         candidates += _birthdates_after_names(text, names, dates.old_dates)
         return [
-            Span(c.type, c.start, c.end, text[c.start : c.end]) for c in resolve(candidates) if c.type in wanted
+            Span(c.type, c.start, c.end, text[c.start : c.end])
+            for c in resolve(candidates)
+            if c.type in wanted
         ]
 
     def redact(self, text: str, types: Collection[PiiType] | None = None) -> tuple[str, list[Span]]:
@@ -97,7 +99,7 @@ def _identity(pii_type: PiiType, value: str) -> str:
 
 
 def _birthdates_after_names(text: str, names: list[Candidate], old_dates: list[Candidate]) -> list[Candidate]:
-    """"Иванов Иван Иванович, 12.05.1980": an old date right after a name is the person's birth date."""
+    """ "Иванов Иван Иванович, 12.05.1980": an old date right after a name is the person's birth date."""
     out: list[Candidate] = []
     for date in old_dates:
         for name in names:

@@ -171,14 +171,14 @@ class NameFinder:
 
 def _adjacent(text: str, a: _Tok, b: _Tok) -> bool:
     gap = text[a.end : b.start]
-    return 0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap or (gap == "" and a.kind == "init")
+    return (0 < len(gap) <= 2 and gap.isspace() and "\n" not in gap) or (gap == "" and a.kind == "init")
 
 
 def _part(t: _Tok, after_strong_cue: bool) -> bool:
     """Whether the token can be part of a name run."""
     if t.kind == "init":
         return True
-    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS and not (t.cap and not t.allcaps):
+    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS:
         return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
@@ -205,7 +205,7 @@ def _sentence_initial(toks: list[_Tok], k: int) -> bool:
     prev = toks[k - 1]
     if prev.kind == "punct" and prev.text in _SENTENCE_END:
         return not (k >= 2 and toks[k - 2].kind == "word" and toks[k - 2].lower in _DOT_ABBREVIATIONS)
-    return prev.kind == "punct" and prev.text in "«\"“(" and _sentence_initial(toks, k - 1)
+    return prev.kind == "punct" and prev.text in '«"“(' and _sentence_initial(toks, k - 1)
 
 
 def _cue(toks: list[_Tok], k: int) -> str | None:
@@ -263,6 +263,8 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
         return all(t.cap for t in words) and any(t.surn_strong or t.unknown or t.namelike for t in words)
     if cue == "strong":
         return any(t.namelike or t.unknown for t in words)
+    if not _cases_agree(words):
+        return False  # "Роман Толстого": a first name and another person's surname, not one name
     strong = [t for t in words if t.first_strong or t.surn_strong]
     has_first = any(t.info.first >= _FIRST_ANY for t in words)
     has_surn = any(t.info.surn >= _SURN_ANY or (t.unknown and t.cap) for t in words)
@@ -273,18 +275,30 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
     return bool(strong) and has_first and has_surn and all(t.namelike for t in words)
 
 
+def _cases_agree(words: list[_Tok]) -> bool:
+    """Whether the words that have name readings share a grammatical case."""
+    common: frozenset[str] | None = None
+    for t in words:
+        if t.latin or not t.info.cases:
+            continue
+        common = t.info.cases if common is None else common & t.info.cases
+    return common is None or bool(common)
+
+
 def _latin_run_is_name(words: list[_Tok]) -> bool:
-    """"Ivan Petrov", "Smirnova Anna": a first name and a surname-like word, not a brand pair."""
+    """ "Ivan Petrov", "Smirnova Anna": a first name and a surname-like word, not a brand pair."""
     if len(words) < 2 or (words[0].lower, words[1].lower) in latin.BRAND_PAIRS:
         return False
-    if not all(t.cap for t in words) and not all(t.info.first >= _FIRST_STRONG or t.surn_strong for t in words):
+    if not all(t.cap for t in words) and not all(
+        t.info.first >= _FIRST_STRONG or t.surn_strong for t in words
+    ):
         return False
     firsts = [t for t in words if t.info.first >= _FIRST_STRONG]
     surnames = [t for t in words if t.info.surn >= _SURN_STRONG and t not in firsts[:1]]
     return bool(firsts) and bool(surnames) and all(t.namelike for t in words)
 
 
-def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa: PLR0911
+def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
     t = toks[k]
     if t.kind != "word":
         return False
@@ -295,7 +309,7 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:  # noqa:
         return False
     if cue == "strong":
         return t.namelike or t.unknown or t.info.function < 0.5
-    if t.allcaps or t.lower in ABBREVIATIONS:
+    if t.lower in ABBREVIATIONS or (t.allcaps and not (t.first_strong or t.surn_strong)):
         return False
     if t.latin:
         return cue == "medium" and (info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG)
@@ -348,7 +362,7 @@ def _is_greeting(word: str) -> bool:
 
 
 def _vocative(toks: list[_Tok], k: int) -> bool:
-    """"Вера, добрый день" — an ambiguous name addressed at the start of a message."""
+    """ "Вера, добрый день" — an ambiguous name addressed at the start of a message."""
     return k + 1 < len(toks) and toks[k + 1].kind == "punct" and toks[k + 1].text in ",!"
 
 
@@ -361,7 +375,7 @@ def _followed_by_number(toks: list[_Tok], k: int) -> bool:
 
 
 def _street_after_preposition(toks: list[_Tok], k: int) -> bool:
-    """"на Ленина", "угол Пушкина": a street named after someone."""
+    """ "на Ленина", "угол Пушкина": a street named after someone."""
     if toks[k].lower not in STREET_SURNAMES or k == 0:
         return False
     prev = toks[k - 1]

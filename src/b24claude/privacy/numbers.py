@@ -21,9 +21,7 @@ from b24claude.privacy.context import has_keyword, nearest_category, unit_after,
 
 _SP = r"[ \t\u00a0\u202f]"
 _DASH = r"[\-\u2010-\u2015]"
-_GAP = (
-    rf"(?:{_SP}{{1,2}}|{_SP}?(?:{_DASH}{_SP}?)?[()]{_SP}?(?:{_DASH}{_SP}?)?|{_SP}?(?:{_DASH}|[./]){_SP}?)"
-)
+_GAP = rf"(?:{_SP}{{1,2}}|{_SP}?(?:{_DASH}{_SP}?)?[()]{_SP}?(?:{_DASH}{_SP}?)?|{_SP}?(?:{_DASH}|[./]){_SP}?)"
 _RUN = re.compile(
     rf"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][\-/])(?:\+{_SP}?)?(?:\({_SP}?)?\d+(?:{_GAP}\d+)*(?![A-Za-z0-9_])"
 )
@@ -206,7 +204,7 @@ def _card_shape(w: _Window) -> bool:
 
 
 def _prefixed_phone_shape(w: _Window) -> bool:
-    """"8 916 …", "8916 …", "89161234567" — not "811-234-567 89" (the prefix glued to a short group)."""
+    """ "8 916 …", "8916 …", "89161234567" — not "811-234-567 89" (the prefix glued to a short group)."""
     return w.groups[0] == 1 or w.groups[0] >= 4
 
 
