@@ -101,6 +101,9 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ),
     ("entrance", 0.5, re.compile(rf"{_NB}(?i:под\.|подъезд|эт\.|этаж)\s*\d{{1,2}}(?!\d)")),
     ("entrance", 0.5, re.compile(r"(?<![\d\w])\d{1,2}\s*(?:-?й\s+)?(?i:подъезд|этаж)")),
+    # Lower-case chat ("москва ленина 5 кв 3"): a known city, a street word with a number — in a chain only.
+    ("bare_city_lower", 1.0, re.compile(r"(?<![\w\-.])[а-яё]{3,}(?:-на-[а-яё]+)?(?=,?\s+[а-яё]+\s*,?\s*\d)")),
+    ("bare_street_lower", 0.5, re.compile(rf"(?<![\w\-])[а-яё]{{3,}}\s*,?\s*{_HOUSE}(?![\d\w])(?![.,:]\d)")),
     ("postcode", 1.0, re.compile(r"(?<![\d\w])[1-6]\d{5}(?![\d\w])")),
     (
         "bare_street",
@@ -131,6 +134,8 @@ _SHOP = re.compile(
     r"самовывоз|филиал|сервисн\w+\s+центр|находимся|работаем)"
 )
 _MIN_WEIGHT = 2.0
+_CITY_LIKE = frozenset({"city", "bare_city", "region", "settlement"})
+_FLAT_LIKE = frozenset({"flat", "building", "entrance", "house"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +146,35 @@ class _Part:
     end: int
 
 
+def _street_after_city_only(text: str, parts: list[_Part]) -> list[_Part]:
+    """A lower-case "word number" is a street only between a city and a flat ("москва ленина 5 кв 3")."""
+    kept: list[_Part] = []
+    for k, p in enumerate(parts):
+        if p.kind == "bare_street_lower":
+            prev = parts[k - 1] if k else None
+            nxt = parts[k + 1] if k + 1 < len(parts) else None
+            after_city = prev is not None and prev.kind in _CITY_LIKE and _joined(text, prev, p)
+            before_flat = nxt is not None and nxt.kind in _FLAT_LIKE and _joined(text, p, nxt)
+            if not (after_city or before_flat):
+                continue
+        kept.append(p)
+    return kept
+
+
+def _joined(text: str, a: _Part, b: _Part) -> bool:
+    return _GAP.fullmatch(text, a.end, b.start) is not None
+
+
 class AddressFinder:
     def __init__(self, morph: Morph) -> None:
         self._morph = morph
 
     def find(self, text: str) -> list[Candidate]:
-        parts = self._parts(text)
+        parts = _street_after_city_only(text, self._parts(text))
         out: list[Candidate] = []
         chain: list[_Part] = []
         for part in parts:
-            if chain and _GAP.fullmatch(text, chain[-1].end, part.start) is None:
+            if chain and not _joined(text, chain[-1], part):
                 out.extend(self._accept(text, chain))
                 chain = []
             chain.append(part)
@@ -188,8 +212,14 @@ class AddressFinder:
             if self._morph.info(word.split("-")[0]).geox < 0.3:
                 return None
             return _Part("city", weight, start, end)
-        if kind == "bare_city" and self._morph.info(m.group().lower()).geox < 0.5:
-            return None
+        if kind in ("bare_city", "bare_city_lower"):
+            if self._morph.info(m.group().lower()).geox < 0.5:
+                return None
+            return _Part("bare_city", weight, start, end)
+        if kind == "bare_street_lower":
+            info = self._morph.info(m.group().split()[0].rstrip(",").lower())
+            if info.function >= 0.5 or info.geox >= 0.5:
+                return None
         return _Part(kind, weight, start, end)
 
     def _street_end(self, text: str, pos: int) -> int:

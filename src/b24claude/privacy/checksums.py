@@ -97,7 +97,9 @@ def card_scheme_ok(digits: str) -> bool:
     if not _is_digits(digits) or not 13 <= n <= 19:
         return False
     two, four = int(digits[:2]), int(digits[:4])
-    if digits[0] == "4":  # Visa (the old 13-digit numbers are left out: Russian EAN-13 barcodes start with 46)
+    if (
+        digits[0] == "4"
+    ):  # Visa (the old 13-digit numbers are left out: Russian EAN-13 barcodes start with 46)
         return n in (16, 19)
     if 2200 <= four <= 2204:  # Mir
         return 16 <= n <= 19

@@ -52,7 +52,7 @@ _MAX_PARTS = 4
 # Thresholds on pymorphy3's score shares (see morph.WordInfo).
 _FIRST_STRONG = 0.75
 _FIRST_INITIAL = 0.5  # a capitalised first name opening a sentence, no cue ("Лена просила передать")
-_FIRST_LOWER = 0.9  # a lower-case first name with no cue
+_FIRST_LOWER = 0.8  # a lower-case first name with no cue
 _FIRST_ANY = 0.04
 _SURN_STRONG = 0.4
 _SURN_ANY = 0.1
@@ -178,7 +178,7 @@ def _part(t: _Tok, after_strong_cue: bool) -> bool:
     """Whether the token can be part of a name run."""
     if t.kind == "init":
         return True
-    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS:
+    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS or t.lower in latin.ENGLISH_WORDS:
         return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
@@ -244,8 +244,7 @@ def _accepted(toks: list[_Tok], a: int, b: int, cue: str | None) -> list[tuple[i
         return [(a, b)]
     out: list[tuple[int, int]] = []
     for k in range(a, b):
-        single_cue = cue if k == a else None
-        if _single_is_name(toks, k, single_cue):
+        if _single_is_name(toks, k, cue if k == a else _cue(toks, k)):
             out.append((k, k + 1))
     return out
 
@@ -268,6 +267,8 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
     strong = [t for t in words if t.first_strong or t.surn_strong]
     has_first = any(t.info.first >= _FIRST_ANY for t in words)
     has_surn = any(t.info.surn >= _SURN_ANY or (t.unknown and t.cap) for t in words)
+    if not has_surn and not inits:
+        return False  # first names side by side ("Рив Гош") are rarer than brands
     if all(t.cap for t in words):
         # Capitalised words: one sure part, and the others name-like or unknown ("Мария Шмыгайло").
         return bool(strong) and all(t.namelike or t.unknown for t in words)
@@ -303,10 +304,10 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
     if t.kind != "word":
         return False
     info = t.info
-    if t.patr:
-        return True
     if _place_after_preposition(toks, k) or _street_after_preposition(toks, k):
         return False
+    if t.patr:
+        return not _after(toks, k, {"в", "во", "из"})  # "в Петровиче" is a DIY store
     if cue == "strong":
         return t.namelike or t.unknown or t.info.function < 0.5
     if t.lower in ABBREVIATIONS or (t.allcaps and not (t.first_strong or t.surn_strong)):
@@ -332,7 +333,9 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
             return True
         if info.first >= _FIRST_ANY and _vocative(toks, k):
             return True
-        return t.surn_strong and not ambiguous and info.surn >= 0.6 and info.function < 0.2
+        return (
+            t.surn_strong and not ambiguous and info.surn >= 0.6 and info.function < 0.2 and info.geox < 0.2
+        )
     return info.first >= _FIRST_ANY or t.surn_strong
 
 
@@ -380,6 +383,10 @@ def _street_after_preposition(toks: list[_Tok], k: int) -> bool:
         return False
     prev = toks[k - 1]
     return prev.kind == "word" and prev.lower in STREET_PREPOSITIONS
+
+
+def _after(toks: list[_Tok], k: int, words: set[str]) -> bool:
+    return k > 0 and toks[k - 1].kind == "word" and toks[k - 1].lower in words
 
 
 def _place_after_preposition(toks: list[_Tok], k: int) -> bool:
