@@ -52,7 +52,7 @@ _MAX_PARTS = 4
 # Thresholds on pymorphy3's score shares (see morph.WordInfo).
 _FIRST_STRONG = 0.75
 _FIRST_INITIAL = 0.5  # a capitalised first name opening a sentence, no cue ("Лена просила передать")
-_FIRST_LOWER = 0.8  # a lower-case first name with no cue
+_FIRST_LOWER = 0.5  # a lower-case first name with no cue ("лена приедет в 5")
 _FIRST_ANY = 0.04
 _SURN_STRONG = 0.4
 _SURN_ANY = 0.1
@@ -323,7 +323,7 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
     if info.geox >= _GEOX and info.first < _FIRST_STRONG:
         return False
     if not t.cap:
-        return info.first >= _FIRST_LOWER and not ambiguous
+        return info.first >= _FIRST_LOWER and not ambiguous and info.function < 0.3 and len(t.text) > 2
     if _in_proper_phrase(toks, k):
         return False  # "Яндекс Маркет", "Снежная Королева", "Глория Джинс"
     if ambiguous and t.lower not in CAPITALISED_OK:

@@ -215,7 +215,7 @@ def _ten_digits(
         return cand("phone", STRONG)
     if d[0] == "9" and _bare_phone_shape(w):
         return None if anti or has_keyword(window, "sign") else cand("phone", SHAPE)
-    if d[0] in "348" and w.paren and _bare_phone_shape(w):
+    if d[0] in "348" and (w.paren or w.groups == (3, 3, 2, 2)) and _bare_phone_shape(w):
         return None if anti else cand("phone", SHAPE)
     if len(w.groups) == 1 and cs.inn_valid(d) and not anti and not has_keyword(window, "sign"):
         if not has_keyword(window, "number"):
