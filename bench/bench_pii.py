@@ -71,7 +71,7 @@ def score_message(message: dict[str, Any], predicted: list[Span], score: Score) 
         score.clean_messages += 1
         score.clean_false_positives += len(predicted)
     for g in gold:
-        counts = score.per_type[g["type"]]
+        counts = score.per_type.setdefault(g["type"], Counts())
         counts.gold += 1
         wanted = non_space(text, g["start"], g["end"])
         covered: set[int] = set()
@@ -179,6 +179,9 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     files: list[Path] = args.data or default_files()
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        parser.error(f"no such data file: {', '.join(missing)}")
 
     t0 = time.perf_counter()
     detector = PiiDetector()
@@ -191,7 +194,15 @@ def main() -> None:
     print(f"  timing       redact() per message, one thread, {args.repeat} warm passes after a first pass")
     results = {str(path): run_file(detector, path, args.repeat, args.errors) for path in files}
     if args.json_out:
-        payload = {"conditions": {"machine": machine(), "python": sys.version.split()[0]}, "files": results}
+        conditions = {
+            "machine": machine(),
+            "python": sys.version.split()[0],
+            "pymorphy3": version("pymorphy3"),
+            "detector_build_s": build_s,
+            "repeat": args.repeat,
+            "cover": COVER,
+        }
+        payload = {"conditions": conditions, "files": results}
         args.json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
