@@ -71,7 +71,7 @@ def score_message(message: dict[str, Any], predicted: list[Span], score: Score) 
         score.clean_messages += 1
         score.clean_false_positives += len(predicted)
     for g in gold:
-        counts = score.per_type[g["type"]]
+        counts = score.per_type.setdefault(g["type"], Counts())
         counts.gold += 1
         wanted = non_space(text, g["start"], g["end"])
         covered: set[int] = set()
@@ -107,7 +107,9 @@ def run_file(detector: PiiDetector, path: Path, repeat: int, show_errors: bool) 
             detector.redact(text)
             warm.append((time.perf_counter() - t0) * 1000)
     print(f"\n{path} — {len(messages)} messages, {score.clean_messages} of them clean")
-    print(f"  {'type':<10} {'gold':>5} {'found':>6} {'pred':>5} {'FP':>4} {'precision':>10} {'recall':>7} {'F1':>6}")
+    print(
+        f"  {'type':<10} {'gold':>5} {'found':>6} {'pred':>5} {'FP':>4} {'precision':>10} {'recall':>7} {'F1':>6}"
+    )
     total = Counts()
     per_type: dict[str, Any] = {}
     for pii_type, c in score.per_type.items():
@@ -128,7 +130,9 @@ def run_file(detector: PiiDetector, path: Path, repeat: int, show_errors: bool) 
         f"  {'all':<10} {total.gold:>5} {total.found:>6} {total.predicted:>5} {total.false_positives:>4} "
         f"{f['precision']:>10.3f} {f['recall']:>7.3f} {f['f1']:>6.3f}"
     )
-    per_clean = score.clean_false_positives * PER_CLEAN / score.clean_messages if score.clean_messages else 0.0
+    per_clean = (
+        score.clean_false_positives * PER_CLEAN / score.clean_messages if score.clean_messages else 0.0
+    )
     print(
         f"  clean messages: {score.clean_messages}, spans predicted in them: {score.clean_false_positives} "
         f"= {per_clean:.2f} false positives per {PER_CLEAN} clean messages"
@@ -175,6 +179,9 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
     files: list[Path] = args.data or default_files()
+    missing = [str(f) for f in files if not f.exists()]
+    if missing:
+        parser.error(f"no such data file: {', '.join(missing)}")
 
     t0 = time.perf_counter()
     detector = PiiDetector()
@@ -187,7 +194,15 @@ def main() -> None:
     print(f"  timing       redact() per message, one thread, {args.repeat} warm passes after a first pass")
     results = {str(path): run_file(detector, path, args.repeat, args.errors) for path in files}
     if args.json_out:
-        payload = {"conditions": {"machine": machine(), "python": sys.version.split()[0]}, "files": results}
+        conditions = {
+            "machine": machine(),
+            "python": sys.version.split()[0],
+            "pymorphy3": version("pymorphy3"),
+            "detector_build_s": build_s,
+            "repeat": args.repeat,
+            "cover": COVER,
+        }
+        payload = {"conditions": conditions, "files": results}
         args.json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), encoding="utf-8")
 
 

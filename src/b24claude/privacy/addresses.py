@@ -18,29 +18,32 @@ from b24claude.privacy.candidates import WORDS, Candidate
 from b24claude.privacy.morph import Morph
 
 _CAPW = r"[А-ЯЁ][а-яё]+"
-_HOUSE = r"\d{1,4}(?:\s?[а-яА-Я](?![а-яё]))?(?:\s?[/\-]\s?\d{1,4}(?:[а-яА-Я](?![а-яё]))?)?"
+_HOUSE = r"\d{1,4}(?:\s?[а-яА-Я](?![а-яё]))?(?:\s?[/\-]\s?\d{1,4}(?:[а-яА-Я](?![а-яё]))?)?(?!\s?-\s?[а-яё])"
 _NB = r"(?<![\w.\-])"  # a marker starts a word
 
 _STREET_MARK = (
-    r"(?i:ул(?:ица|ице|ицу|ицы)?\.?|пр-к?т\.?|просп\.?|проспект[аеу]?|пер\.?|переул(?:ок|ке|ка)|ш\.|шоссе|"
+    r"(?i:ул(?:ица|ице|ицу|ицы)?\.?|пр-к?т\.?|просп\.?|пр\.(?=\s*[А-ЯЁ])|проспект[аеу]?|пер\.?|переул(?:ок|ке|ка)|ш\.|шоссе|"
     r"наб\.?|набережн(?:ая|ой|ую)|б-р\.?|бул\.|бульвар[аеу]?|пл\.|площад[ьи]|проезд[аеу]?|пр-д\.?|туп\.|"
     r"тупик[аеу]?|аллея|аллее|мкр-?н?\.?|микрорайон[аеу]?|тракт[аеу]?)"
 )
 _STREET_SUFFIX_MARK = (
-    r"(?i:улица|ул\.|проспект|пр-т|переулок|пер\.|шоссе|ш\.|бульвар|б-р|набережная|наб\.|проезд|площадь|пл\.|"
+    r"(?i:улица|ул\.|проспект|пр-к?т\.?|просп\.|пр\.|переулок|пер\.|шоссе|ш\.|бульвар|б-р|набережная|наб\.|проезд|площадь|пл\.|"
     r"тупик|аллея)"
 )
 _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     (
         "street_marker",
         1.5,
-        re.compile(rf"{_NB}{_STREET_MARK}\s*(?=[\w«\"])"),  # the name is read word by word (see _street_end)
+        re.compile(
+            rf"{_NB}{_STREET_MARK}(?![а-яё])\s*(?=[\w«\"])"
+        ),  # the name is read word by word (see _street_end)
     ),
     (
         "street",
         1.5,
         re.compile(
-            rf"(?<![\w\-])[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)\s+{_STREET_SUFFIX_MARK}"
+            rf"(?<![\w\-])(?:\d{{1,2}}-?[а-я]{{0,2}}\s+)?[А-ЯЁа-яё][а-яё\-]+(?:ая|ий|ый|ой|ое|ского|ская|ский|кая|кий)"
+            rf"\s+{_STREET_SUFFIX_MARK}(?![а-яё])"
         ),
     ),
     (
@@ -50,12 +53,19 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
             rf"{_NB}(?i:г\.|гор\.|город[ае]?|г(?=\s+[А-ЯЁ]))\s*{_CAPW}(?:[\s\-](?:на-)?{_CAPW}){{0,2}}"
         ),
     ),
+    (
+        "city",
+        1.0,
+        re.compile(
+            r"(?<![\w\-])(?:СПб|Спб|СПБ|спб|Мск|МСК|мск|Екб|ЕКБ|екб|Нск|НСК|нск|Питер|питер)(?![\w\-])"
+        ),
+    ),
     ("city_lower", 1.0, re.compile(rf"{_NB}(?:г\.?|город[ае]?)\s*[а-яё]{{3,}}(?:-на-[а-яё]+)?")),
     (
         "region",
         1.0,
         re.compile(
-            rf"{_NB}{_CAPW}(?:ая|ий|ой|ой)\s+(?i:обл\.?|области|область|край|краю|р-н\.?|района?|округ)"
+            rf"{_NB}{_CAPW}(?:ая|ий|ой|ое)\s+(?i:области|область|обл\.?|края|краю|край|р-н\.?|района|район|округ)(?![а-яё])"
             rf"|{_NB}(?i:респ\.|республика|обл\.|область)\s*{_CAPW}|(?<![\w])(?:МО|ЛО)(?=\s*,)"
         ),
     ),
@@ -91,13 +101,20 @@ _COMPONENTS: tuple[tuple[str, float, re.Pattern[str]], ...] = (
     ),
     ("entrance", 0.5, re.compile(rf"{_NB}(?i:под\.|подъезд|эт\.|этаж)\s*\d{{1,2}}(?!\d)")),
     ("entrance", 0.5, re.compile(r"(?<![\d\w])\d{1,2}\s*(?:-?й\s+)?(?i:подъезд|этаж)")),
+    # Lower-case chat ("москва ленина 5 кв 3"): a known city, a street word with a number — in a chain only.
+    ("bare_city_lower", 1.0, re.compile(r"(?<![\w\-.])[а-яё]{3,}(?:-на-[а-яё]+)?(?=,?\s+[а-яё]+\s*,?\s*\d)")),
+    ("bare_street_lower", 0.5, re.compile(rf"(?<![\w\-])[а-яё]{{3,}}\s*,?\s*{_HOUSE}(?![\d\w])(?![.,:]\d)")),
     ("postcode", 1.0, re.compile(r"(?<![\d\w])[1-6]\d{5}(?![\d\w])")),
     (
         "bare_street",
         1.0,
         re.compile(rf"(?<![\w\-]){_CAPW}(?:[\s\-]{_CAPW})?\s*,?\s*{_HOUSE}(?![\d\w])(?![.,:]\d)"),
     ),
-    ("bare_city", 1.0, re.compile(rf"(?<![\w\-.]){_CAPW}(?:-на-{_CAPW}|-{_CAPW})?(?=\s*,)")),
+    (
+        "bare_city",
+        1.0,
+        re.compile(rf"(?<![\w\-.]){_CAPW}(?:-на-{_CAPW}|-{_CAPW})?(?=\s*,|\s+{_STREET_MARK}(?![а-яё]))"),
+    ),
 )
 _ANCHORS = frozenset({"street", "house", "flat", "city", "city_lower", "region", "settlement", "bare_city"})
 _HOUSE_AFTER_STREET = re.compile(rf"\s*,?\s*(?:(?i:д\.|д|дом)\s*)?(?:№\s*)?{_HOUSE}(?![\d\w])(?![.,:]\d)")
@@ -114,9 +131,11 @@ _CUE = re.compile(
 )
 _SHOP = re.compile(
     r"(?i:пункт\w*\s+выдач|пвз|постамат|магазин|салон|шоурум|склад|офис\w*\s+продаж|наш\w*\s+офис|точк\w+\s+продаж|"
-    r"самовывоз|филиал|сервисн\w+\s+центр|находимся|работаем)"
+    r"самовывоз|филиал|сервисн\w+\s+центр|находимся|работаем|наш\w*\s+адрес|\bофис\w*\s*:)"
 )
 _MIN_WEIGHT = 2.0
+_CITY_LIKE = frozenset({"city", "bare_city", "region", "settlement"})
+_FLAT_LIKE = frozenset({"flat", "building", "entrance", "house"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +146,35 @@ class _Part:
     end: int
 
 
+def _street_after_city_only(text: str, parts: list[_Part]) -> list[_Part]:
+    """A lower-case "word number" is a street only between a city and a flat ("москва ленина 5 кв 3")."""
+    kept: list[_Part] = []
+    for k, p in enumerate(parts):
+        if p.kind == "bare_street_lower":
+            prev = parts[k - 1] if k else None
+            nxt = parts[k + 1] if k + 1 < len(parts) else None
+            after_city = prev is not None and prev.kind in _CITY_LIKE and _joined(text, prev, p)
+            before_flat = nxt is not None and nxt.kind in _FLAT_LIKE and _joined(text, p, nxt)
+            if not (after_city or before_flat):
+                continue
+        kept.append(p)
+    return kept
+
+
+def _joined(text: str, a: _Part, b: _Part) -> bool:
+    return _GAP.fullmatch(text, a.end, b.start) is not None
+
+
 class AddressFinder:
     def __init__(self, morph: Morph) -> None:
         self._morph = morph
 
     def find(self, text: str) -> list[Candidate]:
-        parts = self._parts(text)
+        parts = _street_after_city_only(text, self._parts(text))
         out: list[Candidate] = []
         chain: list[_Part] = []
         for part in parts:
-            if chain and _GAP.fullmatch(text, chain[-1].end, part.start) is None:
+            if chain and not _joined(text, chain[-1], part):
                 out.extend(self._accept(text, chain))
                 chain = []
             chain.append(part)
@@ -174,8 +212,14 @@ class AddressFinder:
             if self._morph.info(word.split("-")[0]).geox < 0.3:
                 return None
             return _Part("city", weight, start, end)
-        if kind == "bare_city" and self._morph.info(m.group().lower()).geox < 0.5:
-            return None
+        if kind in ("bare_city", "bare_city_lower"):
+            if self._morph.info(m.group().lower()).geox < 0.5:
+                return None
+            return _Part("bare_city", weight, start, end)
+        if kind == "bare_street_lower":
+            info = self._morph.info(m.group().split()[0].rstrip(",").lower())
+            if info.function >= 0.5 or info.geox >= 0.5:
+                return None
         return _Part(kind, weight, start, end)
 
     def _street_end(self, text: str, pos: int) -> int:
@@ -214,7 +258,7 @@ class AddressFinder:
         kinds = {p.kind for p in chain}
         if weight < _MIN_WEIGHT or not (kinds & _ANCHORS or cue):
             return []
-        if kinds <= {"postcode", "bare_city", "city", "region"} and "postcode" not in kinds and not cue:
+        if kinds <= {"postcode", "bare_city", "city", "region"} and "postcode" not in kinds:
             return []  # places only ("Москва, Московская обл."): nobody's address yet
         if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
             return []

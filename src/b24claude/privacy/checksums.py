@@ -97,8 +97,10 @@ def card_scheme_ok(digits: str) -> bool:
     if not _is_digits(digits) or not 13 <= n <= 19:
         return False
     two, four = int(digits[:2]), int(digits[:4])
-    if digits[0] == "4":  # Visa
-        return n in (13, 16, 19)
+    if (
+        digits[0] == "4"
+    ):  # Visa (the old 13-digit numbers are left out: Russian EAN-13 barcodes start with 46)
+        return n in (16, 19)
     if 2200 <= four <= 2204:  # Mir
         return 16 <= n <= 19
     if 51 <= two <= 55 or 2221 <= four <= 2720:  # Mastercard, including the 2-series

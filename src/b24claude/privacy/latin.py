@@ -58,6 +58,7 @@ FIRST_NAMES = frozenset(
     frances hannah jacqueline ann gloria jean kathryn alice teresa sara janice doris madison julia
     grace judy abigail marie denise beverly amber theresa marilyn danielle diana brittany natalie sophia
     rose isabella alexis kayla charlotte hans klaus jurgen stefan andreas markus thomas michael
+    kate katie nick mike dan sue liz beth jenny
     """.split()
 )
 SURNAME_ENDINGS = re.compile(
@@ -88,3 +89,13 @@ BRAND_PAIRS = frozenset(
         ("victoria", "secret"), ("victoria's", "secret"), ("ben", "sherman"), ("marie", "claire"),
     }
 )  # fmt: skip
+
+# English words that are never part of a name, however capitalised ("Hi", "My name is …").
+ENGLISH_WORDS = frozenset(
+    """
+    i i'm im me my mine you your yours he him his she her it its we us our they them their is am are was were
+    be been the a an and or but not no yes to of in on at by for from with without about this that these
+    those here there hi hello hey dear thanks thank please regards best order delivery call phone email
+    mail name surname support team manager customer client mr mrs ms miss dr sir madam
+    """.split()
+)

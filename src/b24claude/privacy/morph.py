@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import pymorphy3  # type: ignore[import-untyped]
 
@@ -15,6 +16,13 @@ _FUNCTION_POS = frozenset(
     {"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"}
 )
 _CACHE_SIZE = 200_000
+_GUESS_MIN = 0.8
+_CASE_SHARE = 0.15
+_FIXED_SHARE = 0.3
+_ALL_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct"})
+# Second genitive, second accusative and second locative read as the main ones; vocative "Саш" as nominative.
+_CASE_FAMILY = {"gen2": "gent", "acc2": "accs", "loc2": "loct", "voct": "nomn"}
+_GUESSED_SURNAME = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +35,7 @@ class WordInfo:
     patr: float = 0.0  # a patronymic (Patr)
     geox: float = 0.0  # a place (Geox)
     function: float = 0.0  # a verb, adverb, pronoun, preposition, particle…
+    cases: frozenset[str] = frozenset()  # grammatical cases of its name readings ("nomn", "datv"…)
 
     @property
     def namelike(self) -> float:
@@ -44,9 +53,10 @@ class Morph:
     def _info(self, word: str) -> WordInfo:
         """``word`` in lower case."""
         if not self._analyzer.word_is_known(word):
-            return UNKNOWN
+            return self._guess(word)
         first = surn = patr = geox = function = 0.0
-        for parse in self._analyzer.parse(word):
+        parses = self._analyzer.parse(word)
+        for parse in parses:
             tag = parse.tag
             score = float(parse.score)
             if "Patr" in tag:
@@ -59,4 +69,40 @@ class Morph:
                 geox += score
             elif tag.POS in _FUNCTION_POS:
                 function += score
-        return WordInfo(known=True, first=first, surn=surn, patr=patr, geox=geox, function=function)
+        return WordInfo(
+            known=True,
+            first=first,
+            surn=surn,
+            patr=patr,
+            geox=geox,
+            function=function,
+            cases=_name_cases(parses),
+        )
+
+    def _guess(self, word: str) -> WordInfo:
+        """An unknown word: only a confident surname guess from its ending ("Шмыгайло", "Хабибуллина")
+        is kept, and weakly — it may join a name, never make one."""
+        surn = sum(float(p.score) for p in self._analyzer.parse(word) if "Surn" in p.tag)
+        return WordInfo(known=False, surn=_GUESSED_SURNAME) if surn >= _GUESS_MIN else UNKNOWN
+
+
+def _name_cases(parses: list[Any]) -> frozenset[str]:
+    """The cases the word's name readings are in; rare readings aside, all cases for an indeclinable
+    surname ("Оганесян", "Шевченко")."""
+    by_case: dict[str, float] = {}
+    fixed = total = 0.0
+    for parse in parses:
+        tag = parse.tag
+        if not ("Patr" in tag or "Name" in tag or "Surn" in tag) or not tag.case:
+            continue
+        score = float(parse.score)
+        total += score
+        if "Fixd" in tag:
+            fixed += score
+        else:
+            case = _CASE_FAMILY.get(tag.case, tag.case)
+            by_case[case] = by_case.get(case, 0.0) + score
+    if total and fixed >= _FIXED_SHARE * total:
+        return _ALL_CASES
+    rest = total - fixed
+    return frozenset(case for case, score in by_case.items() if score >= _CASE_SHARE * rest)

@@ -19,12 +19,16 @@ from b24claude.privacy.candidates import WORDS, Candidate
 from b24claude.privacy.lexicon import (
     ABBREVIATIONS,
     CAPITALISED_OK,
+    GREETING_STEMS,
     GREETING_TAILS,
     MEDIUM_CUE_STEMS,
     MEDIUM_CUES,
     NOT_A_PERSON,
     PLACE_OR_BRAND_MARKERS,
     PLACE_PREPOSITIONS,
+    SLANG_FIRST_NAMES,
+    STREET_PREPOSITIONS,
+    STREET_SURNAMES,
     STRONG_CUE_PAIRS,
     STRONG_CUES,
 )
@@ -47,7 +51,8 @@ _MAX_PARTS = 4
 
 # Thresholds on pymorphy3's score shares (see morph.WordInfo).
 _FIRST_STRONG = 0.75
-_FIRST_LOWER = 0.9  # a lower-case first name with no cue
+_FIRST_INITIAL = 0.5  # a capitalised first name opening a sentence, no cue ("Лена просила передать")
+_FIRST_LOWER = 0.5  # a lower-case first name with no cue ("лена приедет в 5")
 _FIRST_ANY = 0.04
 _SURN_STRONG = 0.4
 _SURN_ANY = 0.1
@@ -137,7 +142,11 @@ class NameFinder:
     def _word_info(self, lower: str, *, latin_script: bool) -> WordInfo:
         if latin_script:
             return self._latin_info(lower)
+        if lower in SLANG_FIRST_NAMES:
+            return WordInfo(known=True, first=1.0)
         info = self._morph.info(lower)
+        if not info.known and "ё" in lower:
+            info = self._morph.info(lower.replace("ё", "е"))
         if info.known or "-" not in lower:
             return info
         parts = [self._morph.info(p) for p in lower.split("-") if p]
@@ -169,7 +178,7 @@ def _part(t: _Tok, after_strong_cue: bool) -> bool:
     """Whether the token can be part of a name run."""
     if t.kind == "init":
         return True
-    if t.kind != "word" or len(t.text) < 2 or (t.lower in ABBREVIATIONS and not (t.cap and not t.allcaps)):
+    if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS or t.lower in latin.ENGLISH_WORDS:
         return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
@@ -218,9 +227,7 @@ def _cue(toks: list[_Tok], k: int) -> str | None:
 
 
 def _blocked(toks: list[_Tok], k: int) -> bool:
-    """A run starting at ``k`` right after a street, place or company word, or a number ("8 Марта")."""
-    if k > 0 and toks[k - 1].kind == "num":
-        return True
+    """A run starting at ``k`` right after a street, place or company word."""
     i = k - 1
     if i >= 0 and toks[i].kind == "punct" and toks[i].text == ".":
         i -= 1
@@ -237,8 +244,7 @@ def _accepted(toks: list[_Tok], a: int, b: int, cue: str | None) -> list[tuple[i
         return [(a, b)]
     out: list[tuple[int, int]] = []
     for k in range(a, b):
-        single_cue = cue if k == a else None
-        if _single_is_name(toks, k, single_cue):
+        if _single_is_name(toks, k, cue if k == a else _cue(toks, k)):
             out.append((k, k + 1))
     return out
 
@@ -250,15 +256,19 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
         return False
     if any(t.patr for t in words):
         return True
-    if latin_pair_is_brand(words):
-        return False
+    if any(t.latin for t in words):
+        return _latin_run_is_name(words)
     if inits:
         return all(t.cap for t in words) and any(t.surn_strong or t.unknown or t.namelike for t in words)
     if cue == "strong":
         return any(t.namelike or t.unknown for t in words)
+    if not _cases_agree(words):
+        return False  # "Роман Толстого": a first name and another person's surname, not one name
     strong = [t for t in words if t.first_strong or t.surn_strong]
     has_first = any(t.info.first >= _FIRST_ANY for t in words)
     has_surn = any(t.info.surn >= _SURN_ANY or (t.unknown and t.cap) for t in words)
+    if not has_surn and not inits:
+        return False  # first names side by side ("Рив Гош") are rarer than brands
     if all(t.cap for t in words):
         # Capitalised words: one sure part, and the others name-like or unknown ("Мария Шмыгайло").
         return bool(strong) and all(t.namelike or t.unknown for t in words)
@@ -266,8 +276,27 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
     return bool(strong) and has_first and has_surn and all(t.namelike for t in words)
 
 
-def latin_pair_is_brand(words: list[_Tok]) -> bool:
-    return len(words) >= 2 and (words[0].lower, words[1].lower) in latin.BRAND_PAIRS
+def _cases_agree(words: list[_Tok]) -> bool:
+    """Whether the words that have name readings share a grammatical case."""
+    common: frozenset[str] | None = None
+    for t in words:
+        if t.latin or not t.info.cases:
+            continue
+        common = t.info.cases if common is None else common & t.info.cases
+    return common is None or bool(common)
+
+
+def _latin_run_is_name(words: list[_Tok]) -> bool:
+    """ "Ivan Petrov", "Smirnova Anna": a first name and a surname-like word, not a brand pair."""
+    if len(words) < 2 or (words[0].lower, words[1].lower) in latin.BRAND_PAIRS:
+        return False
+    if not all(t.cap for t in words) and not all(
+        t.info.first >= _FIRST_STRONG or t.surn_strong for t in words
+    ):
+        return False
+    firsts = [t for t in words if t.info.first >= _FIRST_STRONG]
+    surnames = [t for t in words if t.info.surn >= _SURN_STRONG and t not in firsts[:1]]
+    return bool(firsts) and bool(surnames) and all(t.namelike for t in words)
 
 
 def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
@@ -275,35 +304,64 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
     if t.kind != "word":
         return False
     info = t.info
-    if t.patr:
-        return True
-    if _place_after_preposition(toks, k):
+    if _place_after_preposition(toks, k) or _street_after_preposition(toks, k):
         return False
+    if t.patr:
+        return not _after(toks, k, {"в", "во", "из"})  # "в Петровиче" is a DIY store
     if cue == "strong":
         return t.namelike or t.unknown or t.info.function < 0.5
-    if t.allcaps or t.lower in ABBREVIATIONS:
+    if t.lower in ABBREVIATIONS or (t.allcaps and not (t.first_strong or t.surn_strong)):
         return False
     if t.latin:
         return cue == "medium" and (info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG)
-    if _followed_by_number(toks, k):
-        return False  # "Ленина 5", "Маша 2"
+    if _followed_by_number(toks, k) and info.first < _FIRST_STRONG:
+        return False  # "Ленина 5"
     ambiguous = t.lower in NOT_A_PERSON
     initial = _sentence_initial(toks, k)
     if cue == "medium":
         return info.first >= _FIRST_ANY or (t.surn_strong and t.cap)
     if info.geox >= _GEOX and info.first < _FIRST_STRONG:
         return False
-    if t.first_strong and not ambiguous:
-        return t.cap or info.first >= _FIRST_LOWER
     if not t.cap:
+        return info.first >= _FIRST_LOWER and not ambiguous and info.function < 0.3 and len(t.text) > 2
+    if _in_proper_phrase(toks, k):
+        return False  # "Яндекс Маркет", "Снежная Королева", "Глория Джинс"
+    if ambiguous and t.lower not in CAPITALISED_OK:
         return False
-    if info.first >= _FIRST_ANY and (not ambiguous or t.lower in CAPITALISED_OK):
-        if not initial:
+    if initial:
+        if info.first >= _FIRST_INITIAL and not ambiguous and info.function < 0.3:
             return True
-        return _vocative(toks, k)
-    if t.surn_strong and not ambiguous:
-        return not initial or (info.surn >= 0.6 and info.function < 0.2)
+        if info.first >= _FIRST_ANY and _vocative(toks, k):
+            return True
+        return (
+            t.surn_strong and not ambiguous and info.surn >= 0.6 and info.function < 0.2 and info.geox < 0.2
+        )
+    return info.first >= _FIRST_ANY or t.surn_strong
+
+
+def _in_proper_phrase(toks: list[_Tok], k: int) -> bool:
+    """Whether the word stands next to a capitalised word that is not a name nor a verb or cue: a
+    brand or a title, not a person."""
+    for step in (-1, 1):
+        i = k + step
+        if 0 <= i < len(toks) and toks[i].lower == "и":
+            i += step  # "Мастер и Маргарита", "Маша и Медведь"
+        if not 0 <= i < len(toks):
+            continue
+        other = toks[i]
+        a, b = (other, toks[k]) if i < k else (toks[k], other)
+        if other.kind != "word" or not other.cap or (b.start - a.end != 1 and abs(i - k) == 1):
+            continue
+        if other.namelike or other.info.function >= 0.5 or other.allcaps or _is_greeting(other.lower):
+            continue
+        if i < k and _cue(toks, k) is not None:
+            continue
+        return True
     return False
+
+
+def _is_greeting(word: str) -> bool:
+    return word.startswith(GREETING_STEMS)
 
 
 def _vocative(toks: list[_Tok], k: int) -> bool:
@@ -312,10 +370,23 @@ def _vocative(toks: list[_Tok], k: int) -> bool:
 
 
 def _followed_by_number(toks: list[_Tok], k: int) -> bool:
+    """Followed by a house number ("Ленина 5"), not by a phone."""
     nxt = k + 1
     if nxt < len(toks) and toks[nxt].kind == "punct" and toks[nxt].text == ",":
         nxt += 1
-    return nxt < len(toks) and toks[nxt].kind == "num"
+    return nxt < len(toks) and toks[nxt].kind == "num" and len(toks[nxt].text) <= 4
+
+
+def _street_after_preposition(toks: list[_Tok], k: int) -> bool:
+    """ "на Ленина", "угол Пушкина": a street named after someone."""
+    if toks[k].lower not in STREET_SURNAMES or k == 0:
+        return False
+    prev = toks[k - 1]
+    return prev.kind == "word" and prev.lower in STREET_PREPOSITIONS
+
+
+def _after(toks: list[_Tok], k: int, words: set[str]) -> bool:
+    return k > 0 and toks[k - 1].kind == "word" and toks[k - 1].lower in words
 
 
 def _place_after_preposition(toks: list[_Tok], k: int) -> bool:

@@ -20,7 +20,8 @@ from b24claude.privacy.candidates import SHAPE, STRONG, VALIDATED, Candidate
 from b24claude.privacy.context import has_keyword, nearest_category, unit_after, window_before
 
 _SP = r"[ \t\u00a0\u202f]"
-_GAP = rf"(?:{_SP}{{1,2}}|{_SP}?[()]{_SP}?(?:[\-\u2010-\u2015]{_SP}?)?|{_SP}?[\-\u2010-\u2015./]{_SP}?)"
+_DASH = r"[\-\u2010-\u2015]"
+_GAP = rf"(?:{_SP}{{1,2}}|{_SP}?(?:{_DASH}{_SP}?)?[()]{_SP}?(?:{_DASH}{_SP}?)?|{_SP}?(?:{_DASH}|[./]){_SP}?)"
 _RUN = re.compile(
     rf"(?<![A-Za-z0-9_])(?<![A-Za-z0-9_][\-/])(?:\+{_SP}?)?(?:\({_SP}?)?\d+(?:{_GAP}\d+)*(?![A-Za-z0-9_])"
 )
@@ -34,6 +35,10 @@ _PASSPORT_WORDS = re.compile(
 )
 # First digit of an OGRN (13: legal entities 1 and 5) and an OGRNIP (15: 3) without a keyword.
 _OGRN_FIRST = {13: "15", 15: "3"}
+# Lengths some type can have: local phone 7, foreign passport 9, …, card 19.
+_MAX_DIGITS = 19
+_MAX_GROUPS = 8  # "8 916 123 45 67" has five; nobody writes a number in nine pieces
+_USEFUL_LENGTHS = frozenset({7, *range(9, _MAX_DIGITS + 1)})
 # A phone keyword this close to an order word still wins; an order word this close vetoes a phone.
 _NEAR = 15
 
@@ -72,43 +77,71 @@ def _passport_words_ok(text: str, m: re.Match[str]) -> bool:
 
 def _classify_run(text: str, run: re.Match[str]) -> list[Candidate]:
     groups = list(_DIGITS.finditer(text, run.start(), run.end()))
+    seps = [text[groups[k].end() : groups[k + 1].start()] for k in range(len(groups) - 1)]
     plus = text[run.start()] == "+"
+    contexts: dict[int, _Context] = {}
     found: list[Candidate] = []
     for i in range(len(groups)):
         digits = ""
-        for j in range(i, len(groups)):
-            if j > i:
-                sep = text[groups[j - 1].end() : groups[j].start()]
-                if "/" in sep:
-                    break
-            digits += groups[j].group()
-            if len(digits) > 19:
+        for j in range(i, min(len(groups), i + _MAX_GROUPS)):
+            if j > i and "/" in seps[j - 1]:
                 break
-            window = _window(text, run, groups, i, j, digits, plus=plus and i == 0)
-            cand = _classify(text, window)
+            digits += groups[j].group()
+            if len(digits) > _MAX_DIGITS:
+                break
+            if len(digits) not in _USEFUL_LENGTHS:
+                continue
+            window = _window(run, groups, seps, i, j, digits, plus=plus and i == 0)
+            context = contexts.get(window.start)
+            if context is None:
+                context = contexts[window.start] = _context(text, window.start)
+            cand = _classify(text, window, context)
             if cand is not None:
                 found.append(cand)
     return _best(found)
 
 
+@dataclass(frozen=True, slots=True)
+class _Context:
+    window: str  # the lower-cased words before the number (see context.window_before)
+    category: str | None  # the nearest keyword's category
+    distance: int  # characters between that keyword and the number
+
+
+def _context(text: str, start: int) -> _Context:
+    window = window_before(text, start)
+    category, distance = nearest_category(window, _CATEGORIES)
+    return _Context(window, category, distance)
+
+
 def _window(
-    text: str, run: re.Match[str], groups: list[re.Match[str]], i: int, j: int, digits: str, *, plus: bool
+    run: re.Match[str],
+    groups: list[re.Match[str]],
+    seps: list[str],
+    i: int,
+    j: int,
+    digits: str,
+    *,
+    plus: bool,
 ) -> _Window:
-    seps = tuple(text[groups[k].end() : groups[k + 1].start()] for k in range(i, j))
-    start = groups[i].start()
-    before = text[run.start() : start] if i == 0 else text[groups[i - 1].end() : start]
-    if "(" in before:
-        start = run.start() + before.index("(") if i == 0 else groups[i - 1].end() + before.index("(")
+    """Groups ``i..j`` of a run; a phone's "+" and "(" before the first digit belong to it."""
     if i == 0:
+        before = run.group()[: groups[0].start() - run.start()]
         start = run.start()
+    else:
+        before = seps[i - 1]
+        start = groups[i].start()
+        if "(" in before:
+            start = groups[i - 1].end() + before.index("(")
+    inner = seps[i:j]
     return _Window(
         digits=digits,
         groups=tuple(len(g.group()) for g in groups[i : j + 1]),
-        seps=seps,
+        seps=tuple(inner),
         start=start,
         end=groups[j].end(),
         plus=plus,
-        paren="(" in before or any("(" in s or ")" in s for s in seps),
+        paren="(" in before or any("(" in s or ")" in s for s in inner),
     )
 
 
@@ -120,14 +153,13 @@ def _best(found: list[Candidate]) -> list[Candidate]:
     return chosen
 
 
-def _classify(text: str, w: _Window) -> Candidate | None:
+def _classify(text: str, w: _Window, context: _Context) -> Candidate | None:
     if unit_after(text, w.end):
         return None
     n, d = w.n, w.digits
     dotted = any("." in s for s in w.seps)
     contiguous = len(w.groups) == 1
-    window = window_before(text, w.start)
-    cat, dist = nearest_category(window, _CATEGORIES)
+    window, cat, dist = context.window, context.category, context.distance
 
     def cand(pii_type: PiiType, priority: int) -> Candidate:
         return Candidate(pii_type, w.start, w.end, priority)
@@ -183,7 +215,7 @@ def _ten_digits(
         return cand("phone", STRONG)
     if d[0] == "9" and _bare_phone_shape(w):
         return None if anti or has_keyword(window, "sign") else cand("phone", SHAPE)
-    if d[0] in "348" and w.paren and _bare_phone_shape(w):
+    if d[0] in "348" and (w.paren or w.groups == (3, 3, 2, 2)) and _bare_phone_shape(w):
         return None if anti else cand("phone", SHAPE)
     if len(w.groups) == 1 and cs.inn_valid(d) and not anti and not has_keyword(window, "sign"):
         if not has_keyword(window, "number"):
