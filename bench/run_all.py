@@ -12,6 +12,7 @@ RUNS = [
     ["-m", "bench.bench_answer", "--rate", "1000", "--burst", "5000", "--parallel", "1", "--customers", "15"],
     ["-m", "bench.bench_answer"],
     ["-m", "bench.bench_answer", "--bot-api", "v1"],
+    ["-m", "bench.bench_pii"],
 ]
 
 if __name__ == "__main__":

@@ -654,3 +654,30 @@ def test_cli_asks_before_erasing_and_shows_the_audit_trail(db_url: str, log_dir:
         ("user:77", True),
         ("user:88", True),
     ]
+
+
+def test_cli_shows_and_replaces_the_policy_with_an_audit_record(db_url: str, log_dir: Path) -> None:
+    seed(db_url, log_dir)
+    runner = CliRunner()
+    env = cli_env(db_url, log_dir)
+
+    shown = runner.invoke(app, ["privacy", "policy", "--portal", "m1"], env=env)
+    changed = runner.invoke(
+        app,
+        ["privacy", "policy", "--portal", "m1", "--set", '{"masked_types": ["card", "passport"]}'],
+        env=env,
+    )
+    bad = runner.invoke(
+        app, ["privacy", "policy", "--portal", "m1", "--set", '{"masked_types": ["pin"]}'], env=env
+    )
+    not_json = runner.invoke(app, ["privacy", "policy", "--portal", "m1", "--set", "{"], env=env)
+
+    assert shown.exit_code == 0 and len(json.loads(shown.output)["masked_types"]) == 10
+    assert changed.exit_code == 0 and json.loads(changed.output)["masked_types"] == ["card", "passport"]
+    assert bad.exit_code == 2 and "unknown PII types pin" in bad.output
+    assert not_json.exit_code == 2
+    after = snapshot(db_url, log_dir)
+    [record] = [r for r in after["audit_log"] if r["action"] == "settings"]
+    assert record["actor"] == "cli" and record["member_id"] == "m1"
+    [portal] = [p for p in after["portals"] if p["member_id"] == "m1"]
+    assert portal["settings"]["privacy"]["masked_types"] == ["card", "passport"]

@@ -425,6 +425,53 @@ def consent(
     typer.echo(f"{client}: {state}")
 
 
+@privacy_app.command("policy")
+def policy(
+    portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],
+    set_json: Annotated[
+        str | None,
+        typer.Option(
+            "--set",
+            help='New policy as JSON, e.g. \'{"masked_types": ["card", "passport"]}\' (fields left out take '
+            "their defaults) / Новая политика в JSON (пропущенные поля — по умолчанию)",
+        ),
+    ] = None,
+) -> None:
+    """Show or replace the portal's privacy policy (what is masked, consent, text in logs, retention); audited.
+
+    Показать или заменить политику портала (что маскируется, согласия, текст в логах, сроки хранения).
+    """
+    from b24claude.adapters.sql import SqlStore
+    from b24claude.bootstrap import open_store
+    from b24claude.kit.clock import SystemClock
+    from b24claude.privacy.admin import PrivacyAdminService
+    from b24claude.privacy.policy import PrivacyPolicy
+    from b24claude.settings import Settings
+
+    raw: Any = None
+    if set_json is not None:
+        try:
+            raw = json.loads(set_json)
+        except json.JSONDecodeError as exc:
+            _fail(f"--set is not JSON / --set — не JSON: {exc}")
+
+    async def work() -> PrivacyPolicy:
+        settings = Settings()
+        store: SqlStore = await open_store(settings, _keyring_or_exit(settings))
+        try:
+            admin = PrivacyAdminService(
+                portals=store.portals, consents=store.consents, audit=store.audit, clock=SystemClock()
+            )
+            if raw is None:
+                return await admin.policy(portal)
+            return await admin.set_policy(portal, raw, user_id=0, is_admin=True, actor="cli")
+        finally:
+            await store.close()
+
+    result = _run(work)
+    typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+
+
 @privacy_app.command("audit")
 def audit(
     portal: Annotated[str, typer.Option("--portal", help=_PORTAL_HELP)],

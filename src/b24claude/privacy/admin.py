@@ -42,8 +42,11 @@ class PrivacyAdminService:
         """The portal's policy (defaults filled in)."""
         return PrivacyPolicy.from_settings((await self._portal(member_id)).settings)
 
-    async def set_policy(self, member_id: str, raw: Any, *, user_id: int, is_admin: bool) -> PrivacyPolicy:
-        """Replace the policy with ``raw`` (fields left out take their defaults); admins only."""
+    async def set_policy(
+        self, member_id: str, raw: Any, *, user_id: int, is_admin: bool, actor: str | None = None
+    ) -> PrivacyPolicy:
+        """Replace the policy with ``raw`` (fields left out take their defaults); admins only (the CLI,
+        run by the operator, passes ``actor="cli"``)."""
         _require_admin(is_admin)
         portal = await self._portal(member_id)
         policy = PrivacyPolicy.from_dict(raw)  # BadRequest with the reason
@@ -53,7 +56,7 @@ class PrivacyAdminService:
             AuditRecord(
                 member_id=member_id,
                 action="settings",
-                actor=f"admin:{user_id}",
+                actor=actor or f"admin:{user_id}",
                 details={"privacy": policy.to_dict(), "previous": before.to_dict()},
                 created_at=self._clock.now(),
             )
