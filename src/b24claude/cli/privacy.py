@@ -21,6 +21,7 @@ import typer
 if TYPE_CHECKING:
     from b24claude.adapters.crypto import Keyring
     from b24claude.ports.privacy import AuditRecord, PiiType
+    from b24claude.privacy.admin import PrivacyAdminService
     from b24claude.privacy.retention import PurgeReport, RetentionService
     from b24claude.privacy.rights import ErasureReport, PrivacyRights
     from b24claude.settings import Settings
@@ -292,6 +293,24 @@ async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
         await store.close()
 
 
+@asynccontextmanager
+async def _admin() -> AsyncIterator[PrivacyAdminService]:
+    """The privacy settings and consents service over the configured store (the operator acts as admin)."""
+    from b24claude.bootstrap import open_store
+    from b24claude.kit.clock import SystemClock
+    from b24claude.privacy.admin import PrivacyAdminService
+    from b24claude.settings import Settings
+
+    settings = Settings()
+    store = await open_store(settings, _keyring_or_exit(settings))
+    try:
+        yield PrivacyAdminService(
+            portals=store.portals, consents=store.consents, audit=store.audit, clock=SystemClock()
+        )
+    finally:
+        await store.close()
+
+
 @privacy_app.command("purge")
 def purge(
     portal: Annotated[
@@ -417,8 +436,8 @@ def consent(
         _fail("Say --granted or --revoked / Укажите --granted или --revoked")
 
     async def work() -> None:
-        async with _privacy() as (_, rights):
-            await rights.set_consent(portal, client, granted, actor="cli")
+        async with _admin() as admin:
+            await admin.set_consent(portal, client, granted, user_id=0, is_admin=True, actor="cli")
 
     _run(work)
     state = "granted / дано" if granted else "revoked / отозвано"
@@ -441,12 +460,7 @@ def policy(
 
     Показать или заменить политику портала (что маскируется, согласия, текст в логах, сроки хранения).
     """
-    from b24claude.adapters.sql import SqlStore
-    from b24claude.bootstrap import open_store
-    from b24claude.kit.clock import SystemClock
-    from b24claude.privacy.admin import PrivacyAdminService
     from b24claude.privacy.policy import PrivacyPolicy
-    from b24claude.settings import Settings
 
     raw: Any = None
     if set_json is not None:
@@ -456,17 +470,10 @@ def policy(
             _fail(f"--set is not JSON / --set — не JSON: {exc}")
 
     async def work() -> PrivacyPolicy:
-        settings = Settings()
-        store: SqlStore = await open_store(settings, _keyring_or_exit(settings))
-        try:
-            admin = PrivacyAdminService(
-                portals=store.portals, consents=store.consents, audit=store.audit, clock=SystemClock()
-            )
+        async with _admin() as admin:
             if raw is None:
                 return await admin.policy(portal)
             return await admin.set_policy(portal, raw, user_id=0, is_admin=True, actor="cli")
-        finally:
-            await store.close()
 
     result = _run(work)
     typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

@@ -65,14 +65,21 @@ class PrivacyAdminService:
         return policy
 
     async def set_consent(
-        self, member_id: str, client_key: str, granted: bool, *, user_id: int, is_admin: bool
+        self,
+        member_id: str,
+        client_key: str,
+        granted: bool,
+        *,
+        user_id: int,
+        is_admin: bool,
+        actor: str | None = None,
     ) -> None:
-        """Record a client's consent as decided by an admin."""
+        """Record a client's consent as decided by an admin (the CLI passes ``actor="cli"``)."""
         _require_admin(is_admin)
         if not CLIENT_KEY.match(client_key):
             raise BadRequest("client_key must be an opaque id: 1-128 of A-Z a-z 0-9 : _ . -")
         await self._portal(member_id)
-        actor = f"admin:{user_id}"
+        actor = actor or f"admin:{user_id}"
         await self._consents.set(member_id, client_key, granted, source=actor)
         await self._audit.add(
             AuditRecord(

@@ -16,20 +16,9 @@ from typing import Protocol
 
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.privacy import PiiType, PiiVault, VaultEntry
+from b24claude.privacy.detect import LABELS
 from b24claude.privacy.normalise import normalise
 
-LABELS: dict[PiiType, str] = {
-    "phone": "ТЕЛЕФОН",
-    "email": "EMAIL",
-    "card": "КАРТА",
-    "inn": "ИНН",
-    "snils": "СНИЛС",
-    "passport": "ПАСПОРТ",
-    "ogrn": "ОГРН",
-    "birthdate": "ДАТА_РОЖДЕНИЯ",
-    "address": "АДРЕС",
-    "name": "ИМЯ",
-}
 _TYPE_OF_LABEL = {label: pii_type for pii_type, label in LABELS.items()}
 PLACEHOLDER = re.compile(r"\[(" + "|".join(sorted(LABELS.values(), key=len, reverse=True)) + r")_(\d{1,4})\]")
 # What the customer sees if the model invents a placeholder the dialogue never had.

@@ -248,22 +248,6 @@ class PrivacyRights:
         )
         return export
 
-    async def set_consent(self, member_id: str, client_key: str, granted: bool, *, actor: str) -> None:
-        """Record a client's consent to unmasked processing (as told by the admin); audited."""
-        if not client_key.strip():
-            raise BadRequest("the client key is empty / ключ клиента пуст")
-        await self._consents.set(member_id, client_key, granted, source=actor)
-        await self._audit.add(
-            AuditRecord(
-                member_id=member_id,
-                action="consent",
-                actor=actor,
-                subject=client_key,
-                details={"granted": granted},
-                created_at=self._clock.now(),
-            )
-        )
-
     async def audit_trail(self, member_id: str, *, limit: int = 100) -> list[AuditRecord]:
         """The portal's audit records, newest first."""
         return await self._audit.list(member_id, limit=limit)
