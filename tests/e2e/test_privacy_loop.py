@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,6 +61,10 @@ def leaks(blob: str) -> list[str]:
 
 def everything(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=repr)
+
+
+def log_files_text(root: Path) -> str:
+    return "".join(p.read_text() for p in sorted(root.rglob("*.jsonl")))
 
 
 def last_customer_turn(stack: SandboxStack) -> str:
@@ -179,3 +185,43 @@ async def test_a_consenting_client_keeps_contacts_only_when_the_portal_respects_
     last = last_customer_turn(stack)
     assert NEW_PHONE in last  # consented contact details may reach the model
     assert PASSPORT not in last and "[ПАСПОРТ_1]" in last  # documents never do
+
+
+@pytest.mark.e2e
+async def test_logs_with_text_turned_on_still_carry_no_pii(stack: SandboxStack, tmp_path: Path) -> None:
+    """The portal's admin allowed message text in logs: the records show placeholders, never values."""
+    from b24claude.adapters.logs import configure_logging, reset_logging
+    from b24claude.privacy.policy import PrivacyPolicy
+
+    assert stack.container is not None
+    store = stack.container.store
+    portal = await store.portals.get(stack.member_id)
+    assert portal is not None
+    policy = PrivacyPolicy(log_message_text=True)
+    await store.portals.update_settings(stack.member_id, policy.merged_into(portal.settings))
+    await stack.container.log_text.refresh()
+    stream = io.StringIO()
+    settings = stack.settings.model_copy(update={"log_dir": str(tmp_path), "log_level": "DEBUG"})
+    root_level = logging.getLogger().level
+    configure_logging(
+        settings,
+        text_allowed=stack.container.log_text.allows,
+        mask=stack.container.log_text.mask,
+        stream=stream,
+    )
+    try:
+        for text in MESSAGES:
+            await stack.ask(text, "anna")
+        for _ in range(100):
+            if stream.getvalue().count('"answered"') >= 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        reset_logging()
+        logging.getLogger().setLevel(root_level)
+    written = stream.getvalue()
+    files = log_files_text(tmp_path)
+    answered = [json.loads(line) for line in written.splitlines() if '"answered"' in line]
+    assert len(answered) == 2 and "[ТЕЛЕФОН_1]" in answered[0]["text"]  # text is there, masked
+    assert (tmp_path / stack.member_id).is_dir() and '"answered"' in files
+    assert leaks(written) == [] and leaks(files) == []
