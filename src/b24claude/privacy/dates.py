@@ -20,7 +20,7 @@ _YEAR_WORD = r"(?:\s?(?:г\.?\s?р\.?|гр\b|г\.|г\b|года?\s+рожден�
 _DATE = re.compile(
     r"(?<![\d.])(?:"
     r"(?P<d1>0?[1-9]|[12]\d|3[01])\s?[./\-]\s?(?P<m1>0?[1-9]|1[0-2])\s?[./\-]\s?(?P<y1>(?:19|20)\d{2}|\d{2})"
-    rf"|(?P<d2>0?[1-9]|[12]\d|3[01])\s+{_MONTHS}(?:\s+(?P<y2>(?:19|20)\d{{2}}))?"
+    rf"|(?P<d2>0?[1-9]|[12]\d|3[01])(?:-?го)?\s+{_MONTHS}(?:\s+(?P<y2>(?:19|20)\d{{2}}))?"
     r"|(?P<y3>(?:19|20)\d{2})-(?P<m3>0[1-9]|1[0-2])-(?P<d3>0[1-9]|[12]\d|3[01])"
     rf")(?!\d){_YEAR_WORD}",
     re.IGNORECASE,
@@ -41,6 +41,7 @@ _BIRTH_YEAR_BEFORE = re.compile(
 )
 _WINDOW = 40
 _OLD_YEAR_MAX = 2012
+_OLD_TWO_DIGIT_MIN = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,5 +84,5 @@ def _old_year(m: re.Match[str]) -> bool:
     if not year:
         return False
     if len(year) == 2:
-        return False
+        return int(year) >= _OLD_TWO_DIGIT_MIN  # "03.11.96": 1996; "03.11.26" is a delivery date
     return 1920 <= int(year) <= _OLD_YEAR_MAX

@@ -6,7 +6,7 @@ from __future__ import annotations
 STRONG_CUES = frozenset(
     """
     зовут звать зовусь имя имени фио ф.и.о фамилия фамилию отчество получатель получателя получателю
-    получатели подпись уважением name surname i'm i’m im
+    получатели подпись уважением name surname i'm i’m im zovut zovu imya familiya fio
     """.split()
 )
 STRONG_CUE_PAIRS = frozenset(
@@ -17,6 +17,8 @@ STRONG_CUE_PAIRS = frozenset(
         ("i", "am"),
         ("name", "is"),
         ("this", "is"),
+        ("зовут", "меня"),
+        ("zovut", "menya"),
     }
 )
 

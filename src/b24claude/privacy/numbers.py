@@ -111,6 +111,12 @@ class _Context:
 def _context(text: str, start: int) -> _Context:
     window = window_before(text, start)
     category, distance = nearest_category(window, _CATEGORIES)
+    if category is None:
+        # "нужен паспорт? у меня 4510123456": the number answers the question before it.
+        asked = window_before(text, start, across_question=True)
+        if asked != window:
+            category, distance = nearest_category(asked, _CATEGORIES)
+            window = asked
     return _Context(window, category, distance)
 
 
@@ -186,9 +192,12 @@ def _classify(text: str, w: _Window, context: _Context) -> Candidate | None:
     if n == 11 and w.groups == (3, 3, 3, 2) and not dotted and cs.snils_valid(d):
         return None if anti else cand("snils", VALIDATED)
     if n == 11 and d[0] in "78" and d[1] in "3456789" and _prefixed_phone_shape(w):
-        if anti and dist <= _NEAR:
-            return None
+        if anti and (dist <= _NEAR or has_keyword(window[len(window) - dist :], "number")):
+            return None  # "номер заказа 8916…", "заказ на сайте, номер 8916…"
         return cand("phone", STRONG)
+    if n == 11 and w.groups in ((11,), (9, 2)) and not anti and cs.snils_valid(d):
+        if not has_keyword(window, "sign"):
+            return cand("snils", VALIDATED)  # a SNILS written without its keyword
     if dotted:
         return None
     if n == 10:
