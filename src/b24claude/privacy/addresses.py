@@ -7,6 +7,9 @@ is an address when it weighs enough (a street with a house, a house with a flat,
 street…). A bare street ("Тверская 7") or a bare city ("Москва,") counts only inside a chain or
 after an address word ("адрес", "живу", "доставьте"). A chain after pickup-point or shop words
 ("пункт выдачи на ул. Ленина 5") is the shop's address, not the customer's — unless it has a flat.
+Cities and regions may be lower case ("иркутск ул …", "московская обл."), a city may stand before its
+street without a comma ("Омск Строителей 11-218"); "д." before a name is a village, before a number a
+house. The span ends at the flat: an entrance or floor after it is left out.
 """
 
 from __future__ import annotations
@@ -303,7 +306,7 @@ class AddressFinder:
             chain = chain[:-1]
         if not chain:
             return []
-        start, end = chain[0].start, chain[-1].end
+        start = chain[0].start
         weight = sum(p.weight for p in chain)
         before = text[max(0, start - 30) : start]
         cue = _CUE.search(before) is not None
@@ -316,4 +319,6 @@ class AddressFinder:
             return []  # places only ("Москва, Московская обл."): nobody's address yet
         if "flat" not in kinds and _SHOP.search(text[max(0, start - 60) : start]):
             return []
-        return [Candidate("address", start, end, WORDS)]
+        while len(chain) > 1 and chain[-1].kind == "entrance":
+            chain = chain[:-1]  # "…, кв. 12, подъезд 3, этаж 4": the address ends at the flat
+        return [Candidate("address", start, chain[-1].end, WORDS)]

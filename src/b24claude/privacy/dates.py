@@ -18,7 +18,7 @@ _MONTHS = (
 )
 _YEAR_WORD = r"(?:\s?(?:г\.?\s?р\.?|гр\b|г\.|г\b|года?\s+рождения|году|года?)(?![а-яё]))?"
 _DATE = re.compile(
-    r"(?<![\d.])(?:"
+    r"(?<![\d.])(?P<date>"
     r"(?P<d1>0?[1-9]|[12]\d|3[01])\s?[./\-]\s?(?P<m1>0?[1-9]|1[0-2])\s?[./\-]\s?(?P<y1>(?:19|20)\d{2}|\d{2})"
     rf"|(?P<d2>0?[1-9]|[12]\d|3[01])(?:-?го)?\s+{_MONTHS}(?:\s+(?P<y2>(?:19|20)\d{{2}}))?"
     r"|(?P<y3>(?:19|20)\d{2})-(?P<m3>0[1-9]|1[0-2])-(?P<d3>0[1-9]|[12]\d|3[01])"
@@ -56,8 +56,8 @@ def find_dates(text: str) -> DateFinds:
     lower = text.lower()
     taken: list[tuple[int, int]] = []
     for m in _DATE.finditer(text):
-        start, end = m.start(), m.end()
-        taken.append((start, end))
+        start, end = m.start(), m.end("date")  # "г.", "года", "г.р." after it are not part of the date
+        taken.append((start, m.end()))
         if _birth_context(lower, start, m.group(0)):
             births.append(Candidate("birthdate", start, end, STRONG))
         elif _old_year(m):
@@ -67,7 +67,7 @@ def find_dates(text: str) -> DateFinds:
             continue
         before = lower[max(0, m.start() - _WINDOW) : m.start()]
         if _BIRTH_AFTER.search(m.group(0)) or _BIRTH_YEAR_BEFORE.search(before):
-            births.append(Candidate("birthdate", m.start(), m.end(), STRONG))
+            births.append(Candidate("birthdate", m.start(), m.end("y"), STRONG))
     return DateFinds(births, old)
 
 

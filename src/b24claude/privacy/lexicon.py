@@ -85,6 +85,16 @@ CAPITALISED_OK = frozenset(
     """.split()
 )
 
+# Titles and forms of address: never part of the name they announce ("Господин «Островский»").
+TITLES = frozenset(
+    """
+    господин господина господину господином господине госпожа госпожи госпоже госпожу госпожой
+    товарищ товарища товарищу товарищем гражданин гражданина гражданину гражданином гражданка гражданки
+    гражданке гражданку гражданкой г-н г-на г-ну г-ном г-не г-жа г-жи г-же г-жу г-жой уважаемый уважаемая
+    уважаемого уважаемой уважаемому уважаемую уважаемым уважаемые mr mrs ms miss mister sir madam dr
+    """.split()
+)
+
 # Upper-case abbreviations that pymorphy3 may read as names ("ИНН" → Инна).
 ABBREVIATIONS = frozenset(
     """

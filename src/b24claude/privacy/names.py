@@ -7,6 +7,11 @@ first name with a surname; initials with a surname) or, for a single word, when 
 name or a cue announces it ("зовут", "спасибо,", "менеджер"). Words that are common nouns as well
 (Вера, Роман, Любовь) need a capital inside a sentence or a cue; after street, place and company
 words ("ул. Пушкина", "ТЦ Мария") and inside quotes nothing is a name.
+
+The dictionary reads many surnames as places or plurals ("Орехова", "Кириллов"); a word spelled like a
+regular surname (-ов/-ин/-ский/-ых in its cases, see morph.surname_shape) may therefore join a first
+name or patronymic, never make a name alone. Titles ("господин", "уважаемая") announce a name and are
+not part of it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from b24claude.privacy.lexicon import (
     STREET_SURNAMES,
     STRONG_CUE_PAIRS,
     STRONG_CUES,
+    TITLES,
 )
 from b24claude.privacy.morph import UNKNOWN, Morph, WordInfo
 
@@ -203,6 +209,8 @@ def _part(t: _Tok, after_strong_cue: bool) -> bool:
         return True
     if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS or t.lower in latin.ENGLISH_WORDS:
         return False
+    if t.lower in TITLES:
+        return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
     if t.namelike:
@@ -244,7 +252,7 @@ def _cue(toks: list[_Tok], k: int) -> str | None:
         return "this"
     if w1 in GREETING_TAILS:
         return "medium" if w2 is not None and w2.startswith("добр") else None
-    if w1 in MEDIUM_CUES or w1.startswith(MEDIUM_CUE_STEMS):
+    if w1 in MEDIUM_CUES or w1 in TITLES or w1.startswith(MEDIUM_CUE_STEMS):
         return "medium"
     return None
 

@@ -64,7 +64,8 @@ def find_numbers(text: str) -> list[Candidate]:
         out.extend(_classify_run(text, run))
     for m in _PASSPORT_WORDS.finditer(text):
         if _passport_words_ok(text, m):
-            out.append(Candidate("passport", m.start(), m.end(), VALIDATED))
+            # From the series digits on: the word "серия" before them stays (the labelling guide's span).
+            out.append(Candidate("passport", m.start(1), m.end(), VALIDATED))
     return out
 
 
@@ -196,8 +197,8 @@ def _classify(text: str, w: _Window, context: _Context) -> Candidate | None:
             return None  # "номер заказа 8916…", "заказ на сайте, номер 8916…"
         return cand("phone", STRONG)
     if n == 11 and w.groups in ((11,), (9, 2)) and not anti and cs.snils_valid(d):
-        if not has_keyword(window, "sign"):
-            return cand("snils", VALIDATED)  # a SNILS written without its keyword
+        if not has_keyword(window, "sign") and not has_keyword(window, "number"):
+            return cand("snils", VALIDATED)  # a SNILS written without its keyword (not "номер 1234…")
     if dotted:
         return None
     if n == 10:
