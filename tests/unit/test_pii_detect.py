@@ -401,6 +401,9 @@ FOUND_BY_CLASS: list[tuple[str, PiiType, str]] = [
     # A date with a two-digit year right after a person's name is their birth date.
     ("Петрова Ольга Игоревна, 14.02.87", "birthdate", "14.02.87"),
     ("родилась 5-го мая 1979", "birthdate", "5-го мая 1979"),
+    # A birth date with its day written in words.
+    ("дата рождения: двенадцатое марта 1985", "birthdate", "двенадцатое марта 1985"),
+    ("родился двадцать первого мая 1990 года", "birthdate", "двадцать первого мая 1990"),
     # Village addresses: "д." is a village before a name and a house before a number.
     (
         "Тульская обл., Заокский р-н, д. Ивино, ул. Новая, д. 7",
@@ -436,6 +439,10 @@ FOUND_BY_CLASS: list[tuple[str, PiiType, str]] = [
         "Ленинградский проспект, д. 12, кв. 40",
     ),
     ('снт "Берёзка", участок 15', "address", 'снт "Берёзка", участок 15'),
+    # A surname that is also a town does not start the address after it ("Андрей Калинин, ул. …").
+    ("Андрей Калинин, ул. Мира, д. 5, кв. 3", "name", "Андрей Калинин"),
+    ("Андрей Калинин, ул. Мира, д. 5, кв. 3", "address", "ул. Мира, д. 5, кв. 3"),
+    ("Сергиев Посад, ул. Мира 5", "address", "Сергиев Посад, ул. Мира 5"),
     # Surnames the dictionary reads as places or plurals ("Орехова", "Кириллов"), in any case.
     ("данные: Орехова Светлана Олеговна, паспорт есть", "name", "Орехова Светлана Олеговна"),
     ("ИП Борис Кириллов, реквизиты ниже", "name", "Борис Кириллов"),

@@ -149,6 +149,7 @@ _STREET_STOP = re.compile(
 _STREET_WORD = re.compile(r"\s*(\d{1,2}-?[а-я]{0,2}\s+)?([«\"]?[А-Яа-яЁёA-Za-z][А-Яа-яЁёA-Za-z\-]*[»\"]?)\.?")
 _GAP = re.compile(r"[\s,;]*")
 _WORDS = re.compile(r"[А-Яа-яЁё]+(?:-[А-Яа-яЁё]+)*")
+_WORD_BEFORE = re.compile(r"([А-Яа-яЁё]+)[ \t]+$")
 # After a number that is then a date, a duration, a count or money, not a house.
 _NOT_A_HOUSE = re.compile(
     r"\s*(?i:янв|фев|мар|апр|ма[яй]|июн|июл|авг|сен|окт|ноя|дек|числ|дн|день|дня|недел|час|мин|сек|лет|год|"
@@ -243,7 +244,9 @@ class AddressFinder:
             return None if place is None else _Part("city", weight, start, place[1])
         if kind in ("bare_city", "bare_city_lower"):
             place = self._place(text, m, 0.5, skip=0)
-            return None if place is None else _Part("bare_city", weight, *place)
+            if place is None or self._after_first_name(text, place[0]):
+                return None  # "Андрей Калинин, ул. …": a surname that is also a town
+            return _Part("bare_city", weight, *place)
         if kind in ("bare_street", "bare_street_lower") and _NOT_A_HOUSE.match(text, end):
             return None  # "в Москву 5 мая", "в Омск 3 дня"
         if kind == "bare_street":
@@ -272,12 +275,20 @@ class AddressFinder:
             return None
         if len(words) == 2 and self._morph.info(words[1].group().lower()).geox >= min_geox:
             first = self._morph.info(words[0].group().lower())
-            if first.adjective >= 0.5 or first.geox >= min_geox or words[0].group()[0].isupper():
+            capitalised = words[0].group()[0].isupper()
+            if first.adjective >= 0.5 or first.geox >= min_geox or (capitalised and first.first < 0.5):
                 return words[0].start(), words[1].end()
             return words[1].start(), words[1].end()
         if self._morph.info(words[0].group().lower()).geox >= min_geox:
             return words[0].start(), words[0].end()
         return None
+
+    def _after_first_name(self, text: str, pos: int) -> bool:
+        """Whether a capitalised first name stands right before ``pos`` ("Андрей |Калинин")."""
+        m = _WORD_BEFORE.search(text, 0, pos)
+        if m is None or not m.group(1)[0].isupper():
+            return False
+        return self._morph.info(m.group(1).lower()).first >= 0.5
 
     def _street_end(self, text: str, pos: int) -> int:
         """The end of a street name starting at ``pos``: up to three words, stopping at markers."""
