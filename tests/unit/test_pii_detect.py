@@ -469,6 +469,9 @@ FOUND_BY_CLASS: list[tuple[str, PiiType, str]] = [
     ("Уважаемый Григорий Павлович, добрый день", "name", "Григорий Павлович"),
     ("Товарищ Сидоров просил перезвонить", "name", "Сидоров"),
     ("паспорт серия 4615 № 112233", "passport", "4615 № 112233"),
+    # Latin names with initials.
+    ("signed: A. Smirnova", "name", "A. Smirnova"),
+    ("S. Petrov, manager", "name", "S. Petrov"),
     # Diminutives and colloquial forms in oblique cases.
     ("передай Вовке, что готово", "name", "Вовке"),
     ("с Танькой договорились", "name", "Танькой"),

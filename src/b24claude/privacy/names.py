@@ -300,7 +300,7 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
         return False
     if any(t.patr for t in words):
         return True
-    if any(t.latin for t in words):
+    if any(t.latin for t in words) and not inits:
         return _latin_run_is_name(words)
     if inits:
         if all(t.cap for t in words):
