@@ -93,7 +93,7 @@ POSITIVE: list[tuple[str, PiiType, str]] = [
     # passports
     ("паспорт 4510 123456", "passport", "4510 123456"),
     ("паспорт 45 10 123456 выдан", "passport", "45 10 123456"),
-    ("серия 4510 номер 123456", "passport", "серия 4510 номер 123456"),
+    ("серия 4510 номер 123456", "passport", "4510 номер 123456"),
     ("паспорт 4510123456", "passport", "4510123456"),
     ("паспорт серии 4512 № 654321", "passport", "4512 № 654321"),
     ("данные 4510 123456 выдан ОВД", "passport", "4510 123456"),
@@ -104,10 +104,10 @@ POSITIVE: list[tuple[str, PiiType, str]] = [
     (f"реквизиты {OGRN}", "ogrn", OGRN),
     # birth dates
     ("д.р. 15.03.1985", "birthdate", "15.03.1985"),
-    ("дата рождения: 15 марта 1985 г.", "birthdate", "15 марта 1985 г."),
+    ("дата рождения: 15 марта 1985 г.", "birthdate", "15 марта 1985"),
     ("родилась 3.03.1990, заказ доставлен 15.05.2026", "birthdate", "3.03.1990"),
-    ("1990 г.р.", "birthdate", "1990 г.р."),
-    ("родился в 1985 году", "birthdate", "1985 году"),
+    ("1990 г.р.", "birthdate", "1990"),
+    ("родился в 1985 году", "birthdate", "1985"),
     ("др 12 мая", "birthdate", "12 мая"),
     ("ДР: 01.01.2000", "birthdate", "01.01.2000"),
     ("дата рождения 1990-05-12", "birthdate", "1990-05-12"),
@@ -132,7 +132,7 @@ POSITIVE: list[tuple[str, PiiType, str]] = [
         "address",
         "Ленинградская область, Всеволожский район, пос. Кузьмоловский, ул. Заозёрная, д. 3",
     ),
-    ("кв 12 подъезд 3 этаж 5, домофон 12", "address", "кв 12 подъезд 3 этаж 5"),
+    ("кв 12 подъезд 3 этаж 5, домофон 12", "address", "кв 12"),
     # names
     ("передайте Ивановой Марии Петровне что заказ готов", "name", "Ивановой Марии Петровне"),
     ("позвоните Сергею вечером", "name", "Сергею"),
@@ -280,6 +280,7 @@ def test_leaves_alone(detector: PiiDetector, text: str) -> None:
         ("ул. Пушкина, д. 10", "name"),
         ("д.р. 12.05.1990", "address"),
         ("доставка 12.05.2026", "birthdate"),
+        ("Петрова Ольга, 14.02.26 доставка", "birthdate"),  # a two-digit year of this century
     ],
 )
 def test_does_not_mistake(detector: PiiDetector, text: str, absent: PiiType) -> None:
@@ -380,3 +381,152 @@ def test_email_wins_over_the_phone_inside_it(detector: PiiDetector) -> None:
 def test_two_phones_in_one_digit_run_are_two_spans(detector: PiiDetector) -> None:
     spans = detector.detect("89161234567 89031234567")
     assert [s.value for s in spans] == ["89161234567", "89031234567"]
+
+
+# --- classes of misses and false positives fixed against the labelled dev set ---------------------
+# Each case is written here (not taken from the set) to pin a class of error, not one message.
+
+FOUND_BY_CLASS: list[tuple[str, PiiType, str]] = [
+    # A person's number after a possessive, even when an order word came earlier in the sentence.
+    ("оформлял заказ, но её номер 8 903 456-78-90 запишите", "phone", "8 903 456-78-90"),
+    ("заказ заберёт муж, номер мужа 915 222-33-44", "phone", "915 222-33-44"),
+    # A number that answers the question before it: the keyword sits across the question mark.
+    ("можно без паспорта? вот он 4615123456", "passport", "4615123456"),
+    ("а снилс нужен? мой 112-233-445 95", "snils", "112-233-445 95"),
+    # Keywords misspelt the way people type them.
+    ("пасспорт 4615123456", "passport", "4615123456"),
+    ("снилз 11223344595", "snils", "11223344595"),
+    # A contiguous SNILS with no keyword at all: the checksum decides.
+    ("у меня есть 11223344595, что ещё?", "snils", "11223344595"),
+    # A date with a two-digit year right after a person's name is their birth date.
+    ("Петрова Ольга Игоревна, 14.02.87", "birthdate", "14.02.87"),
+    ("родилась 5-го мая 1979", "birthdate", "5-го мая 1979"),
+    # A birth date with its day written in words.
+    ("дата рождения: двенадцатое марта 1985", "birthdate", "двенадцатое марта 1985"),
+    ("родился двадцать первого мая 1990 года", "birthdate", "двадцать первого мая 1990"),
+    # Village addresses: "д." is a village before a name and a house before a number.
+    (
+        "Тульская обл., Заокский р-н, д. Ивино, ул. Новая, д. 7",
+        "address",
+        "Тульская обл., Заокский р-н, д. Ивино, ул. Новая, д. 7",
+    ),
+    # Lower-case regions, districts and villages.
+    (
+        "ярославская обл., переславский р-н, д. сосновка, ул. полевая, д. 3",
+        "address",
+        "ярославская обл., переславский р-н, д. сосновка, ул. полевая, д. 3",
+    ),
+    # A house with its building glued on ("17к3", "21к1", "д4").
+    ("ул. Гагарина, д. 17к3, кв. 8", "address", "ул. Гагарина, д. 17к3, кв. 8"),
+    ("пенза ул лесная д4 кв9", "address", "пенза ул лесная д4 кв9"),
+    # A lower-case city before its street, with or without a comma; multi-word and hyphenated cities.
+    ("воронеж, ул садовая 21к1 кв 17", "address", "воронеж, ул садовая 21к1 кв 17"),
+    ("набережные челны ул садовая 15 кв 20", "address", "набережные челны ул садовая 15 кв 20"),
+    ("улан-удэ, ул. садовая, д. 15", "address", "улан-удэ, ул. садовая, д. 15"),
+    ("г. великий новгород, ул. садовая, д. 3", "address", "г. великий новгород, ул. садовая, д. 3"),
+    # A capitalised city with no comma before a street without "ул." ("Самара Гвардейская 14-88").
+    ("Самара Гвардейская 14-88", "address", "Самара Гвардейская 14-88"),
+    (
+        "Великий Новгород Ленинградский проспект 7-31",
+        "address",
+        "Великий Новгород Ленинградский проспект 7-31",
+    ),
+    ("москва тверская 7 кв 15", "address", "москва тверская 7 кв 15"),
+    # A street right after a phone: the phone's last group is not the street's ordinal.
+    (
+        "Сергей Орлов 8 916 555 44 33 Ленинградский проспект, д. 12, кв. 40",
+        "address",
+        "Ленинградский проспект, д. 12, кв. 40",
+    ),
+    ('снт "Берёзка", участок 15', "address", 'снт "Берёзка", участок 15'),
+    # A surname that is also a town does not start the address after it ("Андрей Калинин, ул. …").
+    ("Андрей Калинин, ул. Мира, д. 5, кв. 3", "name", "Андрей Калинин"),
+    ("Андрей Калинин, ул. Мира, д. 5, кв. 3", "address", "ул. Мира, д. 5, кв. 3"),
+    ("Сергиев Посад, ул. Мира 5", "address", "Сергиев Посад, ул. Мира 5"),
+    # Surnames the dictionary reads as places or plurals ("Орехова", "Кириллов"), in any case.
+    ("данные: Орехова Светлана Олеговна, паспорт есть", "name", "Орехова Светлана Олеговна"),
+    ("ИП Борис Кириллов, реквизиты ниже", "name", "Борис Кириллов"),
+    ("снилс прислала, ксения кириллова", "name", "ксения кириллова"),
+    # A first name and a surname that both have place readings.
+    ("Доброе утро! Айдар Калинин на связи", "name", "Айдар Калинин"),
+    ("спасибо мастеру Артёме Гусеве не скажу", "name", "Артёме Гусеве"),
+    # Lower-case initials with a lower-case surname.
+    ("получать будет петров а.с.", "name", "петров а.с."),
+    ("с уважением, и.в. смирнова", "name", "и.в. смирнова"),
+    # A lower-case surname alone, the only reading the dictionary has ("о кузьмине").
+    ("напишите о смирнове в отчёт", "name", "смирнове"),
+    ("я от петровой, по поводу возврата", "name", "петровой"),
+    # A Latin first name signing the message off; transliterated cues.
+    ("Please call me back, thanks! Anna", "name", "Anna"),
+    ("regards, Sergey", "name", "Sergey"),
+    ("zovut menya Dmitriy", "name", "Dmitriy"),
+    ("Privet, eto Sasha", "name", "Sasha"),
+    # Span boundaries as the labelling guide draws them: the date without "г.р.", the address up to the
+    # flat (not the entrance after it), the name without its title, the passport from its series digits.
+    ("мама, 1962 г.р.", "birthdate", "1962"),
+    ("год рождения 1979-й, родилась 3 мая 1979 года", "birthdate", "3 мая 1979"),
+    ("ул. Садовая, д. 3, кв. 17, подъезд 2, этаж 4", "address", "ул. Садовая, д. 3, кв. 17"),
+    ("Уважаемый Григорий Павлович, добрый день", "name", "Григорий Павлович"),
+    ("Товарищ Сидоров просил перезвонить", "name", "Сидоров"),
+    ("паспорт серия 4615 № 112233", "passport", "4615 № 112233"),
+    # Latin names with initials.
+    ("signed: A. Smirnova", "name", "A. Smirnova"),
+    ("S. Petrov, manager", "name", "S. Petrov"),
+    # Diminutives and colloquial forms in oblique cases.
+    ("передай Вовке, что готово", "name", "Вовке"),
+    ("с Танькой договорились", "name", "Танькой"),
+    # Surnames alone after titles.
+    ("г-н Сидоров ожидает", "name", "Сидоров"),
+    ("передайте госпоже Ивановой", "name", "Ивановой"),
+]
+
+
+@pytest.mark.parametrize(("text", "pii_type", "value"), FOUND_BY_CLASS)
+def test_finds_each_class(detector: PiiDetector, text: str, pii_type: PiiType, value: str) -> None:
+    spans = detector.detect(text)
+    assert (pii_type, value) in [(s.type, s.value) for s in spans], spans
+
+
+CLEAN_BY_CLASS = [
+    # An order's number, not a phone, however far the order word is ("…на сайте, номер 8915…").
+    "заказ сделан на сайте, номер 89151234567",
+    # A city and a number are a date or a duration, not an address.
+    "доставка в Москву 5 мая",
+    "Доставка в Омск 3 дня?",
+    # "это" introduces a person only at the start of a sentence or after a greeting.
+    "карта 2200 1234 это визa? ваш сайт её не видит",
+    "ЭТО МОДЕЛЬ 2023 ГОДА?",
+    "оплата не прошла это сбербанк?",
+    # A foreign indeclinable name in lower case is a toy or a brand.
+    "зайка бэмби пришла без ушка",
+    # A lower-case name-like word after its adjective is a noun ("в черном цвете").
+    "а в синем цвете есть?",
+    # An ambiguous name in lower case after a greeting is the thing ("лада гранта").
+    "привет лада веста не заводится",
+    # A relative clause after the word: the thing, not a person addressed.
+    "Роза, которую я заказывала, завяла",
+    # A bare "номер" before eleven digits: some number, not a SNILS without its keyword.
+    "номер 11223344595",
+    # A car named like a person.
+    "Лада Калина в наличии?",
+    # Lower-case abbreviations shaped like initials.
+    "т.е. заказ т.д. не пришёл",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN_BY_CLASS)
+def test_leaves_each_class_alone(detector: PiiDetector, text: str) -> None:
+    assert detector.detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "span"),
+    [
+        # A lower-case word is not a surname by its spelling alone beside a capitalised name.
+        ("купил мандарин Анне", "Анне"),
+        # The relative-clause rule is for words that are things too; a plain first name stays a name.
+        ("Дмитрий, который вчера звонил, не перезвонил", "Дмитрий"),
+    ],
+)
+def test_name_does_not_swallow_neighbours(detector: PiiDetector, text: str, span: str) -> None:
+    assert [s.value for s in detector.detect(text) if s.type == "name"] == [span]

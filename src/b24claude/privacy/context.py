@@ -12,10 +12,13 @@ import re
 # Category → keyword stems (lower case; matched on the lower-cased window).
 _KEYWORDS: dict[str, str] = {
     "phone": r"тел|phone|mobile|моб|сотов|звон|набер|набир|whats|ватс|вотс|вацап|вацап|viber|вайбер|"
-    r"telegram|телег|\bтг\b|\bсмс\b|\bsms\b|\bсвяз|\bконтакт|\bномер\s+мой|\bмой\s+номер",
+    r"telegram|телег|\bтг\b|\bсмс\b|\bsms\b|\bсвяз|\bконтакт|\bномер\s+мой|"
+    # A person's number: "мой номер", "её номер", "номер мамы" is a phone, not an order's number.
+    r"\b(?:мой|моя|мо[её]|е[её]|его|их|твой|наш)\s+(?:номер|сотовый|мобильный)|"
+    r"\bномер\s+(?:мамы|папы|мужа|жены|сына|дочери|брата|сестры|курьера|получателя)",
     "inn": r"\bинн\b|\binn\b|налогоплательщик",
-    "snils": r"снилс|\bsnils|страхов|пенсион",
-    "passport": r"паспорт|\bпасп\b|\bсерия\b|\bсерии\b|\bсер\.|загран|удостоверени|\bдокумент",
+    "snils": r"снил[сз]|\bsnils|страхов|пенсион|\bпфр\b|\bсфр\b",
+    "passport": r"пас+порт|\bпасп\b|\bсерия\b|\bсерии\b|\bсер\.|загран|удостоверени|\bдокумент|\bpassport",
     "ogrn": r"огрн|\bogrn",
     "card": r"карт[аыуеоi]|\bкарт\b|\bcard|\bvisa|\bвиза\b|master|мастеркард|maestro|маэстро|\bмир\b|\bmir\b|"
     r"\bсбер|тиньк|\bальфа|\bвтб|\bcvv|\bcvc|списал|спишите|оплат",
@@ -33,6 +36,8 @@ _KEYWORDS: dict[str, str] = {
 _KEYWORD_RE = {cat: re.compile(pattern) for cat, pattern in _KEYWORDS.items()}
 # Where the window before a candidate stops: a digit or a sentence boundary.
 _BARRIER = re.compile(r"\d|[!?\n]|\.\s+(?=[A-ZА-ЯЁ])")
+# Across a question: "нужен паспорт? у меня 4510123456" answers the question.
+_QUESTION_BARRIER = re.compile(r"\d|[!\n]|\.\s+(?=[A-ZА-ЯЁ])")
 WINDOW = 40
 
 _AFTER_UNITS = re.compile(
@@ -42,11 +47,12 @@ _AFTER_UNITS = re.compile(
 )
 
 
-def window_before(text: str, start: int, size: int = WINDOW) -> str:
-    """The lower-cased text before ``start`` back to the previous number or sentence end."""
+def window_before(text: str, start: int, size: int = WINDOW, *, across_question: bool = False) -> str:
+    """The lower-cased text before ``start`` back to the previous number or sentence end (with
+    ``across_question``, a question mark does not end it: the number may answer the question)."""
     left = text[max(0, start - size) : start]
     cut = 0
-    for m in _BARRIER.finditer(left):
+    for m in (_QUESTION_BARRIER if across_question else _BARRIER).finditer(left):
         cut = m.end()
     return left[cut:].lower()
 

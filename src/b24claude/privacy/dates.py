@@ -16,12 +16,19 @@ _MONTHS = (
     r"(?:январ[яь]|янв|феврал[яь]|фев|марта?|мар|апрел[яь]|апр|ма[яй]|июн[яь]|июн|июл[яь]|июл|"
     r"августа?|авг|сентябр[яь]|сен|сент|октябр[яь]|окт|ноябр[яь]|ноя|декабр[яь]|дек)\.?"
 )
+# A day written as an ordinal word: "двенадцатое марта", "двадцать первого мая".
+_DAY_WORD = (
+    r"(?:(?:двадцать|тридцать)\s+)?(?:перв|втор|трет|четв[её]рт|пят|шест|седьм|восьм|девят|десят|"
+    r"одиннадцат|двенадцат|тринадцат|четырнадцат|пятнадцат|шестнадцат|семнадцат|восемнадцат|"
+    r"девятнадцат|двадцат|тридцат)(?:ое|ого|ье|ьего|его)"
+)
 _YEAR_WORD = r"(?:\s?(?:г\.?\s?р\.?|гр\b|г\.|г\b|года?\s+рождения|году|года?)(?![а-яё]))?"
 _DATE = re.compile(
-    r"(?<![\d.])(?:"
+    r"(?<![\d.])(?P<date>"
     r"(?P<d1>0?[1-9]|[12]\d|3[01])\s?[./\-]\s?(?P<m1>0?[1-9]|1[0-2])\s?[./\-]\s?(?P<y1>(?:19|20)\d{2}|\d{2})"
-    rf"|(?P<d2>0?[1-9]|[12]\d|3[01])\s+{_MONTHS}(?:\s+(?P<y2>(?:19|20)\d{{2}}))?"
+    rf"|(?P<d2>0?[1-9]|[12]\d|3[01])(?:-?го)?\s+{_MONTHS}(?:\s+(?P<y2>(?:19|20)\d{{2}}))?"
     r"|(?P<y3>(?:19|20)\d{2})-(?P<m3>0[1-9]|1[0-2])-(?P<d3>0[1-9]|[12]\d|3[01])"
+    rf"|(?<![а-яё]){_DAY_WORD}\s+{_MONTHS}(?:\s+(?P<y4>(?:19|20)\d{{2}}))?"
     rf")(?!\d){_YEAR_WORD}",
     re.IGNORECASE,
 )
@@ -41,6 +48,7 @@ _BIRTH_YEAR_BEFORE = re.compile(
 )
 _WINDOW = 40
 _OLD_YEAR_MAX = 2012
+_OLD_TWO_DIGIT_MIN = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +63,8 @@ def find_dates(text: str) -> DateFinds:
     lower = text.lower()
     taken: list[tuple[int, int]] = []
     for m in _DATE.finditer(text):
-        start, end = m.start(), m.end()
-        taken.append((start, end))
+        start, end = m.start(), m.end("date")  # "г.", "года", "г.р." after it are not part of the date
+        taken.append((start, m.end()))
         if _birth_context(lower, start, m.group(0)):
             births.append(Candidate("birthdate", start, end, STRONG))
         elif _old_year(m):
@@ -66,7 +74,7 @@ def find_dates(text: str) -> DateFinds:
             continue
         before = lower[max(0, m.start() - _WINDOW) : m.start()]
         if _BIRTH_AFTER.search(m.group(0)) or _BIRTH_YEAR_BEFORE.search(before):
-            births.append(Candidate("birthdate", m.start(), m.end(), STRONG))
+            births.append(Candidate("birthdate", m.start(), m.end("y"), STRONG))
     return DateFinds(births, old)
 
 
@@ -79,9 +87,9 @@ def _birth_context(lower: str, start: int, value: str) -> bool:
 
 
 def _old_year(m: re.Match[str]) -> bool:
-    year = m.group("y1") or m.group("y2") or m.group("y3")
+    year = m.group("y1") or m.group("y2") or m.group("y3") or m.group("y4")
     if not year:
         return False
     if len(year) == 2:
-        return False
+        return int(year) >= _OLD_TWO_DIGIT_MIN  # "03.11.96": 1996; "03.11.26" is a delivery date
     return 1920 <= int(year) <= _OLD_YEAR_MAX

@@ -7,6 +7,7 @@ shares it between its recognisers. Parsing a new word form takes ~0.1 ms, a cach
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ import pymorphy3  # type: ignore[import-untyped]
 _FUNCTION_POS = frozenset(
     {"PREP", "CONJ", "PRCL", "NPRO", "INTJ", "PRED", "ADVB", "VERB", "INFN", "COMP", "NUMR"}
 )
+_ADJECTIVE_POS = frozenset({"ADJF", "PRTF"})
 _CACHE_SIZE = 200_000
 _GUESS_MIN = 0.8
 _CASE_SHARE = 0.15
@@ -35,7 +37,11 @@ class WordInfo:
     patr: float = 0.0  # a patronymic (Patr)
     geox: float = 0.0  # a place (Geox)
     function: float = 0.0  # a verb, adverb, pronoun, preposition, particle…
+    adjective: float = 0.0  # an adjective or participle ("черном", "новый")
     cases: frozenset[str] = frozenset()  # grammatical cases of its name readings ("nomn", "datv"…)
+    # The cases the word would have as a surname of a regular paradigm (-ов/-ин/-ский/-ых), whatever
+    # the dictionary says: "Орехова", "Кириллов", "Калинине" are also places or plurals there.
+    shape: frozenset[str] = frozenset()
 
     @property
     def namelike(self) -> float:
@@ -43,6 +49,37 @@ class WordInfo:
 
 
 UNKNOWN = WordInfo(known=False)
+
+
+_NOM, _GEN, _DAT, _ACC, _INS, _LOC = "nomn", "gent", "datv", "accs", "ablt", "loct"
+# Endings of the regular surname paradigms and the cases they spell (masculine and feminine together).
+_SURNAME_ENDINGS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("(?:ов|ев|ёв|ин|ын)", frozenset({_NOM})),
+    ("(?:ова|ева|ёва|ина|ына)", frozenset({_NOM, _GEN, _ACC})),
+    ("(?:ову|еву|ёву|ину|ыну)", frozenset({_DAT, _ACC})),
+    ("(?:овым|евым|ёвым|иным|ыным)", frozenset({_INS})),
+    ("(?:ове|еве|ёве|ине|ыне)", frozenset({_LOC})),
+    ("(?:овой|евой|ёвой|иной|ыной)", frozenset({_GEN, _DAT, _INS, _LOC})),
+    ("[сц]кий", frozenset({_NOM})),
+    ("[сц]кого", frozenset({_GEN, _ACC})),
+    ("[сц]кому", frozenset({_DAT})),
+    ("[сц]ким", frozenset({_INS})),
+    ("[сц]ком", frozenset({_LOC})),
+    ("[сц]кая", frozenset({_NOM})),
+    ("[сц]кой", frozenset({_NOM, _GEN, _DAT, _INS, _LOC})),  # Донской; Каменской
+    ("[сц]кую", frozenset({_ACC})),
+    ("ых", _ALL_CASES),  # Седых, Черных: indeclinable
+)
+_SURNAME_SHAPE = tuple((re.compile(rf"^[а-яё]{{3,}}{ending}$"), cases) for ending, cases in _SURNAME_ENDINGS)
+
+
+def surname_shape(word: str) -> frozenset[str]:
+    """The cases ``word`` (lower case) would have as a regular Russian surname; empty when it is not
+    shaped like one."""
+    for pattern, cases in _SURNAME_SHAPE:
+        if pattern.match(word):
+            return cases
+    return frozenset()
 
 
 class Morph:
@@ -53,8 +90,10 @@ class Morph:
     def _info(self, word: str) -> WordInfo:
         """``word`` in lower case."""
         if not self._analyzer.word_is_known(word):
-            return self._guess(word)
-        first = surn = patr = geox = function = 0.0
+            guess = self._guess(word)
+            shape = surname_shape(word)
+            return WordInfo(known=False, surn=guess.surn, shape=shape) if shape else guess
+        first = surn = patr = geox = function = adjective = 0.0
         parses = self._analyzer.parse(word)
         for parse in parses:
             tag = parse.tag
@@ -69,6 +108,8 @@ class Morph:
                 geox += score
             elif tag.POS in _FUNCTION_POS:
                 function += score
+            elif tag.POS in _ADJECTIVE_POS:
+                adjective += score
         return WordInfo(
             known=True,
             first=first,
@@ -76,7 +117,9 @@ class Morph:
             patr=patr,
             geox=geox,
             function=function,
+            adjective=adjective,
             cases=_name_cases(parses),
+            shape=surname_shape(word),
         )
 
     def _guess(self, word: str) -> WordInfo:

@@ -7,6 +7,11 @@ first name with a surname; initials with a surname) or, for a single word, when 
 name or a cue announces it ("зовут", "спасибо,", "менеджер"). Words that are common nouns as well
 (Вера, Роман, Любовь) need a capital inside a sentence or a cue; after street, place and company
 words ("ул. Пушкина", "ТЦ Мария") and inside quotes nothing is a name.
+
+The dictionary reads many surnames as places or plurals ("Орехова", "Кириллов"); a word spelled like a
+regular surname (-ов/-ин/-ский/-ых in its cases, see morph.surname_shape) may therefore join a first
+name or patronymic, never make a name alone. Titles ("господин", "уважаемая") announce a name and are
+not part of it.
 """
 
 from __future__ import annotations
@@ -31,23 +36,28 @@ from b24claude.privacy.lexicon import (
     STREET_SURNAMES,
     STRONG_CUE_PAIRS,
     STRONG_CUES,
+    TITLES,
 )
 from b24claude.privacy.morph import UNKNOWN, Morph, WordInfo
 
 _TOKEN = re.compile(
     r"(?P<init>(?<![\w.])[А-ЯЁA-Z]\.(?:[ \u00a0]?[А-ЯЁA-Z]\.)?(?![а-яёa-z0-9]))"
+    r"|(?P<linit>(?<![\w.])[а-яё]\.[ \u00a0]?[а-яё]\.(?![а-яёa-z0-9]))"
     r"|(?P<word>[А-Яа-яЁёA-Za-z]+(?:[\-'’][А-Яа-яЁёA-Za-z]+)*)"
     r"|(?P<num>\d+)"
     r"|(?P<punct>[^\s\w])"
 )
 _QUOTED = re.compile(r"«[^»\n]{0,80}»|\"[^\"\n]{0,80}\"|“[^”\n]{0,80}”|„[^“”\n]{0,80}[“”]")
 _SENTENCE_END = frozenset(".!?…")
+_SIGNATURE_AFTER = _SENTENCE_END | {","}
 _CUE_GAP = frozenset(",:-—–")
 _DOT_ABBREVIATIONS = frozenset(
     "ул г гор д пр пер пл наб ш им тел т е п с стр корп кв см др мкр обл р руб коп тыс млн шт ст просп б м ж "
     "св тов гр англ пос дер".split()
 )
 _MAX_PARTS = 4
+# Lower-case abbreviations shaped like initials ("т.е.", "и т.д."): never initials.
+_NOT_INITIALS = frozenset("т.е т.к т.д т.п т.ч и.о н.э с.г ч.т п.с р.с с.н з.ы м.б к.п д.р г.р".split())
 
 # Thresholds on pymorphy3's score shares (see morph.WordInfo).
 _FIRST_STRONG = 0.75
@@ -57,6 +67,9 @@ _FIRST_ANY = 0.04
 _SURN_STRONG = 0.4
 _SURN_ANY = 0.1
 _PATR = 0.3
+_SURN_ONLY = 0.9  # a lower-case word read only as a surname
+_SURN_CUED_LOWER = 0.6  # a lower-case word read mostly as a surname, after a cue ("от петровой")
+_ALL_CASES = frozenset({"nomn", "gent", "datv", "accs", "ablt", "loct"})
 _GEOX = 0.5
 
 
@@ -89,9 +102,19 @@ class _Tok:
         return not self.info.known
 
     @property
-    def namelike(self) -> bool:
+    def shaped(self) -> bool:
+        """Spelled like a regular surname ("Орехова", "Калинине") though the dictionary may read it as
+        a place or a plural: it may join a name, never make one alone."""
+        return bool(self.info.shape) and self.info.function < 0.5
+
+    @property
+    def in_dictionary_as_name(self) -> bool:
         i = self.info
         return i.first >= _FIRST_ANY or i.surn >= _SURN_ANY or i.patr >= _PATR
+
+    @property
+    def namelike(self) -> bool:
+        return self.in_dictionary_as_name or self.shaped
 
 
 class NameFinder:
@@ -136,6 +159,12 @@ class NameFinder:
                 t.info = self._word_info(t.lower, latin_script=t.latin)
             elif kind == "init":
                 t.cap = True
+            elif kind == "linit":
+                # "а.п. вишневский": lower-case initials, a name only beside a surname (see _run_is_name)
+                if t.text.replace(" ", "").replace("\u00a0", "").rstrip(".") in _NOT_INITIALS:
+                    t.kind = "punct"
+                else:
+                    t.kind = "init"
             toks.append(t)
         return toks
 
@@ -180,6 +209,8 @@ def _part(t: _Tok, after_strong_cue: bool) -> bool:
         return True
     if t.kind != "word" or len(t.text) < 2 or t.lower in ABBREVIATIONS or t.lower in latin.ENGLISH_WORDS:
         return False
+    if t.lower in TITLES:
+        return False
     if t.info.function >= 0.5 and not t.namelike:
         return False
     if t.namelike:
@@ -217,13 +248,26 @@ def _cue(toks: list[_Tok], k: int) -> str | None:
     w2 = toks[j].lower if j is not None else None
     if w1 in STRONG_CUES or (w2, w1) in STRONG_CUE_PAIRS:
         return "strong"
-    if w1 == "это" and (j is None or (w2 or "").startswith(("привет", "здравств", "алло", "добр"))):
-        return "strong"
+    if w1 in ("это", "eto") and _opens_sentence(toks, i, w2):
+        return "this"
     if w1 in GREETING_TAILS:
         return "medium" if w2 is not None and w2.startswith("добр") else None
-    if w1 in MEDIUM_CUES or w1.startswith(MEDIUM_CUE_STEMS):
+    if w1 in MEDIUM_CUES or w1 in TITLES or w1.startswith(MEDIUM_CUE_STEMS):
         return "medium"
     return None
+
+
+def _opens_sentence(toks: list[_Tok], i: int, prev: str | None) -> bool:
+    """Whether the word ``i`` ("это") opens the message or a sentence, or follows a greeting
+    ("привет, это Аня") — not "карта 2200… это мастеркард?"."""
+    if prev is not None:
+        return prev.startswith(
+            ("привет", "здравств", "алло", "добр", "здрасьт", "privet", "zdravst", "hi", "hello")
+        )
+    j = i - 1
+    while j >= 0 and toks[j].kind == "punct" and toks[j].text in _CUE_GAP:
+        j -= 1
+    return j < 0 or (toks[j].kind == "punct" and toks[j].text in _SENTENCE_END)
 
 
 def _blocked(toks: list[_Tok], k: int) -> bool:
@@ -256,17 +300,27 @@ def _run_is_name(run: list[_Tok], cue: str | None) -> bool:
         return False
     if any(t.patr for t in words):
         return True
-    if any(t.latin for t in words):
+    if any(t.latin for t in words) and not inits:
         return _latin_run_is_name(words)
     if inits:
-        return all(t.cap for t in words) and any(t.surn_strong or t.unknown or t.namelike for t in words)
+        if all(t.cap for t in words):
+            return any(t.surn_strong or t.unknown or t.namelike for t in words)
+        # "а.п. вишневский": lower-case initials with a lower-case surname
+        lower_inits = all(not t.cap for t in words) and all(
+            t.text[0].islower() for t in run if t.kind == "init"
+        )
+        return lower_inits and all(t.surn_strong or t.shaped for t in words)
     if cue == "strong":
         return any(t.namelike or t.unknown for t in words)
     if not _cases_agree(words):
         return False  # "Роман Толстого": a first name and another person's surname, not one name
+    if len({t.cap for t in words}) > 1 and any(not t.in_dictionary_as_name for t in words):
+        return False  # "мандарин Анне": a lower-case word is a surname by its spelling only beside its peers
     strong = [t for t in words if t.first_strong or t.surn_strong]
+    if not strong and _first_and_surname(words):
+        strong = words  # "Айдар Ахметов", "Артёме Калинине": both words are places elsewhere
     has_first = any(t.info.first >= _FIRST_ANY for t in words)
-    has_surn = any(t.info.surn >= _SURN_ANY or (t.unknown and t.cap) for t in words)
+    has_surn = any(t.info.surn >= _SURN_ANY or t.shaped or (t.unknown and t.cap) for t in words)
     if not has_surn and not inits:
         return False  # first names side by side ("Рив Гош") are rarer than brands
     if all(t.cap for t in words):
@@ -280,10 +334,22 @@ def _cases_agree(words: list[_Tok]) -> bool:
     """Whether the words that have name readings share a grammatical case."""
     common: frozenset[str] | None = None
     for t in words:
-        if t.latin or not t.info.cases:
+        cases = t.info.cases | t.info.shape if t.shaped else t.info.cases
+        if t.latin or not cases:
             continue
-        common = t.info.cases if common is None else common & t.info.cases
+        common = cases if common is None else common & cases
     return common is None or bool(common)
+
+
+def _first_and_surname(words: list[_Tok]) -> bool:
+    """Two capitalised words, one read as a first name and the other shaped like a surname or read as
+    one: a person, whatever other readings the dictionary has for each."""
+    if len(words) != 2 or not all(t.cap and t.lower not in NOT_A_PERSON for t in words):
+        return False  # "Лада Калина" is a car
+    a, b = words
+    return any(
+        x.info.first >= _FIRST_ANY and (y.shaped or y.info.surn >= _SURN_STRONG) for x, y in ((a, b), (b, a))
+    )
 
 
 def _latin_run_is_name(words: list[_Tok]) -> bool:
@@ -310,20 +376,26 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
         return not _after(toks, k, {"в", "во", "из"})  # "в Петровиче" is a DIY store
     if cue == "strong":
         return t.namelike or t.unknown or t.info.function < 0.5
+    if cue == "this":  # "это Аня", "это Шмыгайло" — not "ЭТО МОДЕЛЬ", "это мастеркард"
+        return t.namelike or (t.unknown and t.cap and not t.allcaps)
     if t.lower in ABBREVIATIONS or (t.allcaps and not (t.first_strong or t.surn_strong)):
         return False
     if t.latin:
-        return cue == "medium" and (info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG)
+        if cue == "medium" or _signature(toks, k):
+            return info.first >= _FIRST_STRONG or info.surn >= _SURN_STRONG
+        return False
     if _followed_by_number(toks, k) and info.first < _FIRST_STRONG:
         return False  # "Ленина 5"
     ambiguous = t.lower in NOT_A_PERSON
     initial = _sentence_initial(toks, k)
     if cue == "medium":
-        return info.first >= _FIRST_ANY or (t.surn_strong and t.cap)
+        if ambiguous and not t.cap and not _vocative(toks, k):
+            return False  # "здравствуйте лада гранта сломалась"
+        return info.first >= _FIRST_ANY or (t.surn_strong and (t.cap or info.surn >= _SURN_CUED_LOWER))
     if info.geox >= _GEOX and info.first < _FIRST_STRONG:
         return False
     if not t.cap:
-        return info.first >= _FIRST_LOWER and not ambiguous and info.function < 0.3 and len(t.text) > 2
+        return _lower_case_name(toks, k, ambiguous)
     if _in_proper_phrase(toks, k):
         return False  # "Яндекс Маркет", "Снежная Королева", "Глория Джинс"
     if ambiguous and t.lower not in CAPITALISED_OK:
@@ -337,6 +409,30 @@ def _single_is_name(toks: list[_Tok], k: int, cue: str | None) -> bool:
             t.surn_strong and not ambiguous and info.surn >= 0.6 and info.function < 0.2 and info.geox < 0.2
         )
     return info.first >= _FIRST_ANY or t.surn_strong
+
+
+def _lower_case_name(toks: list[_Tok], k: int, ambiguous: bool) -> bool:
+    """A lower-case word with no cue: "лена приедет в 5", "напишите о кузьмине" — not "мишка тедди"
+    (a foreign indeclinable name), not "в черном цвете" (a noun after its adjective)."""
+    t, info = toks[k], toks[k].info
+    if ambiguous or info.function >= 0.3 or len(t.text) <= 2 or _after_adjective(toks, k):
+        return False
+    if info.first >= _FIRST_LOWER:
+        return info.cases != _ALL_CASES
+    # A word the dictionary knows only as a surname ("кузьмине", "петровой").
+    return info.known and info.surn >= _SURN_ONLY and info.geox < 0.1 and info.first < _FIRST_ANY
+
+
+def _after_adjective(toks: list[_Tok], k: int) -> bool:
+    prev = toks[k - 1] if k else None
+    return prev is not None and prev.kind == "word" and not prev.cap and prev.info.adjective >= 0.5
+
+
+def _signature(toks: list[_Tok], k: int) -> bool:
+    """The word alone at the end of the message after a sentence end or comma ("thanks! Ulyana")."""
+    if k == 0 or toks[k - 1].kind != "punct" or toks[k - 1].text not in _SIGNATURE_AFTER:
+        return False
+    return all(t.kind == "punct" for t in toks[k + 1 :])
 
 
 def _in_proper_phrase(toks: list[_Tok], k: int) -> bool:
@@ -365,8 +461,11 @@ def _is_greeting(word: str) -> bool:
 
 
 def _vocative(toks: list[_Tok], k: int) -> bool:
-    """ "Вера, добрый день" — an ambiguous name addressed at the start of a message."""
-    return k + 1 < len(toks) and toks[k + 1].kind == "punct" and toks[k + 1].text in ",!"
+    """ "Вера, добрый день" — an ambiguous name addressed at the start of a message; not "Роман,
+    который я заказывал" (a relative clause after a noun)."""
+    if not (k + 1 < len(toks) and toks[k + 1].kind == "punct" and toks[k + 1].text in ",!"):
+        return False
+    return not (k + 2 < len(toks) and toks[k + 2].lower.startswith("котор"))
 
 
 def _followed_by_number(toks: list[_Tok], k: int) -> bool:

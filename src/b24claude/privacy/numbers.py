@@ -64,7 +64,8 @@ def find_numbers(text: str) -> list[Candidate]:
         out.extend(_classify_run(text, run))
     for m in _PASSPORT_WORDS.finditer(text):
         if _passport_words_ok(text, m):
-            out.append(Candidate("passport", m.start(), m.end(), VALIDATED))
+            # From the series digits on: the word "серия" before them stays (the labelling guide's span).
+            out.append(Candidate("passport", m.start(1), m.end(), VALIDATED))
     return out
 
 
@@ -111,6 +112,12 @@ class _Context:
 def _context(text: str, start: int) -> _Context:
     window = window_before(text, start)
     category, distance = nearest_category(window, _CATEGORIES)
+    if category is None:
+        # "нужен паспорт? у меня 4510123456": the number answers the question before it.
+        asked = window_before(text, start, across_question=True)
+        if asked != window:
+            category, distance = nearest_category(asked, _CATEGORIES)
+            window = asked
     return _Context(window, category, distance)
 
 
@@ -186,9 +193,12 @@ def _classify(text: str, w: _Window, context: _Context) -> Candidate | None:
     if n == 11 and w.groups == (3, 3, 3, 2) and not dotted and cs.snils_valid(d):
         return None if anti else cand("snils", VALIDATED)
     if n == 11 and d[0] in "78" and d[1] in "3456789" and _prefixed_phone_shape(w):
-        if anti and dist <= _NEAR:
-            return None
+        if anti and (dist <= _NEAR or has_keyword(window[len(window) - dist :], "number")):
+            return None  # "номер заказа 8916…", "заказ на сайте, номер 8916…"
         return cand("phone", STRONG)
+    if n == 11 and w.groups in ((11,), (9, 2)) and not anti and cs.snils_valid(d):
+        if not has_keyword(window, "sign") and not has_keyword(window, "number"):
+            return cand("snils", VALIDATED)  # a SNILS written without its keyword (not "номер 1234…")
     if dotted:
         return None
     if n == 10:
