@@ -63,6 +63,14 @@ def everything(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=repr)
 
 
+async def effect_of(container: Any, kind: str) -> Any:
+    async with container.store.engine.connect() as conn:
+        inbox_id = (
+            await conn.execute(text("SELECT inbox_id FROM effects WHERE kind = :k"), {"k": kind})
+        ).scalar_one_or_none()
+    return None if inbox_id is None else await container.store.effects.get(inbox_id, kind)
+
+
 def log_files_text(root: Path) -> str:
     return "".join(p.read_text() for p in sorted(root.rglob("*.jsonl")))
 
@@ -225,3 +233,34 @@ async def test_logs_with_text_turned_on_still_carry_no_pii(stack: SandboxStack, 
     assert len(answered) == 2 and "[ТЕЛЕФОН_1]" in answered[0]["text"]  # text is there, masked
     assert (tmp_path / stack.member_id).is_dir() and '"answered"' in files
     assert leaks(written) == [] and leaks(files) == []
+
+
+@pytest.mark.e2e
+async def test_a_replay_after_a_crash_neither_answers_nor_writes_the_crm_twice(stack: SandboxStack) -> None:
+    assert stack.container is not None
+    container = stack.container
+    await stack.ask(MESSAGES[0], "anna")
+    chat = stack.portal.find_chat("anna")
+    assert chat is not None
+    for _ in range(100):
+        captured = await effect_of(container, "crm_contacts")
+        if captured is not None and captured.status == "done":
+            break
+        await asyncio.sleep(0.05)
+    # The process died after the CRM update was sent but before it was recorded as done; the row replays.
+    async with container.store.engine.begin() as conn:
+        inbox_id = (
+            await conn.execute(text("SELECT inbox_id FROM effects WHERE kind = 'crm_contacts'"))
+        ).scalar_one()
+        await conn.execute(text("UPDATE effects SET status = 'intent' WHERE kind = 'crm_contacts'"))
+        await conn.execute(text("UPDATE inbox SET status = 'pending' WHERE id = :id"), {"id": inbox_id})
+    container.worker.wake()
+    for _ in range(200):
+        item = await container.store.inbox.get(inbox_id)
+        if item is not None and item.status == "done":
+            break
+        await asyncio.sleep(0.05)
+    effect = await container.store.effects.get(inbox_id, "crm_contacts")
+    assert effect is not None and effect.status == "done"
+    assert len([w for w in stack.portal.crm_writes if w.method == "crm.contact.update"]) == 1
+    assert len(bot_replies(stack, chat.id)) == 1

@@ -94,6 +94,9 @@ class AnswerService:
         bot = BotIdentity(msg.bot_id or (ctx.portal.bot_id or 0), ctx.portal.bot_code, msg.bot_api)
         effect = await self._effects.get(ctx.inbox_id, "reply")
         if effect is not None and effect.status == "done":
+            # Answered before a crash; the CRM write after the reply may still be owed.
+            mask = await self.open_mask(msg, ctx)
+            await self._capture_contacts(msg, ctx, mask, mask.mask(msg.text), None)
             return
         mask = await self.open_mask(msg, ctx)
         masked = mask.mask(msg.text)
@@ -220,6 +223,9 @@ class AnswerService:
         done = await self._effects.get(ctx.inbox_id, "crm_contacts")
         if done is not None and done.status == "done":
             return
+        if done is not None:  # an update may have happened before a crash: compare with the CRM as it is now
+            await self._cache.delete(self._card_key(msg, mask))
+            card = None
         card = card or await self.client_card(msg, mask)
         if card is None or not (card.refs.contact_id or card.refs.lead_id):
             return
@@ -236,6 +242,8 @@ class AnswerService:
             known.add(key)
             (phones if pii_type == "phone" else emails).append(value)
         if not phones and not emails:
+            if done is not None:  # the update before the crash had gone through
+                await self._effects.record_done(ctx.inbox_id, "crm_contacts", {"entity": "", "already": True})
             return
         await self._effects.record_intent(
             ctx.inbox_id, "crm_contacts", {"phones": len(phones), "emails": len(emails)}
