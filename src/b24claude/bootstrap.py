@@ -18,6 +18,7 @@ from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.logfiles import FileLogArchive
+from b24claude.adapters.logs import quiet_libraries
 from b24claude.adapters.memory import MemoryCache
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
@@ -43,7 +44,6 @@ from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
-QUIET_LOGGERS = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "asyncpg", "multipart", "hpack")
 
 
 @dataclass
@@ -172,11 +172,7 @@ async def build(
     knowledge: KnowledgeSource | None = None,
 ) -> Container:
     clock = clock or SystemClock()
-    # Libraries that log request URLs (httpx: OAuth refresh GETs and webhook URLs carry secrets), bodies
-    # (httpcore) or SQL parameters (aiosqlite, sqlalchemy.engine: raw inbox payloads) stay above DEBUG/INFO
-    # whatever the service's level: our logs carry no text, tokens or PII.
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_libraries()  # our logs carry no text, tokens or PII, and neither may the libraries'
     keyring = build_keyring(settings)
     client_secret = resolve_secret(keyring, settings.b24_client_secret, name="B24C_B24_CLIENT_SECRET")
     api_key = resolve_secret(keyring, settings.anthropic_api_key, name="B24C_ANTHROPIC_API_KEY")

@@ -272,7 +272,18 @@ class PortalFileHandler(logging.Handler):
 _installed: list[logging.Handler] = []
 
 # Libraries whose DEBUG/INFO records carry request URLs or bodies (OAuth query strings, prompts).
-_CHATTY = ("httpx", "httpcore", "anthropic", "hpack")
+# Libraries that log request URLs (httpx: OAuth refresh GETs and webhook URLs carry secrets), bodies
+# (httpcore, hpack, multipart), prompts (anthropic at DEBUG) or SQL parameters (aiosqlite,
+# sqlalchemy.engine, asyncpg: raw inbox payloads): held at WARNING whatever the service's level.
+QUIET_LOGGERS = (
+    "httpx", "httpcore", "hpack", "multipart", "anthropic", "aiosqlite", "sqlalchemy.engine", "asyncpg",
+)  # fmt: skip
+
+
+def quiet_libraries(level: int = logging.WARNING) -> None:
+    """Hold the libraries above at ``level`` or higher (never below WARNING)."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def configure_logging(
@@ -339,8 +350,7 @@ def configure_logging(
     level = logging.getLevelName(settings.log_level.upper())
     level = level if isinstance(level, int) else logging.INFO
     root.setLevel(level)
-    for name in _CHATTY:
-        logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    quiet_libraries(level)
 
     structlog.configure(
         processors=[

@@ -72,8 +72,6 @@ class PiiVault(Protocol):
         """The dialogue keys whose vault holds this (normalised) value."""
         ...
 
-    async def delete_dialogues(self, member_id: str, dialog_keys: Sequence[str]) -> int: ...
-
 
 class SubjectRepository(Protocol):
     async def bind(self, subject: DialogueSubject) -> None:
@@ -85,8 +83,6 @@ class SubjectRepository(Protocol):
     async def dialogues_of(
         self, member_id: str, *, contact_id: int | None = None, author_id: int | None = None
     ) -> list[str]: ...
-
-    async def delete_dialogues(self, member_id: str, dialog_keys: Sequence[str]) -> int: ...
 
 
 class ConsentRepository(Protocol):

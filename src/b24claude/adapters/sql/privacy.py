@@ -88,14 +88,6 @@ class SqlPiiVault:
         async with self._db.read("vault.dialogues_with") as conn:
             return list((await conn.execute(stmt)).scalars().all())
 
-    async def delete_dialogues(self, member_id: str, dialog_keys: Sequence[str]) -> int:
-        if not dialog_keys:
-            return 0
-        v = pii_vault.c
-        stmt = delete(pii_vault).where(v.member_id == member_id, v.dialog_key.in_(list(dialog_keys)))
-        async with self._db.write("vault.delete_dialogues") as conn:
-            return int((await conn.execute(stmt)).rowcount or 0)
-
 
 class SqlSubjectRepository:
     def __init__(self, db: SqlDatabase) -> None:
@@ -148,14 +140,6 @@ class SqlSubjectRepository:
             stmt = stmt.where(s.author_id == author_id)
         async with self._db.read("subjects.dialogues_of") as conn:
             return list((await conn.execute(stmt.order_by(s.dialog_key))).scalars().all())
-
-    async def delete_dialogues(self, member_id: str, dialog_keys: Sequence[str]) -> int:
-        if not dialog_keys:
-            return 0
-        s = dialogue_subjects.c
-        stmt = delete(dialogue_subjects).where(s.member_id == member_id, s.dialog_key.in_(list(dialog_keys)))
-        async with self._db.write("subjects.delete_dialogues") as conn:
-            return int((await conn.execute(stmt)).rowcount or 0)
 
 
 class SqlConsentRepository:
