@@ -32,6 +32,7 @@ from b24claude.kit.clock import Clock, SystemClock
 from b24claude.kit.signed import SignedTokens
 from b24claude.knowledge.service import KeywordKnowledgeBase
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
+from b24claude.portals.install import InstallPolicy
 from b24claude.portals.service import PortalService
 from b24claude.ports.knowledge import KnowledgeSource
 from b24claude.ports.retention import LogArchive
@@ -187,6 +188,7 @@ async def build(
         burst=settings.b24_rate_burst,
         max_wait_s=settings.b24_max_wait_s,
         timeout_s=settings.b24_timeout_s,
+        allow_loopback=settings.sandbox,
     )
     gateway = Bitrix24Gateway(bitrix)
     llm = ClaudeLLM(
@@ -209,6 +211,16 @@ async def build(
         bot_code=settings.bot_code,
         bot_name=settings.bot_name,
         handler_url=handler_url(settings),
+        verifier=gateway,
+        install_policy=InstallPolicy(
+            client_id=settings.b24_client_id,
+            oauth_url=settings.b24_oauth_url,
+            app_code=settings.b24_app_code,
+            allow_loopback=settings.sandbox,
+            rate_per_s=settings.install_rate_per_s,
+            burst=settings.install_burst,
+        ),
+        on_reinstalled=bitrix.forget,
     )
     detector = PiiDetector()
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)

@@ -69,6 +69,14 @@ class TooManyRequests(B24ClaudeError):
         self.retry_after = retry_after
 
 
+class ServiceUnavailable(B24ClaudeError):
+    """We cannot answer now because a service we depend on is down: answered 503, try again later."""
+
+    http_status = 503
+    code = "service_unavailable"
+    retryable = True
+
+
 class ConfigurationError(B24ClaudeError):
     """Settings are missing or inconsistent; raised at start-up, never at request time."""
 

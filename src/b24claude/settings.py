@@ -53,7 +53,13 @@ class Settings(BaseSettings):
     b24_client_secret: SecretStr = SecretStr("")
     b24_oauth_url: str = Field(
         default="https://oauth.bitrix.info",
-        description="OAuth server; overridden by server_endpoint from the install event when present.",
+        description="The OAuth server tokens are refreshed at (oauth.bitrix24.tech for .ru portals). "
+        "Configuration only: a server_endpoint named by an event is compared with it, never called.",
+    )
+    b24_app_code: str = Field(
+        default="",
+        description="The CODE app.info names for this application (a Market app's code); empty: the "
+        "client id (a local application's app.info CODE).",
     )
     b24_webhook_url: str = Field(default="", description="Incoming webhook URL (dev/scripts mode).")
     b24_rate_limit_per_s: float = 2.0
@@ -110,6 +116,17 @@ class Settings(BaseSettings):
     )
 
     # --- privacy and security ------------------------------------------------------------------------
+    sandbox: bool = Field(
+        default=False,
+        description="Allow the loopback http endpoints of the built-in emulators as portal and OAuth "
+        "addresses (demo, tests). Never in production: a portal is then only a public https host.",
+    )
+    install_rate_per_s: float = Field(
+        default=1.0,
+        description="Install confirmations (calls to the OAuth server and the portal) per second, all "
+        "portals together; more installs get 429 before anything is called.",
+    )
+    install_burst: int = Field(default=10, description="Burst of install confirmations.")
     secret_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Fernet keys for secrets at rest, comma-separated, newest first (rotation: prepend a new "

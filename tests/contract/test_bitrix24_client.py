@@ -84,6 +84,7 @@ class Env:
             oauth_url=self.base_url,
             http=self.http,
             clock=self.clock,
+            allow_loopback=True,  # the emulator listens on http://127.0.0.1
             **options,
         )
         self.clients.append(client)

@@ -35,6 +35,8 @@ async def second_portal(stack: SandboxStack) -> AsyncIterator[Portal]:
     server = ServerHandle(create_portal_app(state))
     await server.start()
     state.config.public_base_url = server.base_url
+    # One OAuth server for all portals, as in Bitrix24: the first emulator (the app's configured one).
+    stack.portal.link_oauth(state)
     try:
         result = await state.install_app(
             client_id=DEMO_CLIENT_ID,

@@ -26,7 +26,6 @@ from b24claude.adapters.bitrix24.gateway import (
     refs_from_duplicates,
     split_text,
 )
-from b24claude.adapters.bitrix24.oauth import oauth_base
 from b24claude.adapters.bitrix24.throttle import LeakyBucket, PortalThrottle
 from b24claude.errors import (
     Bitrix24AuthError,
@@ -38,7 +37,8 @@ from b24claude.errors import (
 )
 from b24claude.kit import phpform
 from b24claude.kit.openlines import bindings_from_entity_data, parse_entity_data_1, parse_entity_data_2
-from b24claude.ports.bitrix import CrmRefs, PortalAuth
+from b24claude.kit.urls import oauth_origin
+from b24claude.ports.bitrix import CrmRefs
 
 
 class FakeClock:
@@ -355,12 +355,10 @@ def test_oauth_errors() -> None:
     assert isinstance(map_oauth_error(503, None), Bitrix24TransientError)
 
 
-def test_oauth_base_from_server_endpoint() -> None:
-    auth = PortalAuth(
-        member_id="m", client_endpoint="https://a/rest/", server_endpoint="https://oauth.bitrix.info/rest/"
-    )
-    assert oauth_base(auth, "https://default") == "https://oauth.bitrix.info"
-    assert oauth_base(PortalAuth(member_id="m", client_endpoint="x"), "https://default/") == "https://default"
+def test_oauth_origin_of_the_configured_server() -> None:
+    # Only the configured server is ever called; a stored server_endpoint is not an input to it.
+    assert oauth_origin("https://oauth.bitrix.info/rest/") == "https://oauth.bitrix.info"
+    assert oauth_origin("https://OAuth.Bitrix24.tech/") == "https://oauth.bitrix24.tech"
 
 
 # ----- Open Lines strings ---------------------------------------------------------------------------

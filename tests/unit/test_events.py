@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from b24claude.errors import BadRequest
+from b24claude.errors import BadRequest, Unauthorized
 from b24claude.events import (
     AppInstalled,
     IncomingMessage,
@@ -69,15 +69,28 @@ def test_unknown_event_is_unknown() -> None:
 @pytest.mark.parametrize(
     ("form", "reason"),
     [
-        ({"event": "ONIMBOTMESSAGEADD"}, "auth"),
         ({"event": "", "auth": {"member_id": "m"}}, "event"),
-        ({"event": "X", "auth": {"member_id": ""}}, "member_id"),
-        ({"event": "X", "auth": "oops"}, "auth"),
         ({"event": "X", "data": "str", "auth": {"member_id": "m"}}, "data"),
+        ({"event": "X", "auth": {"member_id": "m", "client_endpoint": "x" * 5000}}, "client_endpoint"),
     ],
 )
 def test_malformed_envelopes_say_why(form: dict[str, object], reason: str) -> None:
     with pytest.raises(BadRequest) as info:
+        parse_classic_envelope(form)
+    assert reason in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("form", "reason"),
+    [
+        ({"event": "ONIMBOTMESSAGEADD"}, "auth block is missing"),
+        ({"event": "X", "auth": "oops"}, "auth block is missing"),
+        ({"event": "X", "auth": {"member_id": ""}}, "member_id"),
+        ({"event": "X", "auth": {"application_token": "t"}}, "member_id"),
+    ],
+)
+def test_missing_credentials_are_401_not_400(form: dict[str, object], reason: str) -> None:
+    with pytest.raises(Unauthorized) as info:
         parse_classic_envelope(form)
     assert reason in info.value.message
 

@@ -45,8 +45,10 @@ def test_openlines_fixture_wire_form_parses_to_its_body() -> None:
 
 
 _keys = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc", min_size=1, max_size=8)
+# Any text a portal can send: everything but NUL (refused, see test_nul_is_refused).
+_value = st.text(alphabet=st.characters(blacklist_characters="\x00"), max_size=20)
 _tree = st.recursive(
-    st.text(max_size=20),
+    _value,
     lambda children: st.dictionaries(_keys, children, min_size=1, max_size=4),
     max_leaves=20,
 )
@@ -113,3 +115,23 @@ def test_appends_follow_php_numbering_and_stay_linear() -> None:
 def test_limits(pairs: list[tuple[str, str]], reason: str) -> None:
     with pytest.raises(phpform.FormError, match=reason):
         phpform.parse(pairs)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        # Percent-encoded bytes that are not UTF-8 are refused like the raw bytes are (never U+FFFD).
+        (b"event=X&data[M]=%FF%FE%ED%A0%80%00", "not UTF-8"),
+        (b"event=X&data[M]=\xff\xfe", "not UTF-8"),
+        (b"event=X&data[M]=%ED%A0%80", "not UTF-8"),  # an encoded surrogate
+        (b"event=X&data[M]=a%00b", "NUL"),
+        (b"event=X&data[M\x00]=a", "NUL"),
+    ],
+)
+def test_undecodable_or_nul_bodies_are_refused(body: bytes, reason: str) -> None:
+    with pytest.raises(phpform.FormError, match=reason):
+        phpform.parse_body(body)
+
+
+def test_valid_percent_encoded_utf8_is_decoded() -> None:
+    assert phpform.parse_body(b"m=%D0%B4%D0%B0") == {"m": "да"}

@@ -11,6 +11,7 @@ from b24claude.adapters.sql import SqlStore
 from b24claude.errors import Unauthorized
 from b24claude.kit.clock import SystemClock
 from b24claude.portals import service as portals
+from b24claude.portals.install import InstallPolicy
 from b24claude.ports.bitrix import PortalAuth
 from b24claude.ports.store import Portal
 
@@ -31,6 +32,8 @@ async def test_unknown_member_ids_stop_being_cached_when_the_cache_is_full(
             bot_code="b",
             bot_name="B",
             handler_url="",
+            verifier=cast(Any, None),  # never reached: no install in this test
+            install_policy=InstallPolicy(client_id="local.x", oauth_url="https://oauth.bitrix.info"),
         )
         for i in range(50):
             with pytest.raises(Unauthorized):

@@ -74,6 +74,8 @@ class SandboxStack:
             "b24_client_id": DEMO_CLIENT_ID,
             "b24_client_secret": DEMO_CLIENT_SECRET,
             "b24_oauth_url": portal_srv.base_url,
+            # The emulators listen on http://127.0.0.1: only the sandbox lets loopback through.
+            "sandbox": True,
             "b24_rate_limit_per_s": self.rate_limit_per_s,
             "b24_rate_burst": self.burst,
             "anthropic_api_key": DEMO_API_KEY,
@@ -168,6 +170,7 @@ class SandboxStack:
             "B24C_B24_CLIENT_ID": s.b24_client_id,
             "B24C_B24_CLIENT_SECRET": s.b24_client_secret.get_secret_value(),
             "B24C_B24_OAUTH_URL": s.b24_oauth_url,
+            "B24C_SANDBOX": "true" if s.sandbox else "false",
             "B24C_B24_RATE_LIMIT_PER_S": str(s.b24_rate_limit_per_s),
             "B24C_B24_RATE_BURST": str(s.b24_rate_burst),
             "B24C_ANTHROPIC_API_KEY": s.anthropic_api_key.get_secret_value(),

@@ -7,12 +7,14 @@ imbot.v2 events arrive as JSON objects from ``imbot.v2.Event.get`` (§4.4). Both
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from b24claude.errors import BadRequest
+from b24claude.errors import BadRequest, Unauthorized
 from b24claude.events.models import (
     AppInstalled,
     AppUninstalled,
@@ -43,8 +45,8 @@ class ClassicAuth(BaseModel):
     refresh_token: str = ""
     expires_in: str = ""
     expires: str = ""
-    client_endpoint: str = ""
-    server_endpoint: str = ""
+    client_endpoint: str = Field(default="", max_length=2048)
+    server_endpoint: str = Field(default="", max_length=2048)
     scope: str = ""
     status: str = ""
 
@@ -67,8 +69,12 @@ class ClassicEnvelope(BaseModel):
 
 def parse_classic_envelope(form: Mapping[str, Any]) -> ClassicEnvelope:
     """Validate a parsed form; raises :class:`BadRequest` with a reason a human can act on."""
-    if "auth" not in form:
-        raise BadRequest("auth block is missing")
+    auth = form.get("auth")
+    # No credentials at all is an authentication failure (401), like a wrong token, not a shape error.
+    if not isinstance(auth, Mapping):
+        raise Unauthorized("auth block is missing")
+    if not auth.get("member_id"):
+        raise Unauthorized("auth.member_id is missing")
     if isinstance(form.get("data"), str):
         # Bitrix24 drops empty arrays, but a plain string where a group belongs is malformed.
         if form["data"]:
@@ -97,21 +103,32 @@ def strip_secrets(value: Any) -> Any:
 
 
 def inbox_key_for_classic(env: ClassicEnvelope) -> str:
-    """Unique key of a classic event within its portal."""
+    """Unique key of a classic event within its portal.
+
+    A new message has the id Bitrix24 gave it; a bot deletion the bot's id. Every other event
+    carries no id Bitrix24 promises to be unique (``ts`` has a one-second grain, a keyboard press
+    repeats the message id), so the event itself is its identity: a digest of its name, time,
+    handler and data. A verbatim re-delivery maps to the same key; two different events never do.
+    """
     raw_params = env.data.get("PARAMS")
     params: Mapping[str, Any] = raw_params if isinstance(raw_params, Mapping) else {}
     name = env.name
-    if name.startswith("ONIMBOTMESSAGE") and params.get("MESSAGE_ID"):
+    if name == "ONIMBOTMESSAGEADD" and str(params.get("MESSAGE_ID") or "").isdigit():
         return f"v1:{name}:{params['MESSAGE_ID']}"
-    if name == "ONIMBOTJOINCHAT":
-        bot = params.get("BOT_ID", "")
-        return f"v1:{name}:{bot}:{params.get('DIALOG_ID', '')}:{env.ts}"
-    if name == "ONIMCOMMANDADD":
-        return f"v1:{name}:{params.get('MESSAGE_ID', '')}:{env.ts}"
-    if name == "ONIMBOTDELETE":
-        return f"v1:{name}:{env.data.get('BOT_ID', '')}"
-    # Lifecycle and anything else: the event's own time is the best identity Bitrix24 gives.
-    return f"v1:{name}:{env.event_handler_id}:{env.ts}"
+    if name == "ONIMBOTDELETE" and str(env.data.get("BOT_ID") or "").isdigit():
+        return f"v1:{name}:{env.data['BOT_ID']}"
+    return f"v1:{name}:h:{_event_digest(env)}"
+
+
+def _event_digest(env: ClassicEnvelope) -> str:
+    identity = {
+        "event": env.name,
+        "ts": env.ts,
+        "handler": env.event_handler_id,
+        "data": strip_secrets(env.data),
+    }
+    canonical = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
 
 
 def inbox_key_for_v2(bot_id: int, event_id: int) -> str:

@@ -44,6 +44,9 @@ def parse(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
             raise FormError(f"key longer than {MAX_KEY_CHARS} characters: {raw_key[:80]!r}")
         if len(value) > MAX_VALUE_CHARS:
             raise FormError(f"value of {raw_key[:80]!r} longer than {MAX_VALUE_CHARS} characters")
+        if "\x00" in raw_key or "\x00" in value:
+            # No Bitrix24 field holds a NUL, and PostgreSQL text/jsonb cannot store one.
+            raise FormError(f"NUL character in {raw_key[:80]!r}")
         m = _KEY.match(raw_key)
         if not m:
             raise FormError(f"malformed key {raw_key[:80]!r}")
@@ -87,7 +90,18 @@ def parse_body(body: bytes | str) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise FormError("body is not UTF-8") from exc
     try:
-        pairs = parse_qsl(body, keep_blank_values=True, strict_parsing=False, max_num_fields=MAX_FIELDS)
+        # errors="strict": percent-encoded bytes that are not UTF-8 (``%FF%FE``, an encoded surrogate
+        # ``%ED%A0%80``) are refused exactly like the same raw bytes, never replaced by U+FFFD.
+        pairs = parse_qsl(
+            body,
+            keep_blank_values=True,
+            strict_parsing=False,
+            max_num_fields=MAX_FIELDS,
+            encoding="utf-8",
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        raise FormError("body is not UTF-8 after percent-decoding") from None
     except ValueError as exc:
         raise FormError(str(exc)) from exc
     return parse(pairs)

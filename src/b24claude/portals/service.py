@@ -1,15 +1,18 @@
-"""The install flow (ONAPPINSTALL) and the portal's bot."""
+"""The install flow (ONAPPINSTALL, confirmed with Bitrix24 before anything is stored) and the portal's bot."""
 
 from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Callable
 
-from b24claude.errors import BadRequest, Unauthorized
+from b24claude.errors import TooManyRequests, Unauthorized
 from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted
 from b24claude.events.parse import ClassicEnvelope
 from b24claude.kit.clock import Clock
-from b24claude.ports.bitrix import BotApi, ChatGateway, PortalAuth
+from b24claude.kit.ratelimit import KeyedTokenBucket
+from b24claude.portals.install import InstallPolicy, check_claim, confirm_install
+from b24claude.ports.bitrix import BotApi, ChatGateway, InstallVerifier, PortalAuth
 from b24claude.ports.store import Portal, PortalRepository
 
 log = logging.getLogger("b24claude.portals")
@@ -28,7 +31,17 @@ class PortalService:
         bot_code: str,
         bot_name: str,
         handler_url: str,
+        verifier: InstallVerifier,
+        install_policy: InstallPolicy,
+        on_reinstalled: Callable[[str], None] = lambda member_id: None,
     ) -> None:
+        """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials."""
+        self._verifier = verifier
+        self._install_policy = install_policy
+        self._on_reinstalled = on_reinstalled
+        self._install_limiter = KeyedTokenBucket(
+            rate_per_s=install_policy.rate_per_s, burst=install_policy.burst, monotonic=clock.monotonic
+        )
         self._portals = portals
         self._chat = chat
         self._clock = clock
@@ -59,47 +72,46 @@ class PortalService:
             raise Unauthorized("application_token does not match")
 
     async def install(self, env: ClassicEnvelope) -> Portal:
-        """Save the tokens of an ONAPPINSTALL; called on the acknowledgement path, so no REST calls.
+        """Confirm an ONAPPINSTALL with Bitrix24 itself, then save the portal (see :mod:`.install`).
 
-        An install for a portal that is installed with a different application token is refused:
-        the token is the only secret Bitrix24 sends with every event, and it must not be replaced by
-        whoever posts an install first.
+        Nothing is stored, and no address the event names is called, until the configured OAuth
+        server has vouched for the install's refresh token (our client_id, the same member_id, the
+        same portal endpoint) and the portal at that endpoint has named our application. A reinstall
+        of a known portal proves itself the same way before its tokens replace the stored ones.
         """
-        auth = env.auth
-        if not (auth.access_token and auth.refresh_token and auth.client_endpoint and auth.application_token):
-            raise BadRequest("install event lacks tokens, client_endpoint or application_token")
-        existing = await self._portals.get(auth.member_id)
-        if (
-            existing is not None
-            and existing.installed
-            and existing.application_token
-            and not hmac.compare_digest(existing.application_token, auth.application_token)
-        ):
-            raise Unauthorized("portal already installed with another application_token")
-        try:
-            expires_in = float(auth.expires_in or 3600)
-        except ValueError as exc:
-            raise BadRequest("auth.expires_in is not a number") from exc
+        claim = check_claim(env, self._install_policy)
+        self._take_install_slot()
+        proof = await confirm_install(claim, self._verifier, self._install_policy)
+        existing = await self._portals.get(claim.member_id)
         portal = Portal(
-            member_id=auth.member_id,
-            domain=auth.domain,
+            member_id=claim.member_id,
+            domain=claim.domain,
             auth=PortalAuth(
-                member_id=auth.member_id,
-                client_endpoint=auth.client_endpoint,
-                access_token=auth.access_token,
-                refresh_token=auth.refresh_token,
-                expires_at=self._clock.now() + expires_in,
-                server_endpoint=auth.server_endpoint,
+                member_id=claim.member_id,
+                client_endpoint=proof.client_endpoint,
+                access_token=proof.access_token,
+                refresh_token=proof.refresh_token,
+                expires_at=proof.expires_at,
+                server_endpoint=self._install_policy.oauth_origin + "/rest/",
             ),
-            application_token=auth.application_token,
+            application_token=claim.application_token,
             language=str(env.data.get("LANGUAGE_ID") or "ru"),
             bot_api=self._bot_api,
             installed=True,
         )
         await self._portals.upsert(portal)
-        self._tokens.pop(auth.member_id, None)
-        log.info("portal installed", extra={"member_id": auth.member_id})
+        self._tokens.pop(claim.member_id, None)
+        self._on_reinstalled(claim.member_id)
+        log.info(
+            "portal installed",
+            extra={"member_id": claim.member_id, "reinstall": existing is not None},
+        )
         return portal
+
+    def _take_install_slot(self) -> None:
+        wait = self._install_limiter.take("install")
+        if wait > 0:
+            raise TooManyRequests("too many installs to confirm at once", retry_after=wait)
 
     async def ensure_bot(self, update: AppInstalled) -> None:
         """Register our bot in the portal (worker side of ONAPPINSTALL); idempotent."""

@@ -164,3 +164,43 @@ class PortalUsers(Protocol):
         :class:`~b24claude.errors.Bitrix24AuthError`.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What the OAuth server answered to a refresh (fixture oauth_token_refresh_response.json).
+
+    The server, not the caller, vouches for ``member_id`` and ``client_endpoint``: it is the only
+    party that knows which portal a refresh token of our ``client_id`` belongs to.
+    """
+
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    member_id: str
+    client_endpoint: str
+    server_endpoint: str = ""
+    user_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AppInfo:
+    """``app.info`` as a portal answered it under an app token (api-reference/common/system/app-info.md)."""
+
+    code: str
+    installed: bool
+    status: str = ""
+
+
+class InstallVerifier(Protocol):
+    """The two calls that prove an ONAPPINSTALL came from a portal where our app is installed."""
+
+    async def exchange_refresh_token(self, refresh_token: str, *, member_id: str) -> TokenGrant:
+        """Refresh at the configured OAuth server (client secret in the POST body); raises
+        :class:`~b24claude.errors.Bitrix24AuthError` when the server refuses the token."""
+        ...
+
+    async def app_info(self, client_endpoint: str, access_token: str, *, member_id: str) -> AppInfo:
+        """``app.info`` at ``client_endpoint`` (already checked by the caller) with ``access_token``;
+        no refresh, no retry on an auth error."""
+        ...

@@ -14,10 +14,13 @@ Retry policy (one layer, here):
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,7 +33,8 @@ from b24claude.errors import (
 )
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
-from b24claude.ports.bitrix import PortalAuth, TokenStore
+from b24claude.kit.urls import UnsafeURL, check_url, is_public_address
+from b24claude.ports.bitrix import PortalAuth, TokenGrant, TokenStore
 
 from .batch import (
     BatchResult,
@@ -122,8 +126,15 @@ class Bitrix24Client:
         max_wait_s: float = 30.0,
         timeout_s: float = 30.0,
         user_agent: str = "b24claude/0.1",
+        allow_loopback: bool = False,
+        resolve: Callable[[str], Awaitable[list[str]]] | None = None,
     ) -> None:
+        """``oauth_url``: the one OAuth server refreshes go to. ``allow_loopback``: the sandbox's
+        ``http://127.0.0.1:<port>`` endpoints pass the outbound-URL check (never in production)."""
         self._store = token_store
+        self._allow_loopback = allow_loopback
+        self._resolve = resolve or _resolve_host
+        self._checked_origins: set[str] = set()
         self._clock = clock
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
@@ -137,7 +148,7 @@ class Bitrix24Client:
             clock,
             client_id=oauth_client_id,
             client_secret=oauth_client_secret,
-            default_oauth_url=oauth_url,
+            oauth_url=oauth_url,
             headers=self._headers,
         )
         self._auth: dict[str, PortalAuth] = {}
@@ -204,6 +215,34 @@ class Bitrix24Client:
             next=_int_or_none(body.get("next")),
             time=time_block if isinstance(time_block := body.get("time"), Mapping) else {},
         )
+
+    async def grant(self, refresh_token: str, *, member_id: str) -> TokenGrant:
+        """A refresh at the configured OAuth server, not persisted (install confirmation)."""
+        return await self._refresher.grant(refresh_token, member_id=member_id)
+
+    async def call_with(
+        self, member_id: str, client_endpoint: str, access_token: str, method: str
+    ) -> CallResult:
+        """One method at ``client_endpoint`` with ``access_token``, for a portal not stored yet
+        (install confirmation): no refresh, no retry on an error, not paced by a stored portal's
+        bucket beyond its own. The endpoint passes the outbound-URL check first."""
+        auth = PortalAuth(member_id=member_id, client_endpoint=client_endpoint, access_token=access_token)
+        self._check_endpoint(client_endpoint)
+        await self._check_resolves_public(client_endpoint)
+        status, body = await self._send(
+            member_id, method, auth, {}, read=is_read_method(method), attempts=_Attempts(transient=3)
+        )
+        if status != 200 or not isinstance(body, dict) or error_fields(body) is not None:
+            error = map_response(status, body)
+            log.info(
+                "bitrix24.install_call.error member_id=%s method=%s status=%s code=%s",
+                member_id,
+                method,
+                status,
+                error.code,
+            )
+            raise error
+        return CallResult(result=body.get("result"))
 
     async def batch(self, member_id: str, cmds: Mapping[str, Command], halt: bool = False) -> BatchResult:
         """Run sub-calls in as few requests as the 50-per-batch cap allows (see ``plan_chunks``)."""
@@ -320,6 +359,7 @@ class Bitrix24Client:
     ) -> tuple[int, Any]:
         """One HTTP request after the throttle; network errors are retried here for reads."""
         body = payload if auth.webhook else {**payload, "auth": auth.access_token}
+        self._check_endpoint(auth.client_endpoint)
         url = auth.client_endpoint + method
         while True:
             waited = await self._throttle.acquire(member_id)
@@ -385,6 +425,35 @@ class Bitrix24Client:
         await self._clock.sleep(seconds)
 
     # ----- credentials and bookkeeping ----------------------------------------------------------
+    async def _check_resolves_public(self, client_endpoint: str) -> None:
+        """A public name may still resolve to a private address (DNS pointing at 127.0.0.1, the
+        metadata service…): before the first call to a new portal, every address must be public."""
+        if self._allow_loopback:
+            return
+        host = urlsplit(client_endpoint).hostname or ""
+        try:
+            addresses = await self._resolve(host)
+        except OSError:
+            raise Bitrix24TransientError(f"cannot resolve the portal's host {host}") from None
+        if not addresses or not all(is_public_address(a) for a in addresses):
+            log.warning("bitrix24.endpoint.private_address host=%s", host)
+            raise Bitrix24AuthError("portal host resolves to a non-public address", code="UNSAFE_ENDPOINT")
+
+    def _check_endpoint(self, client_endpoint: str) -> None:
+        """Every request passes the outbound-URL check (kit.urls): a stored endpoint from before the
+        check, or a forged one, is refused here rather than called."""
+        if client_endpoint in self._checked_origins:
+            return
+        try:
+            check_url(client_endpoint, allow_loopback=self._allow_loopback, path_prefix="/rest/")
+        except UnsafeURL as exc:
+            log.warning("bitrix24.endpoint.refused reason=%s", exc)
+            raise Bitrix24AuthError(
+                f"portal endpoint refused: {exc}", code="UNSAFE_ENDPOINT", status=None
+            ) from None
+        if len(self._checked_origins) < 100_000:
+            self._checked_origins.add(client_endpoint)
+
     async def _current_auth(self, member_id: str) -> PortalAuth:
         auth = self._auth.get(member_id)
         if auth is None:
@@ -412,6 +481,11 @@ class Bitrix24Client:
             self.stats.operating_s_by_method[method.lower()] = operating
         if reset_at is not None:
             state.reset_at = reset_at
+
+
+async def _resolve_host(host: str) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in infos]
 
 
 def _items(result: Any) -> list[Any]:

@@ -1,4 +1,5 @@
-"""``CrmGateway`` and ``ChatGateway`` over :class:`Bitrix24Client` (reference/bitrix24.md §4-§6).
+"""The ports ``CrmGateway``, ``ChatGateway``, ``PortalUsers`` and ``InstallVerifier`` over
+:class:`Bitrix24Client` (reference/bitrix24.md §4-§6).
 
 Translates Bitrix24 payloads into the ports' dataclasses; no Bitrix24 shape leaves this module.
 """
@@ -12,6 +13,7 @@ from typing import Any, Literal
 from b24claude.errors import Bitrix24Error, ConfigurationError
 from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
+    AppInfo,
     BotApi,
     BotIdentity,
     ChatMessage,
@@ -21,6 +23,7 @@ from b24claude.ports.bitrix import (
     FetchedEvent,
     FetchedEvents,
     FrameUser,
+    TokenGrant,
 )
 
 from .batch import BatchResult, Command, encode_command, parse_batch_result
@@ -221,6 +224,20 @@ class Bitrix24Gateway:
         if user_id <= 0:
             raise Bitrix24Error("user.current answered without a user id", code="ERROR_UNEXPECTED_ANSWER")
         return FrameUser(user_id=user_id, is_admin=_yes(batch.result.get("admin")))
+
+    # ----- InstallVerifier ------------------------------------------------------------------------
+    async def exchange_refresh_token(self, refresh_token: str, *, member_id: str) -> TokenGrant:
+        return await self._client.grant(refresh_token, member_id=member_id)
+
+    async def app_info(self, client_endpoint: str, access_token: str, *, member_id: str) -> AppInfo:
+        result = (await self._client.call_with(member_id, client_endpoint, access_token, "app.info")).result
+        if not isinstance(result, Mapping):
+            raise Bitrix24Error("app.info answered without a result", code="ERROR_UNEXPECTED_ANSWER")
+        return AppInfo(
+            code=str(result.get("CODE") or ""),
+            installed=_yes(result.get("INSTALLED")),
+            status=str(result.get("STATUS") or ""),
+        )
 
 
 # ----- load_client: one batch ---------------------------------------------------------------------

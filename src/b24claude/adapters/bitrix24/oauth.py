@@ -5,6 +5,10 @@ refreshes with the same refresh token race and one of them loses the portal. Cal
 queue on a per-portal lock and, once inside, check whether the stored access token still is the
 one that failed: if another caller (or another process) already refreshed, they just use its pair.
 The rotated pair is persisted before anybody uses it.
+
+The OAuth server is configuration, never input: every refresh goes to ``B24C_B24_OAUTH_URL``, with
+the client secret in the POST body. A ``server_endpoint`` stored from an install or named by an
+event is never called (a forged install once made the service send its secret there).
 """
 
 from __future__ import annotations
@@ -18,22 +22,12 @@ import httpx
 
 from b24claude.errors import Bitrix24AuthError, Bitrix24TransientError
 from b24claude.kit.clock import Clock
-from b24claude.ports.bitrix import PortalAuth, TokenStore
+from b24claude.kit.urls import oauth_origin
+from b24claude.ports.bitrix import PortalAuth, TokenGrant, TokenStore
 
 from .errors import map_oauth_error
 
 log = logging.getLogger("b24claude.bitrix24")
-
-
-def oauth_base(auth: PortalAuth, default: str) -> str:
-    """``server_endpoint`` minus its ``/rest/`` tail (``https://oauth.bitrix.info``), else ``default``."""
-    endpoint = auth.server_endpoint.strip()
-    if not endpoint:
-        return default.rstrip("/")
-    endpoint = endpoint.rstrip("/")
-    if endpoint.endswith("/rest"):
-        endpoint = endpoint[: -len("/rest")]
-    return endpoint
 
 
 class TokenRefresher:
@@ -45,15 +39,17 @@ class TokenRefresher:
         *,
         client_id: str,
         client_secret: str,
-        default_oauth_url: str,
+        oauth_url: str,
         headers: dict[str, str],
     ) -> None:
+        """``oauth_url``: the configured OAuth server — the only address the client secret is ever
+        sent to, whatever a stored or incoming ``server_endpoint`` says."""
         self._store = token_store
         self._http = http
         self._clock = clock
         self._client_id = client_id
         self._client_secret = client_secret
-        self._default_oauth_url = default_oauth_url
+        self.oauth_url = oauth_origin(oauth_url)
         self._headers = headers
         self._locks: dict[str, asyncio.Lock] = {}
         self.refreshes = 0
@@ -73,20 +69,44 @@ class TokenRefresher:
         member_id = current.member_id
         if not current.refresh_token:
             raise Bitrix24AuthError("no refresh token stored: the app must be reinstalled", code="auth_error")
-        url = oauth_base(current, self._default_oauth_url) + "/oauth/token/"
-        query = {
+        grant = await self.grant(current.refresh_token, member_id=member_id)
+        # Persist before use: if saving fails we must not spend the new pair (the old one is dead).
+        await self._store.save_tokens(
+            member_id,
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_at=grant.expires_at,
+        )
+        log.info("bitrix24.refresh.done member_id=%s expires_at=%d", member_id, int(grant.expires_at))
+        # client_endpoint stays what the store says: TokenStore.save_tokens persists only the pair.
+        return replace(
+            current,
+            access_token=grant.access_token,
+            refresh_token=grant.refresh_token,
+            expires_at=grant.expires_at,
+        )
+
+    async def grant(self, refresh_token: str, *, member_id: str) -> TokenGrant:
+        """Exchange ``refresh_token`` at the configured OAuth server (not persisted here).
+
+        The client secret travels in the POST body, never in the query string, so that no proxy,
+        access log or exception message ever holds it in a URL (the docs show GET with a query; the
+        server takes the same fields form-encoded).
+        """
+        url = self.oauth_url + "/oauth/token/"
+        form = {
             "grant_type": "refresh_token",
             "client_id": self._client_id,
             "client_secret": self._client_secret,
-            "refresh_token": current.refresh_token,
+            "refresh_token": refresh_token,
         }
         self.refreshes += 1
         log.info("bitrix24.refresh.start member_id=%s", member_id)
         try:
-            response = await self._http.get(url, params=query, headers=self._headers)
+            response = await self._http.post(url, data=form, headers=self._headers)
         except httpx.HTTPError as exc:
             log.warning("bitrix24.refresh.network_error member_id=%s error=%s", member_id, type(exc).__name__)
-            # ``from None``: the chained httpx error carries the request URL, secrets in its query.
+            # ``from None``: a chained httpx error may carry the request.
             raise Bitrix24TransientError(f"oauth: {type(exc).__name__}") from None
         body = _json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
@@ -98,16 +118,22 @@ class TokenRefresher:
                 error.code,
             )
             raise error
-        access_token = str(body["access_token"])
-        refresh_token = str(body.get("refresh_token") or current.refresh_token)
-        expires_at = _expires_at(body, self._clock.now())
-        # Persist before use: if saving fails we must not spend the new pair (the old one is dead).
-        await self._store.save_tokens(
-            member_id, access_token=access_token, refresh_token=refresh_token, expires_at=expires_at
+        return TokenGrant(
+            access_token=str(body["access_token"]),
+            refresh_token=str(body.get("refresh_token") or refresh_token),
+            expires_at=_expires_at(body, self._clock.now()),
+            member_id=str(body.get("member_id") or ""),
+            client_endpoint=str(body.get("client_endpoint") or ""),
+            server_endpoint=str(body.get("server_endpoint") or ""),
+            user_id=_int(body.get("user_id")),
         )
-        log.info("bitrix24.refresh.done member_id=%s expires_at=%d", member_id, int(expires_at))
-        # client_endpoint stays what the store says: TokenStore.save_tokens persists only the pair.
-        return replace(current, access_token=access_token, refresh_token=refresh_token, expires_at=expires_at)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _expires_at(body: dict[str, Any], now: float) -> float:

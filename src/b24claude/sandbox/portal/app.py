@@ -32,6 +32,9 @@ def create_portal_app(state: PortalState | None = None) -> FastAPI:
     async def token(request: Request) -> JSONResponse:
         if portal.seen_base_url is None:
             portal.seen_base_url = str(request.base_url).rstrip("/")
+        portal.stats.oauth_urls.append(str(request.url))
+        if "client_secret" in request.query_params:
+            portal.stats.oauth_secret_in_query += 1
         params = phpform.parse(request.query_params.multi_items())
         body = await request.body()
         if body:
@@ -39,7 +42,8 @@ def create_portal_app(state: PortalState | None = None) -> FastAPI:
                 params.update(phpform.parse_body(body))
             except phpform.FormError:
                 return JSONResponse({"error": "invalid_request", "error_description": "Malformed body"}, 400)
-        status, payload = oauth_token(portal, params)
+        owner = portal.oauth_owner(str(params.get("refresh_token") or ""))
+        status, payload = oauth_token(owner, params)
         return JSONResponse(payload, status_code=status)
 
     async def webhook_call(request: Request, user_id: str, code: str, method: str) -> JSONResponse:

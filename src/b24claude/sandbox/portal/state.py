@@ -67,6 +67,10 @@ class Stats:
     rest_calls: int = 0
     batch_subcalls: int = 0
     oauth_requests: int = 0
+    # Requests to /oauth/token/ whose URL query carried client_secret (a client leaking its secret
+    # into URLs, proxies and access logs), and every URL the OAuth server was called at.
+    oauth_secret_in_query: int = 0
+    oauth_urls: list[str] = field(default_factory=list)
     by_method: dict[str, int] = field(default_factory=dict)
     errors_by_code: dict[str, int] = field(default_factory=dict)
     rejected_rate_limit: int = 0
@@ -254,6 +258,9 @@ class PortalState:
         self.config = config or PortalConfig()
         self.seen_base_url: str | None = None
         self.stats = Stats()
+        # Other emulated portals whose tokens this one's OAuth server also issues (Bitrix24 has one
+        # OAuth server for every portal): ``link_oauth(other)`` makes this emulator that server.
+        self.oauth_peers: list[PortalState] = []
         self.faults: list[Fault] = []
         # directory
         self.users: dict[int, JSON] = {}
@@ -316,6 +323,18 @@ class PortalState:
     @property
     def server_endpoint(self) -> str:
         return f"{(self.config.oauth_base_url or self.base_url).rstrip('/')}/rest/"
+
+    def link_oauth(self, other: PortalState) -> None:
+        """Serve ``other``'s refresh tokens at this emulator's ``/oauth/token/`` and name this
+        emulator as ``other``'s ``server_endpoint``, as one Bitrix24 OAuth server serves all portals."""
+        self.oauth_peers.append(other)
+        other.config.oauth_base_url = self.base_url
+
+    def oauth_owner(self, refresh_token: str) -> PortalState:
+        """The portal (this one or a linked one) that issued ``refresh_token``; self if none did."""
+        if refresh_token in self.refresh_tokens:
+            return self
+        return next((p for p in self.oauth_peers if refresh_token in p.refresh_tokens), self)
 
     def configure(self, **changes: Any) -> None:
         """Change config knobs by name (rate_limit_per_s, burst, latency_s, token_lifetime, ...)."""
