@@ -79,7 +79,7 @@ async def test_wrong_or_missing_application_token_is_401_and_stores_nothing(
     [
         ('{"event": "ONIMBOTMESSAGEADD"}', "application/json", "Content-Type"),
         ("event=ONIMBOTMESSAGEADD&data[a]=1&data[a][b]=2&auth[member_id]=x", None, "malformed"),
-        ("event=ONIMBOTMESSAGEADD&data[PARAMS][MESSAGE]=hi", None, "auth"),
+        ("event=ONIMBOTMESSAGEADD&auth[member_id]=x&data[PARAMS][MESSAGE]=%FF%FE%ED%A0%80", None, "UTF-8"),
         ("auth[member_id]=x&auth[application_token]=y", None, "event"),
         (b"event=\xff\xfe", None, "UTF-8"),
     ],

@@ -92,8 +92,10 @@ def check_host(host: str, *, allow_loopback: bool = False) -> str:
         name = candidate.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise UnsafeURL("host is not a valid domain name") from None
-    if allow_loopback and name in _LOOPBACK_NAMES:
-        return name
+    if name in _LOOPBACK_NAMES:
+        if allow_loopback:
+            return name
+        raise UnsafeURL("host is a local or private name")
     if len(name) > MAX_HOST_CHARS:
         raise UnsafeURL(f"host is longer than {MAX_HOST_CHARS} characters")
     labels = name.split(".")
@@ -103,7 +105,7 @@ def check_host(host: str, *, allow_loopback: bool = False) -> str:
         raise UnsafeURL("host is not a valid domain name")
     if labels[-1].isdigit() or labels[-1].startswith("0x"):
         raise UnsafeURL("host is not a valid domain name")
-    if name in _LOOPBACK_NAMES or any(("." + name).endswith(s) for s in _PRIVATE_SUFFIXES):
+    if any(("." + name).endswith(s) for s in _PRIVATE_SUFFIXES):
         raise UnsafeURL("host is a local or private name")
     return name
 
