@@ -134,7 +134,7 @@ class Bitrix24Client:
         self._store = token_store
         self._allow_loopback = allow_loopback
         self._resolve = resolve or _resolve_host
-        self._checked_origins: set[str] = set()
+        self._checked_endpoints: set[str] = set()
         self._clock = clock
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient(timeout=httpx.Timeout(timeout_s))
@@ -442,7 +442,7 @@ class Bitrix24Client:
     def _check_endpoint(self, client_endpoint: str) -> None:
         """Every request passes the outbound-URL check (kit.urls): a stored endpoint from before the
         check, or a forged one, is refused here rather than called."""
-        if client_endpoint in self._checked_origins:
+        if client_endpoint in self._checked_endpoints:
             return
         try:
             check_url(client_endpoint, allow_loopback=self._allow_loopback, path_prefix="/rest/")
@@ -451,8 +451,8 @@ class Bitrix24Client:
             raise Bitrix24AuthError(
                 f"portal endpoint refused: {exc}", code="UNSAFE_ENDPOINT", status=None
             ) from None
-        if len(self._checked_origins) < 100_000:
-            self._checked_origins.add(client_endpoint)
+        if len(self._checked_endpoints) < 100_000:
+            self._checked_endpoints.add(client_endpoint)
 
     async def _current_auth(self, member_id: str) -> PortalAuth:
         auth = self._auth.get(member_id)
