@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from b24claude.adapters.anthropic import ClaudeLLM
+from b24claude.adapters.anthropic.fallback import FallbackLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.logfiles import FileLogArchive
@@ -28,6 +29,7 @@ from b24claude.dispatch import Dispatcher
 from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
+from b24claude.kit.breaker import CircuitBreaker
 from b24claude.kit.clock import Clock, SystemClock
 from b24claude.kit.signed import SignedTokens
 from b24claude.knowledge.service import KeywordKnowledgeBase
@@ -56,6 +58,7 @@ class Container:
     bitrix: Bitrix24Client
     gateway: Bitrix24Gateway
     llm: ClaudeLLM
+    models: FallbackLLM
     knowledge: KnowledgeSource
     portal_service: PortalService
     inbox_service: InboxService
@@ -201,6 +204,16 @@ async def build(
         max_retry_after_s=settings.llm_max_retry_after_s,
         clock=clock,
     )
+    models = FallbackLLM(
+        llm,
+        default_model=settings.answer_model,
+        fallbacks=settings.llm_fallback_models,
+        breaker=CircuitBreaker(
+            failures=settings.llm_breaker_failures,
+            cooldown_s=settings.llm_breaker_cooldown_s,
+            monotonic=clock.monotonic,
+        ),
+    )
     if knowledge is None:
         knowledge = _load_knowledge(settings)
     portal_service = PortalService(
@@ -226,7 +239,7 @@ async def build(
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)
     log_text = LogTextPolicy(portals=store.portals, detector=detector, default=settings.log_message_text)
     answers = AnswerService(
-        llm=llm,
+        llm=models,
         crm=gateway,
         chat=gateway,
         dialogues=store.dialogues,
@@ -294,6 +307,7 @@ async def build(
         bitrix=bitrix,
         gateway=gateway,
         llm=llm,
+        models=models,
         knowledge=knowledge,
         portal_service=portal_service,
         inbox_service=inbox_service,

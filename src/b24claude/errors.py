@@ -136,6 +136,14 @@ class Bitrix24AuthError(Bitrix24Error):
     code = "auth_error"
 
 
+class Bitrix24TokenExpired(Bitrix24AuthError):
+    """401 ``expired_token``/``invalid_token`` still there after refreshing: the refresh works, the
+    token just expired again meanwhile — retried later, never final."""
+
+    retryable = True
+    code = "expired_token"
+
+
 class Bitrix24TransientError(Bitrix24Error):
     """5xx or a network failure: retryable for reads and for writes guarded by an idempotency check."""
 
@@ -172,6 +180,13 @@ class LLMSpendLimitReached(LLMError):
     """A spend cap was hit (``enforced_spend_limit_reached``): retrying is pointless, alert instead."""
 
     code = "spend_limit"
+
+
+class LLMUnavailable(LLMError):
+    """Every model of the chain failed or is cooling down: answer without Claude, hand to a human."""
+
+    retryable = True
+    code = "llm_unavailable"
 
 
 class LLMRequestRejected(LLMError):

@@ -80,7 +80,20 @@ class Settings(BaseSettings):
     answer_model: str = "claude-sonnet-5-5"
     answer_max_tokens: int = 1024
     llm_timeout_s: float = 60.0
-    llm_max_attempts: int = 4
+    llm_max_attempts: int = Field(
+        default=2,
+        description="Calls per model for one request (our only retry layer); then the next model of the chain.",
+    )
+    llm_fallback_models: list[str] = Field(
+        default_factory=lambda: ["claude-haiku-5-5"],
+        description="Models tried, in order, when the requested one fails with 429/529/5xx/timeouts.",
+    )
+    llm_breaker_failures: int = Field(
+        default=3, description="Consecutive failures after which a model is skipped for a cooldown."
+    )
+    llm_breaker_cooldown_s: float = Field(
+        default=30.0, description="How long a failing model is skipped before one trial call."
+    )
     llm_max_retry_after_s: float = 20.0
     prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
 

@@ -33,6 +33,7 @@ from b24claude.errors import (
     Bitrix24NotFound,
     Bitrix24OperationLimit,
     Bitrix24RateLimited,
+    Bitrix24TokenExpired,
     Bitrix24TransientError,
 )
 from b24claude.kit import phpform
@@ -299,7 +300,8 @@ def test_batch_results_merge() -> None:
             "OPERATION_TIME_LIMIT",
         ),
         (429, {"error": "TOO_MANY", "error_description": "x"}, Bitrix24RateLimited, "TOO_MANY"),
-        (401, {"error": "expired_token", "error_description": "expired"}, Bitrix24AuthError, "expired_token"),
+        # Still expired after refreshing: an auth error the inbox retries later (never final).
+        (401, {"error": "expired_token", "error_description": "expired"}, Bitrix24TokenExpired, "expired_token"),
         (
             401,
             {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"},
@@ -353,6 +355,12 @@ def test_oauth_errors() -> None:
     client = map_oauth_error(401, {"error": "invalid_client"})
     assert isinstance(client, Bitrix24AuthError) and client.code == "invalid_client"
     assert isinstance(map_oauth_error(503, None), Bitrix24TransientError)
+
+
+def test_expired_token_error_is_retryable_and_still_an_auth_error() -> None:
+    error = map_response(401, {"error": "expired_token", "error_description": "x"})
+    assert isinstance(error, Bitrix24AuthError) and error.retryable
+    assert not map_response(400, {"error": "invalid_grant", "error_description": "x"}).retryable
 
 
 def test_oauth_origin_of_the_configured_server() -> None:

@@ -18,8 +18,10 @@ import logging
 import re
 from dataclasses import dataclass
 
+from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
 from b24claude.conversations.prompt import build_system_prompt
 from b24claude.dispatch import Context
+from b24claude.errors import Bitrix24Error, LLMError
 from b24claude.events.models import IncomingMessage
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import BotIdentity, ChatGateway, ClientCard, CrmGateway, CrmRefs
@@ -79,6 +81,7 @@ class AnswerService:
         self._pseudo = pseudonymiser
         self._consents = consents
         self._subjects = subjects
+        self._failover = Failover(chat=chat, effects=effects)
 
     @staticmethod
     def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
@@ -94,8 +97,9 @@ class AnswerService:
         bot = BotIdentity(msg.bot_id or (ctx.portal.bot_id or 0), ctx.portal.bot_code, msg.bot_api)
         effect = await self._effects.get(ctx.inbox_id, "reply")
         if effect is not None and effect.status == "done":
-            # Answered before a crash; the CRM write after the reply may still be owed.
+            # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
             mask = await self.open_mask(msg, ctx)
+            await self._resume_failover(msg, ctx, _language(msg.text, self._cfg.default_language))
             await self._capture_contacts(msg, ctx, mask, mask.mask(msg.text), None)
             return
         mask = await self.open_mask(msg, ctx)
@@ -110,10 +114,16 @@ class AnswerService:
             masked_reply = str(effect.payload.get("text", ""))
             if await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language)):
                 await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply)
+                await self._resume_failover(msg, ctx, language)
                 await self._capture_contacts(msg, ctx, mask, masked, None)
                 return
         else:
-            masked_reply, card = await self._generate(msg, ctx, mask, masked, language)
+            try:
+                masked_reply, card = await self._generate(msg, ctx, mask, masked, language)
+            except LLMError as exc:
+                # Claude is down, over budget or refused: a prepared reply now, then a human (failover.py).
+                await self._failover.begin(ctx.inbox_id, exc)
+                masked_reply, card = prepared_reply(language, open_line=msg.is_open_line), None
             await mask.save()
             await self._effects.record_intent(
                 ctx.inbox_id, "reply", {"text": masked_reply, "dialog_id": msg.dialog_id}
@@ -121,6 +131,7 @@ class AnswerService:
         text = mask.unmask(masked_reply, language=language)
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
         await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply)
+        await self._resume_failover(msg, ctx, language)
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
         # the portal's admin turned text logging on.
         log.info(
@@ -134,6 +145,17 @@ class AnswerService:
             },
         )
         await self._capture_contacts(msg, ctx, mask, masked, card)
+
+    async def _resume_failover(self, msg: IncomingMessage, ctx: Context, language: str) -> None:
+        reason = await self._failover.pending(ctx.inbox_id)
+        if reason is not None:
+            await self._failover.finish(
+                msg,
+                ctx.inbox_id,
+                reason=reason,
+                language=language,
+                alert_user_ids=alert_user_ids(ctx.portal.settings),
+            )
 
     async def open_mask(self, msg: IncomingMessage, ctx: Context) -> DialogueMask:
         """The dialogue's pseudonyms, masking what the portal's policy (and the client's consent) says."""
@@ -265,12 +287,16 @@ class AnswerService:
         cached = await self._cache.get(key)
         if isinstance(cached, ClientCard):
             return cached
-        refs = msg.crm_refs
-        if refs.is_empty() and msg.is_open_line and msg.chat_id:
-            refs = await self._crm.openlines_refs(msg.member_id, msg.chat_id)
-        if refs.is_empty():
-            refs = await self._find_by_text(msg)
-        card = None if refs.is_empty() else await self._crm.load_client(msg.member_id, refs)
+        try:
+            card, refs = await self._read_card(msg)
+        except Bitrix24Error as exc:
+            # The customer still gets an answer, without what the CRM would have added (DESIGN §2);
+            # nothing is cached, so the next message tries the CRM again.
+            log.warning(
+                "context read failed, answering without the crm card",
+                extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "code": exc.code},
+            )
+            return None
         bound = card.refs if card is not None else refs
         await self._subjects.bind(
             DialogueSubject(
@@ -288,6 +314,15 @@ class AnswerService:
         await mask.save()
         await self._cache.set(key, masked, ttl_s=CARD_TTL_S)
         return masked
+
+    async def _read_card(self, msg: IncomingMessage) -> tuple[ClientCard | None, CrmRefs]:
+        refs = msg.crm_refs
+        if refs.is_empty() and msg.is_open_line and msg.chat_id:
+            refs = await self._crm.openlines_refs(msg.member_id, msg.chat_id)
+        if refs.is_empty():
+            refs = await self._find_by_text(msg)
+        card = None if refs.is_empty() else await self._crm.load_client(msg.member_id, refs)
+        return card, refs
 
     async def _find_by_text(self, msg: IncomingMessage) -> CrmRefs:
         """A phone or e-mail in the customer's own words, looked up in the CRM (real values: Bitrix24)."""

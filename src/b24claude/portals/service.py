@@ -100,6 +100,12 @@ class PortalService:
             installed=True,
         )
         await self._portals.upsert(portal)
+        settings = dict(existing.settings) if existing is not None else {}
+        if proof.user_id > 0 and not settings.get("alerts"):
+            # Who hears when Claude is down: the admin who installed, until an admin changes it.
+            await self._portals.update_settings(
+                claim.member_id, {**settings, "alerts": {"user_ids": [proof.user_id]}}
+            )
         self._tokens.pop(claim.member_id, None)
         self._on_reinstalled(claim.member_id)
         log.info(

@@ -145,6 +145,15 @@ class ChatGateway(Protocol):
         """imbot.v2.Event.get; passing ``offset`` acknowledges every event below it."""
         ...
 
+    async def hand_to_operator(self, member_id: str, *, chat_id: int) -> None:
+        """Pass an Open Lines dialogue the bot holds to a free operator of its line
+        (``imopenlines.bot.session.operator``)."""
+        ...
+
+    async def notify_user(self, member_id: str, *, user_id: int, text: str, tag: str = "") -> None:
+        """A system notification to an employee (``im.notify.system.add``; app context only)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class FrameUser:

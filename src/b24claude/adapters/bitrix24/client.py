@@ -4,7 +4,8 @@ One :class:`Bitrix24Client` serves every portal: credentials come from the :clas
 ``member_id``; a per-portal leaky bucket paces requests; errors leave as :mod:`b24claude.errors`.
 Retry policy (one layer, here):
 
-* 401 ``expired_token``/``invalid_token`` (OAuth): single-flight refresh, then retry once;
+* 401 ``expired_token``/``invalid_token`` (OAuth): single-flight refresh, then retry (up to three
+  refreshes per call; then :class:`Bitrix24TokenExpired`, which the inbox retries later);
 * 503 ``QUERY_LIMIT_EXCEEDED`` / 429 (not OPERATION_TIME_LIMIT): bucket marked full, exponential
   backoff with jitter, until ``max_wait_s`` of waiting is spent → :class:`Bitrix24RateLimited`;
 * 429 ``OPERATION_TIME_LIMIT``: wait for the method's last seen ``operating_reset_at`` (≤ ``max_wait_s``),
@@ -53,6 +54,7 @@ log = logging.getLogger("b24claude.bitrix24")
 
 PAGE_SIZE = 50
 MAX_TRANSIENT_RETRIES = 3
+MAX_REFRESHES = 3
 # When a 429 OPERATION_TIME_LIMIT comes before we saw the method's operating_reset_at: the oldest
 # of the 10 one-minute buckets drops within a minute.
 DEFAULT_OPERATING_WAIT_S = 60.0
@@ -104,7 +106,7 @@ class CallResult:
 class _Attempts:
     """Per-call retry bookkeeping."""
 
-    refreshed: bool = False
+    refreshes: int = 0
     operating_retried: bool = False
     rate_limited: int = 0
     rate_wait_s: float = 0.0
@@ -319,8 +321,10 @@ class Bitrix24Client:
                 return body
             error = map_response(status, body)
             code = error.code
-            if status == 401 and code in REFRESHABLE and not auth.webhook and not attempts.refreshed:
-                attempts.refreshed = True
+            if status == 401 and code in REFRESHABLE and not auth.webhook and attempts.refreshes < MAX_REFRESHES:
+                # A token refreshed by a peer may itself have expired by the time we use it: refresh
+                # again (bounded), never give up on a refresh that works.
+                attempts.refreshes += 1
                 auth = await self._refresh(member_id, auth)
                 self.stats.retries += 1
                 continue

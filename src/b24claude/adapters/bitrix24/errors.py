@@ -16,6 +16,7 @@ from b24claude.errors import (
     Bitrix24NotFound,
     Bitrix24OperationLimit,
     Bitrix24RateLimited,
+    Bitrix24TokenExpired,
     Bitrix24TransientError,
 )
 
@@ -68,6 +69,8 @@ def map_error(
         return Bitrix24OperationLimit(message, **kwargs)
     if code in _NOT_FOUND or (code == "" and description.strip().lower().startswith("not found")):
         return Bitrix24NotFound(message, **kwargs)
+    if code in REFRESHABLE:
+        return Bitrix24TokenExpired(message, **kwargs)
     if code in _AUTH:
         return Bitrix24AuthError(message, **kwargs)
     # OVERLOAD_LIMIT (503) is a manual block by Bitrix24 support: retrying does not help, alert humans.

@@ -225,6 +225,15 @@ class Bitrix24Gateway:
             raise Bitrix24Error("user.current answered without a user id", code="ERROR_UNEXPECTED_ANSWER")
         return FrameUser(user_id=user_id, is_admin=_yes(batch.result.get("admin")))
 
+    async def hand_to_operator(self, member_id: str, *, chat_id: int) -> None:
+        await self._client.call(member_id, "imopenlines.bot.session.operator", {"CHAT_ID": chat_id})
+
+    async def notify_user(self, member_id: str, *, user_id: int, text: str, tag: str = "") -> None:
+        params: dict[str, Any] = {"USER_ID": user_id, "MESSAGE": text}
+        if tag:
+            params["TAG"] = tag
+        await self._client.call(member_id, "im.notify.system.add", params)
+
     # ----- InstallVerifier ------------------------------------------------------------------------
     async def exchange_refresh_token(self, refresh_token: str, *, member_id: str) -> TokenGrant:
         return await self._client.grant(refresh_token, member_id=member_id)

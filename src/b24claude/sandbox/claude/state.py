@@ -155,6 +155,13 @@ class ClaudeState:
     seed: int | None = None  # ids (req_/msg_/toolu_) are random; set a seed to make them repeatable
     scripted: list[tuple[str, str]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    # Bad hours: every /v1/messages request fails with `outage_status` until `outage_until` (by the
+    # emulator's clock); `chaos` makes a share of requests fail at random (seeded, repeatable).
+    outage_until: float = 0.0
+    outage_status: int = 529
+    chaos: dict[str, float] = field(default_factory=dict)  # {"overloaded": 0.3, "timeout": 0.1, ...}
+    chaos_timeout_s: float = 30.0  # how long a "timeout" request hangs before it is answered
+    chaos_seed: int = 7
     cache: PromptCache = field(default_factory=PromptCache)
     clock_offset: float = 0.0
     _requests: deque[RecordedRequest] = field(init=False, repr=False)
@@ -164,6 +171,7 @@ class ClaudeState:
     def __post_init__(self) -> None:
         self._requests = deque(maxlen=self.max_recorded)
         self._random = random.Random(self.seed)
+        self._chaos_random = random.Random(self.chaos_seed)
 
     # --- time and ids -------------------------------------------------------------------------------
     def now(self) -> float:
@@ -298,14 +306,35 @@ class ClaudeState:
         """Delay the next `count` responses by `delay` seconds, then answer normally."""
         return self.inject(Fault("delay", 200, delay=delay, model=model, path=path, count=count))
 
+    def down_for(self, seconds: float, *, status: int = 529) -> None:
+        """An outage: every message request fails with `status` for the next `seconds`."""
+        self.outage_until = self.now() + seconds
+        self.outage_status = status
+
     def take_fault(self, path: str, model: str | None, *, streaming: bool) -> Fault | None:
-        """Pop one use of the first fault that matches this request."""
+        """Pop one use of the first fault that matches this request (queued faults first, then an
+        outage, then chaos)."""
         for index, fault in enumerate(self.faults):
             if fault.matches(path, model, streaming=streaming):
                 fault.count -= 1
                 if fault.count <= 0:
                     del self.faults[index]
                 return fault
+        if path != "/v1/messages":
+            return None
+        if self.now() < self.outage_until:
+            return Fault("http", self.outage_status, model=model)
+        return self._chaos_fault(model)
+
+    def _chaos_fault(self, model: str | None) -> Fault | None:
+        draw = self._chaos_random.random()
+        for kind, share in sorted(self.chaos.items()):
+            if draw < share:
+                if kind == "timeout":
+                    return Fault("delay", 200, delay=self.chaos_timeout_s, model=model)
+                status = {"overloaded": 529, "rate_limited": 429, "server_error": 500}.get(kind, 500)
+                return Fault("http", status, model=model)
+            draw -= share
         return None
 
     # --- rate limits --------------------------------------------------------------------------------
@@ -387,4 +416,6 @@ class ClaudeState:
         self.reset_rate_limits()
         self.scripted.clear()
         self.clock_offset = 0.0
+        self.outage_until = 0.0
         self._random = random.Random(self.seed)
+        self._chaos_random = random.Random(self.chaos_seed)

@@ -678,6 +678,28 @@ def _push_v2(state: PortalState, bot: Bot, event_type: str, chat: Chat, data: JS
         bot.events.append(event)
 
 
+@methods.add("im.notify.system.add", scope="im", app_only=True)
+async def notify_system_add(state: PortalState, caller: Caller, params: JSON) -> Any:
+    """A system notification from the app (api-reference/chats/notifications/im-notify-system-add.md):
+    app context only; a TAG replaces the app's earlier notification with the same tag."""
+    user_id = as_int(param(params, "USER_ID"))
+    if user_id <= 0 or user_id not in state.users:
+        raise RestError(400, "USER_ID_EMPTY", "User ID can't be empty")
+    message = str(param(params, "MESSAGE", "") or "").strip()
+    if not message:
+        raise RestError(400, "MESSAGE_EMPTY", "Message can't be empty")
+    tag = str(param(params, "TAG", "") or "")
+    if tag:
+        state.notifications = [
+            n for n in state.notifications if not (n["tag"] == tag and n["client_id"] == caller.client_id)
+        ]
+    note_id = state.next_id("notification", 12001)
+    state.notifications.append(
+        {"id": note_id, "user_id": user_id, "message": message, "tag": tag, "client_id": caller.client_id}
+    )
+    return note_id
+
+
 @methods.add("im.dialog.messages.get", scope="im")
 async def dialog_messages_get(state: PortalState, caller: Caller, params: JSON) -> Any:
     chat = resolve_dialog(state, param(params, "DIALOG_ID"), caller.user_id)

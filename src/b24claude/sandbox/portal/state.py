@@ -288,6 +288,8 @@ class PortalState:
         self.customers: dict[str, int] = {}
         self.customer_profiles: dict[str, JSON] = {}
         self.delivery_log: list[DeliveryRecord] = []
+        # im.notify.system.add: what each employee was notified of (their bell), in order.
+        self.notifications: list[JSON] = []
         self._counters: dict[str, int] = {}
         self._deliverer: Deliverer | None = None
         from .limits import Limiter
