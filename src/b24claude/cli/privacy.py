@@ -162,10 +162,10 @@ def rotate_keys() -> None:
     """
     import asyncio
 
+    from b24claude.cli.preflight import store_settings
     from b24claude.errors import B24ClaudeError
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     keyring = _keyring_or_exit(settings)
     try:
         counts = asyncio.run(_rotate(settings, keyring))
@@ -282,10 +282,10 @@ def _check_person(contact: int | None, phone: str | None, email: str | None) -> 
 async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
     """The store of ``Settings()`` (its database URL, its log_dir) and the services over it."""
     from b24claude.bootstrap import open_store, privacy_services
+    from b24claude.cli.preflight import store_settings
     from b24claude.kit.clock import SystemClock
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     store = await open_store(settings, _keyring_or_exit(settings))
     try:
         yield privacy_services(settings, store, SystemClock())
@@ -297,11 +297,11 @@ async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
 async def _admin() -> AsyncIterator[PrivacyAdminService]:
     """The privacy settings and consents service over the configured store (the operator acts as admin)."""
     from b24claude.bootstrap import open_store
+    from b24claude.cli.preflight import store_settings
     from b24claude.kit.clock import SystemClock
     from b24claude.privacy.admin import PrivacyAdminService
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     store = await open_store(settings, _keyring_or_exit(settings))
     try:
         yield PrivacyAdminService(

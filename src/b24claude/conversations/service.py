@@ -124,7 +124,7 @@ class AnswerService:
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
         # the portal's admin turned text logging on.
         log.info(
-            "answered",
+            "conversation.answered",
             extra={
                 "member_id": msg.member_id,
                 "dialog_key": msg.dialog_key,

@@ -98,7 +98,7 @@ class PortalService:
         )
         await self._portals.upsert(portal)
         self._tokens.pop(auth.member_id, None)
-        log.info("portal installed", extra={"member_id": auth.member_id})
+        log.info("portal.installed", extra={"member_id": auth.member_id})
         return portal
 
     async def ensure_bot(self, update: AppInstalled) -> None:
@@ -117,13 +117,13 @@ class PortalService:
         )
         await self._portals.set_bot(update.member_id, bot_id=bot.bot_id, bot_code=bot.code, bot_api=bot.api)
         log.info(
-            "bot registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
+            "portal.bot.registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
         )
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)
         self._tokens.pop(update.member_id, None)
-        log.info("portal uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
+        log.info("portal.uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
 
     async def bot_deleted(self, update: BotDeleted) -> None:
         portal = await self._portals.get(update.member_id)
