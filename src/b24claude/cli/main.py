@@ -92,6 +92,19 @@ def check() -> None:
     raise typer.Exit(EXIT_PROBLEM if fatal else 0)
 
 
+@app.command("env-example")
+def env_example() -> None:
+    """Print .env.example: every setting, its default and what it does (from settings.py).
+
+    Напечатать .env.example: все настройки, их значения по умолчанию и назначение (из settings.py).
+    """
+    import sys
+
+    from b24claude.cli.envfile import render_env_example
+
+    sys.stdout.write(render_env_example())
+
+
 @app.command()
 def demo(
     quiet: Annotated[bool, typer.Option(help="Only the summary / Только итог")] = False,
