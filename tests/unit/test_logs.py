@@ -273,7 +273,13 @@ def test_no_terminal_colour_codes_in_json_lines(configure: Configure) -> None:
 
 def test_third_party_info_is_held_at_warning(configure: Configure) -> None:
     stream = configure(settings={"log_level": "INFO"})
-    for name in ("uvicorn.error", "alembic.runtime.migration", "httpx", "sqlalchemy.engine.Engine"):
+    for name in (
+        "uvicorn.error",
+        "alembic.runtime.migration",
+        "httpx",
+        "sqlalchemy.engine.Engine",
+        "pymorphy3.x",
+    ):
         logging.getLogger(name).info("chatter")
         logging.getLogger(name).warning("worth reading")
     logging.getLogger("b24claude.test").info("ours")
@@ -282,5 +288,6 @@ def test_third_party_info_is_held_at_warning(configure: Configure) -> None:
         ("alembic.runtime.migration", "worth reading"),
         ("httpx", "worth reading"),
         ("sqlalchemy.engine.Engine", "worth reading"),
+        ("pymorphy3.x", "worth reading"),
         ("b24claude.test", "ours"),
     ]

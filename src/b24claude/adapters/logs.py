@@ -291,10 +291,12 @@ _installed: list[logging.Handler] = []
 # (httpcore, hpack, multipart), prompts (anthropic at DEBUG) or SQL parameters (aiosqlite,
 # sqlalchemy.engine, asyncpg: raw inbox payloads): held at WARNING whatever the service's level.
 # uvicorn (start/stop chatter; our own access log replaces its one), alembic (every migration step at
-# each start), websockets, asyncio and watchfiles are noise at INFO: held at WARNING too.
+# each start), pymorphy3 (dictionary loading), websockets, asyncio and watchfiles are noise at INFO:
+# held at WARNING too.
 QUIET_LOGGERS = (
     "httpx", "httpcore", "hpack", "multipart", "anthropic", "aiosqlite", "sqlalchemy.engine", "asyncpg",
-    "uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "websockets", "asyncio", "watchfiles",
+    "uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "pymorphy3", "websockets", "asyncio",
+    "watchfiles",
 )  # fmt: skip
 
 
