@@ -149,3 +149,9 @@ def test_inbox_stats_reads_an_existing_database(tmp_path: Path) -> None:
     out = run_cli("inbox", "stats", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "pending: 0" in out.stdout
+
+
+def test_digest_key_never_makes_a_key_file_to_print_its_digest(tmp_path: Path) -> None:
+    out = run_cli("privacy", "digest-key", cwd=tmp_path)
+    assert out.returncode == 2 and "b24claude.key" in out.stderr and "Traceback" not in out.stderr
+    assert list(tmp_path.iterdir()) == []

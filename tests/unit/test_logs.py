@@ -260,7 +260,9 @@ def test_scrub(text: str, expected: str | None) -> None:
 def test_no_terminal_colour_codes_in_json_lines(configure: Configure) -> None:
     stream = configure()
     # uvicorn's style: the message, plus a coloured copy in ``color_message`` for its own formatter.
-    logging.getLogger("uvicorn.error").warning(
+    # (A logger of our own name: uvicorn servers started by other tests may have set "uvicorn" not
+    # to propagate; `b24claude serve` gives uvicorn no logging config, so there it does.)
+    logging.getLogger("b24claude.test.uvicorn_style").warning(
         "Invalid HTTP request received.", extra={"color_message": "\x1b[31mInvalid\x1b[0m HTTP request"}
     )
     logging.getLogger("b24claude.test").warning("\x1b[1mbold\x1b[0m", extra={"where": "\x1b[32mhere\x1b[0m"})
@@ -283,8 +285,9 @@ def test_third_party_info_is_held_at_warning(configure: Configure) -> None:
         logging.getLogger(name).info("chatter")
         logging.getLogger(name).warning("worth reading")
     logging.getLogger("b24claude.test").info("ours")
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "websockets"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name
     assert [(r["logger"], r["event"]) for r in lines(stream)] == [
-        ("uvicorn.error", "worth reading"),
         ("alembic.runtime.migration", "worth reading"),
         ("httpx", "worth reading"),
         ("sqlalchemy.engine.Engine", "worth reading"),

@@ -149,9 +149,17 @@ def digest_key() -> None:
     Напечатать ключ дайджестов как запись digest:<ключ> (закрепить его перед удалением самого старого
     ключа).
     """
-    from b24claude.settings import Settings
+    from b24claude.cli.preflight import load_settings
 
-    typer.echo(_keyring_or_exit(Settings()).digest_key_entry())
+    settings = load_settings()
+    key_file = Path(settings.secret_key_file).expanduser().absolute()
+    if not settings.secret_keys.get_secret_value().strip() and not key_file.exists():
+        # Making a key file here would print the digest key of keys nothing was ever encrypted with.
+        _fail(
+            f"No B24C_SECRET_KEYS and no key file {key_file}: run this where the service runs / "
+            f"Нет B24C_SECRET_KEYS и файла ключей {key_file}: запустите команду там, где работает сервис"
+        )
+    typer.echo(_keyring_or_exit(settings).digest_key_entry())
 
 
 @privacy_app.command("rotate-keys")
