@@ -275,13 +275,7 @@ def test_no_terminal_colour_codes_in_json_lines(configure: Configure) -> None:
 
 def test_third_party_info_is_held_at_warning(configure: Configure) -> None:
     stream = configure(settings={"log_level": "INFO"})
-    for name in (
-        "uvicorn.error",
-        "alembic.runtime.migration",
-        "httpx",
-        "sqlalchemy.engine.Engine",
-        "pymorphy3.x",
-    ):
+    for name in ("alembic.runtime.migration", "httpx", "sqlalchemy.engine.Engine", "pymorphy3.x"):
         logging.getLogger(name).info("chatter")
         logging.getLogger(name).warning("worth reading")
     logging.getLogger("b24claude.test").info("ours")
