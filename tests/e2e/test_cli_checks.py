@@ -155,3 +155,36 @@ def test_digest_key_never_makes_a_key_file_to_print_its_digest(tmp_path: Path) -
     out = run_cli("privacy", "digest-key", cwd=tmp_path)
     assert out.returncode == 2 and "b24claude.key" in out.stderr and "Traceback" not in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_a_start_up_failure_the_checks_did_not_see_is_one_line_and_no_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What ``serve`` does when the container cannot be built after the checks passed (a key file
+    replaced in between, say): uvicorn gets the reason as a failed lifespan start-up and never
+    listens, and the process exits 3."""
+    import logging
+
+    import uvicorn
+
+    from b24claude.cli.runtime import serve_app
+    from b24claude.settings import Settings
+
+    env = real_portal_env(tmp_path)
+    settings = Settings(
+        _env_file=None,
+        **{k.removeprefix("B24C_").lower(): v for k, v in env.items()},
+    ).model_copy(update={"secret_keys": Settings(_env_file=None, secret_keys="...").secret_keys})
+    uvicorn_log = logging.getLogger("uvicorn")
+    propagate, uvicorn_log.propagate = uvicorn_log.propagate, True  # other tests' servers may turn it off
+    server = uvicorn.Server(serve_app(settings, host="127.0.0.1", port=settings.port))
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(SystemExit) as exited:
+            await server.serve()
+    finally:
+        uvicorn_log.propagate = propagate
+    assert exited.value.code == 3 and not server.started
+    # (Once, though caplog may see it twice when another test left uvicorn a handler of its own.)
+    [line] = {r.getMessage() for r in caplog.records if "start-up refused" in r.getMessage()}
+    assert "запуск отменён" in line and "not a Fernet key" in line
+    assert not any(r.exc_info for r in caplog.records)

@@ -65,9 +65,9 @@ def serve(
         "service.starting", extra={"host": bind_host, "port": bind_port, "public_url": settings.public_url}
     )
     server = uvicorn.Server(serve_app(settings, host=bind_host, port=bind_port))
-    server.run()
+    server.run()  # a failed start-up (its reason logged in one line, cli/runtime.py) exits 3
     if not server.started:
-        raise typer.Exit(3)  # start-up failed (its reason is logged); uvicorn's own code for it
+        raise typer.Exit(3)  # uvicorn versions that return instead of exiting
 
 
 @app.command()
