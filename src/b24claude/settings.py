@@ -44,13 +44,18 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8080",
         description="The URL Bitrix24 reaches this service at (handler URLs are built from it).",
     )
-    host: str = "127.0.0.1"
-    port: int = 8080
-    database_url: str = "sqlite+aiosqlite:///./b24claude.db"
+    host: str = Field(default="127.0.0.1", description="Address `b24claude serve` listens on.")
+    port: int = Field(default=8080, description="Port `b24claude serve` listens on.")
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./b24claude.db",
+        description="SQLite file (relative to the working directory) or postgresql+asyncpg://user:pw@host/db.",
+    )
 
     # --- Bitrix24 -----------------------------------------------------------------------------------
-    b24_client_id: str = ""
-    b24_client_secret: SecretStr = SecretStr("")
+    b24_client_id: str = Field(default="", description="The local application's client_id (local.…), from the portal.")
+    b24_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="The app's client_secret (or enc:… from `b24claude privacy encrypt-secret`)."
+    )
     b24_oauth_url: str = Field(
         default="https://oauth.bitrix.info",
         description="The OAuth server tokens are refreshed at (oauth.bitrix24.tech for .ru portals). "
@@ -62,24 +67,26 @@ class Settings(BaseSettings):
         "client id (a local application's app.info CODE).",
     )
     b24_webhook_url: str = Field(default="", description="Incoming webhook URL (dev/scripts mode).")
-    b24_rate_limit_per_s: float = 2.0
-    b24_rate_burst: int = 50
-    b24_max_wait_s: float = 30.0
-    b24_timeout_s: float = 30.0
+    b24_rate_limit_per_s: float = Field(default=2.0, description="REST requests/s per portal (5 on Enterprise).")
+    b24_rate_burst: int = Field(default=50, description="REST leaky-bucket size per portal (250 on Enterprise).")
+    b24_max_wait_s: float = Field(default=30.0, description="Longest wait on Bitrix24 rate limits before giving up.")
+    b24_timeout_s: float = Field(default=30.0, description="Timeout of one Bitrix24 REST request, seconds.")
     bot_api: Literal["v1", "v2"] = Field(
         default="v2",
         description="v2 = imbot.v2 with eventMode fetch (no public URL needed, nothing lost); v1 = classic events.",
     )
-    bot_code: str = "b24claude"
-    bot_name: str = "Claude"
-    v2_poll_interval_s: float = 2.0
+    bot_code: str = Field(default="b24claude", description="The chat-bot's CODE on the portal.")
+    bot_name: str = Field(default="Claude", description="The chat-bot's name as operators and customers see it.")
+    v2_poll_interval_s: float = Field(default=2.0, description="imbot.v2 fetch mode: pause between empty polls.")
 
     # --- Claude ------------------------------------------------------------------------------------
-    anthropic_api_key: SecretStr = SecretStr("")
-    anthropic_base_url: str = "https://api.anthropic.com"
-    answer_model: str = "claude-sonnet-5-5"
-    answer_max_tokens: int = 1024
-    llm_timeout_s: float = 60.0
+    anthropic_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Claude API key (or enc:… from `b24claude privacy encrypt-secret`)."
+    )
+    anthropic_base_url: str = Field(default="https://api.anthropic.com", description="Claude API address.")
+    answer_model: str = Field(default="claude-sonnet-5-5", description="Model that answers customers.")
+    answer_max_tokens: int = Field(default=1024, description="Longest answer, in output tokens.")
+    llm_timeout_s: float = Field(default=60.0, description="Timeout of one Claude API call, seconds.")
     llm_max_attempts: int = Field(
         default=2,
         description="Calls per model for one request (our only retry layer); then the next model of the chain.",
@@ -94,34 +101,37 @@ class Settings(BaseSettings):
     llm_breaker_cooldown_s: float = Field(
         default=30.0, description="How long a failing model is skipped before one trial call."
     )
-    llm_max_retry_after_s: float = 20.0
-    prices: dict[str, ModelPrice] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    llm_max_retry_after_s: float = Field(default=20.0, description="Cap on a retry-after wait from the Claude API.")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model (JSON)."
+    )
 
     # --- the answer ----------------------------------------------------------------------------------
-    company_name: str = "Компания"
+    company_name: str = Field(default="Компания", description="Company name the bot speaks for.")
     persona: str = Field(
         default=(
             "Вы — вежливый ассистент компании в чате поддержки. Отвечайте кратко и по делу, "
             "на языке клиента, опираясь на базу знаний и данные CRM. Не выдумывайте фактов."
-        )
+        ),
+        description="The bot's instructions (system prompt).",
     )
-    default_language: Literal["ru", "en"] = "ru"
-    history_turns: int = 10
+    default_language: Literal["ru", "en"] = Field(default="ru", description="Language when the customer's is unknown.")
+    history_turns: int = Field(default=10, description="Dialogue turns sent to Claude with each question.")
     capture_contacts: bool = Field(
         default=True, description="Write phones/e-mails customers give in chat into the bound CRM card."
     )
-    knowledge_dir: str = ""
+    knowledge_dir: str = Field(default="", description="Folder of *.md / *.txt files, one passage per heading.")
 
     # --- processing ----------------------------------------------------------------------------------
-    worker_concurrency: int = 8
-    inbox_max_attempts: int = 8
-    max_body_bytes: int = 1_000_000
-    log_level: str = "INFO"
+    worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")
+    inbox_max_attempts: int = Field(default=8, description="Attempts per inbox event before it is marked failed.")
+    max_body_bytes: int = Field(default=1_000_000, description="Largest request body accepted, bytes.")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_message_text: bool = Field(
         default=False,
         description="Service-wide default for logging message text (PII-masked even then); portals override.",
     )
-    log_format: Literal["json", "console"] = "json"
+    log_format: Literal["json", "console"] = Field(default="json", description="json (one object a line) or console.")
     log_dir: str = Field(
         default="",
         description="When set, logs are also written as <log_dir>/<member_id or _service>/<YYYY-MM-DD>.jsonl "

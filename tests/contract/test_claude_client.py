@@ -379,10 +379,14 @@ async def test_logs_carry_ids_and_tokens_never_prompt_reply_or_key(
     with caplog.at_level(logging.DEBUG, logger="b24claude.llm"):
         result = await claude.llm.complete(ask("opening hours of the Zyxwv branch?"))
 
-    assert result.request_id is not None and result.request_id in caplog.text
-    assert "attempts=2" in caplog.text and "retrying" in caplog.text
+    retry, done = (r for r in caplog.records if r.getMessage().startswith("claude.call."))
+    assert (retry.getMessage(), done.getMessage()) == ("claude.call.retry", "claude.call.done")
+    assert (retry.__dict__["status"], retry.__dict__["attempt"]) == (429, 1)
+    assert result.request_id is not None and done.__dict__["request_id"] == result.request_id
+    assert done.__dict__["attempts"] == 2 and done.__dict__["output_tokens"] > 0
+    logged = caplog.text + repr([r.__dict__ for r in caplog.records])
     for secret in ("Zyxwv", "Reply words", DEFAULT_KEY, "helpful support agent"):
-        assert secret not in caplog.text
+        assert secret not in logged
 
 
 def test_retry_after_headers() -> None:

@@ -221,7 +221,7 @@ async def test_logs_with_text_turned_on_still_carry_no_pii(stack: SandboxStack, 
         for text in MESSAGES:
             await stack.ask(text, "anna")
         for _ in range(100):
-            if stream.getvalue().count('"answered"') >= 2:
+            if stream.getvalue().count('"conversation.answered"') >= 2:
                 break
             await asyncio.sleep(0.05)
     finally:
@@ -229,9 +229,9 @@ async def test_logs_with_text_turned_on_still_carry_no_pii(stack: SandboxStack, 
         logging.getLogger().setLevel(root_level)
     written = stream.getvalue()
     files = log_files_text(tmp_path)
-    answered = [json.loads(line) for line in written.splitlines() if '"answered"' in line]
+    answered = [json.loads(line) for line in written.splitlines() if '"conversation.answered"' in line]
     assert len(answered) == 2 and "[ТЕЛЕФОН_1]" in answered[0]["text"]  # text is there, masked
-    assert (tmp_path / stack.member_id).is_dir() and '"answered"' in files
+    assert (tmp_path / stack.member_id).is_dir() and '"conversation.answered"' in files
     assert leaks(written) == [] and leaks(files) == []
 
 

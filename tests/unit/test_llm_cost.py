@@ -91,7 +91,7 @@ def test_unknown_model_costs_zero_and_warns_once(caplog: pytest.LogCaptureFixtur
     with caplog.at_level(logging.WARNING, logger="b24claude.llm"):
         assert cost_usd("claude-unpriced-test-model", usage, PRICES) == 0.0
         assert cost_usd("claude-unpriced-test-model", usage, PRICES) == 0.0
-    warnings = [r for r in caplog.records if "claude-unpriced-test-model" in r.getMessage()]
+    warnings = [r for r in caplog.records if getattr(r, "model", None) == "claude-unpriced-test-model"]
     assert len(warnings) == 1
 
 

@@ -255,3 +255,36 @@ def test_chatty_libraries_are_held_at_warning(configure: Configure) -> None:
 )
 def test_scrub(text: str, expected: str | None) -> None:
     assert scrub(text) == (text if expected is None else expected)
+
+
+def test_no_terminal_colour_codes_in_json_lines(configure: Configure) -> None:
+    stream = configure()
+    # uvicorn's style: the message, plus a coloured copy in ``color_message`` for its own formatter.
+    # (A logger of our own name: uvicorn servers started by other tests may have set "uvicorn" not
+    # to propagate; `b24claude serve` gives uvicorn no logging config, so there it does.)
+    logging.getLogger("b24claude.test.uvicorn_style").warning(
+        "Invalid HTTP request received.", extra={"color_message": "\x1b[31mInvalid\x1b[0m HTTP request"}
+    )
+    logging.getLogger("b24claude.test").warning("\x1b[1mbold\x1b[0m", extra={"where": "\x1b[32mhere\x1b[0m"})
+    raw = stream.getvalue()
+    assert "\x1b" not in raw and "\\u001b" not in raw
+    first, second = lines(stream)
+    assert first["event"] == "Invalid HTTP request received." and "color_message" not in first
+    assert (second["event"], second["where"]) == ("bold", "here")
+
+
+def test_third_party_info_is_held_at_warning(configure: Configure) -> None:
+    stream = configure(settings={"log_level": "INFO"})
+    for name in ("alembic.runtime.migration", "httpx", "sqlalchemy.engine.Engine", "pymorphy3.x"):
+        logging.getLogger(name).info("chatter")
+        logging.getLogger(name).warning("worth reading")
+    logging.getLogger("b24claude.test").info("ours")
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "websockets"):
+        assert logging.getLogger(name).getEffectiveLevel() >= logging.WARNING, name
+    assert [(r["logger"], r["event"]) for r in lines(stream)] == [
+        ("alembic.runtime.migration", "worth reading"),
+        ("httpx", "worth reading"),
+        ("sqlalchemy.engine.Engine", "worth reading"),
+        ("pymorphy3.x", "worth reading"),
+        ("b24claude.test", "ours"),
+    ]

@@ -194,14 +194,28 @@ class Redactor:
 _DROP: Any = object()
 
 
+# Extras that libraries add for their own coloured formatters (uvicorn's ``color_message``).
+_DROPPED_EXTRAS = frozenset({"color_message"})
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def _add_extra(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """The ``extra={...}`` fields of a standard-library record."""
     record: logging.LogRecord | None = event_dict.get("_record")
     if record is not None:
         for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRS or key.startswith("_"):
+            if key in _RECORD_ATTRS or key in _DROPPED_EXTRAS or key.startswith("_"):
                 continue
             event_dict[f"extra_{key}" if key in _RESERVED else key] = value
+    return event_dict
+
+
+def _strip_ansi(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """No terminal colour codes in a record (a library's coloured message): JSON lines stay plain;
+    the console renderer adds its own colours afterwards, on a terminal only."""
+    for key, value in event_dict.items():
+        if isinstance(value, str) and "\x1b" in value:
+            event_dict[key] = _ANSI.sub("", value)
     return event_dict
 
 
@@ -209,8 +223,9 @@ _MEMBER_IN_MESSAGE = re.compile(r"\bmember_id=([A-Za-z0-9_.-]{1,64})")
 
 
 def _member_from_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-    """Records written as ``log.info("... member_id=%s ...", member_id)`` (the Bitrix24 adapter's
-    style) get the field too, so they land in the portal's own file and follow its text policy."""
+    """Records of a library written as ``log.info("... member_id=%s ...", member_id)`` get the field
+    too, so they land in the portal's own file and follow its text policy (our own code logs a short
+    event name with ``extra={"member_id": ...}`` instead)."""
     if not event_dict.get("member_id"):
         found = _MEMBER_IN_MESSAGE.search(str(event_dict.get("event", "")))
         if found:
@@ -275,8 +290,13 @@ _installed: list[logging.Handler] = []
 # Libraries that log request URLs (httpx: OAuth refresh GETs and webhook URLs carry secrets), bodies
 # (httpcore, hpack, multipart), prompts (anthropic at DEBUG) or SQL parameters (aiosqlite,
 # sqlalchemy.engine, asyncpg: raw inbox payloads): held at WARNING whatever the service's level.
+# uvicorn (start/stop chatter; our own access log replaces its one), alembic (every migration step at
+# each start), pymorphy3 (dictionary loading), websockets, asyncio and watchfiles are noise at INFO:
+# held at WARNING too.
 QUIET_LOGGERS = (
     "httpx", "httpcore", "hpack", "multipart", "anthropic", "aiosqlite", "sqlalchemy.engine", "asyncpg",
+    "uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "pymorphy3", "websockets", "asyncio",
+    "watchfiles",
 )  # fmt: skip
 
 
@@ -312,6 +332,7 @@ def configure_logging(
     tail: list[Processor] = [
         _member_from_message,
         structlog.processors.format_exc_info,
+        _strip_ansi,
         redactor,
         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
     ]

@@ -1,5 +1,8 @@
 """The FastAPI application: Bitrix24 event ingress, the app's pages, health and metrics.
 
+Every request leaves one ``http.request`` access-log line; every rejected event delivery one
+``b24.event.rejected`` line with its reason (``api/access_log.py``).
+
 Responses to Bitrix24: 200 once the event is durably stored (or recognised as a duplicate or an
 event we ignore); 401 for a wrong or missing application token; 400 with a JSON reason for a
 malformed body or a replayed (too old) event; 413 for an oversize body; 429 with ``Retry-After``
@@ -18,8 +21,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from b24claude.api.access_log import AccessLogMiddleware, claimed_member_id, log_rejected_event, note_portal
 from b24claude.api.app_pages import build_app_router
 from b24claude.api.forms import FORM, read_form
+from b24claude.api.health import build_health_router
 from b24claude.api.responses import error_json
 from b24claude.errors import B24ClaudeError
 
@@ -94,22 +99,36 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         version="0.1.0",
         description="Claude for Bitrix24: event ingress for the portal application.",
         lifespan=lifespan,
+        # Swagger UI and ReDoc load their scripts from a CDN (blank pages offline, a third-party
+        # host in the admin's browser): off. The schema itself stays at /openapi.json.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(AccessLogMiddleware)
     max_bytes = container.settings.max_body_bytes
 
     @app.exception_handler(B24ClaudeError)
     async def on_domain_error(request: Request, exc: B24ClaudeError) -> JSONResponse:
         if exc.http_status >= 500:
-            log.error("request failed", extra={"code": exc.code})
-        return error_json(exc, bearer=request.url.path.startswith("/app/api/"))
+            log.error("http.request.failed", extra={"code": exc.code})
+        return error_json(exc, bearer=request.url.path.startswith(("/app/api/", "/healthz/")))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": "bad_request", "reason": str(exc.errors()[:1])}, status_code=400)
 
     async def accept(request: Request) -> JSONResponse:
-        form = await read_form(request, max_bytes)
-        accepted = await container.inbox_service.accept_classic(form)
+        form: dict[str, Any] | None = None
+        try:
+            form = await read_form(request, max_bytes)
+            accepted = await container.inbox_service.accept_classic(form)
+        except B24ClaudeError as exc:
+            if 400 <= exc.http_status < 500:
+                log_rejected_event(request, status=exc.http_status, code=exc.code, reason=exc.message, form=form)
+            raise
+        member_id = claimed_member_id(form)  # verified now: the token matched (or this was the install)
+        if member_id:
+            note_portal(request, member_id)
         return JSONResponse({"result": accepted.status})
 
     @app.post(
@@ -126,9 +145,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
 
     app.include_router(build_app_router(container))
 
-    @app.get("/healthz", summary="Liveness and inbox counters")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "inbox": dict(await container.store.inbox.counts())}
+    app.include_router(build_health_router(container))
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> PlainTextResponse:

@@ -50,15 +50,59 @@ def serve(
 
     Запустить сервис для реального портала и Claude API (настройки из B24C_* / .env).
     """
+    import logging
+
     import uvicorn
 
+    from b24claude.cli.preflight import checked, load_settings, say
     from b24claude.cli.runtime import serve_app
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = load_settings()
     _logging(settings.log_level, settings)
-    uvicorn_config = serve_app(settings, host=host or settings.host, port=port or settings.port)
-    uvicorn.Server(uvicorn_config).run()
+    say(checked(settings, "serve"))  # the warnings; a fatal problem has exited with its lines
+    bind_host, bind_port = host or settings.host, port or settings.port
+    logging.getLogger("b24claude").info(
+        "service.starting", extra={"host": bind_host, "port": bind_port, "public_url": settings.public_url}
+    )
+    server = uvicorn.Server(serve_app(settings, host=bind_host, port=bind_port))
+    server.run()  # a failed start-up (its reason logged in one line, cli/runtime.py) exits 3
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn versions that return instead of exiting
+
+
+@app.command()
+def check() -> None:
+    """Check the settings and the environment; one line per problem, exit code 2 on a fatal one.
+
+    Проверить настройки и окружение: по строке на каждую проблему, код выхода 2 при критической.
+    """
+    from b24claude.cli.checks import run_checks
+    from b24claude.cli.preflight import EXIT_PROBLEM, load_settings, say
+
+    problems = asyncio.run(run_checks(load_settings(), "check"))
+    say(problems, err=False)
+    fatal = sum(p.fatal for p in problems)
+    if not problems:
+        typer.echo("All checks passed / Все проверки пройдены")
+    else:
+        typer.echo(
+            f"{fatal} fatal, {len(problems) - fatal} warnings / критических: {fatal}, "
+            f"предупреждений: {len(problems) - fatal}"
+        )
+    raise typer.Exit(EXIT_PROBLEM if fatal else 0)
+
+
+@app.command("env-example")
+def env_example() -> None:
+    """Print .env.example: every setting, its default and what it does (from settings.py).
+
+    Напечатать .env.example: все настройки, их значения по умолчанию и назначение (из settings.py).
+    """
+    import sys
+
+    from b24claude.cli.envfile import render_env_example
+
+    sys.stdout.write(render_env_example())
 
 
 @app.command()
@@ -106,10 +150,10 @@ def sandbox_claude(
 @inbox_app.command("stats")
 def inbox_stats() -> None:
     """Counts of inbox rows by status / Число событий по статусам."""
+    from b24claude.cli.preflight import store_settings
     from b24claude.cli.runtime import inbox_counts
-    from b24claude.settings import Settings
 
-    counts = asyncio.run(inbox_counts(Settings()))
+    counts = asyncio.run(inbox_counts(store_settings()))
     for status, n in sorted(counts.items()):
         typer.echo(f"{status}: {n}")
 

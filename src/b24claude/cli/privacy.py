@@ -149,9 +149,17 @@ def digest_key() -> None:
     Напечатать ключ дайджестов как запись digest:<ключ> (закрепить его перед удалением самого старого
     ключа).
     """
-    from b24claude.settings import Settings
+    from b24claude.cli.preflight import load_settings
 
-    typer.echo(_keyring_or_exit(Settings()).digest_key_entry())
+    settings = load_settings()
+    key_file = Path(settings.secret_key_file).expanduser().absolute()
+    if not settings.secret_keys.get_secret_value().strip() and not key_file.exists():
+        # Making a key file here would print the digest key of keys nothing was ever encrypted with.
+        _fail(
+            f"No B24C_SECRET_KEYS and no key file {key_file}: run this where the service runs / "
+            f"Нет B24C_SECRET_KEYS и файла ключей {key_file}: запустите команду там, где работает сервис"
+        )
+    typer.echo(_keyring_or_exit(settings).digest_key_entry())
 
 
 @privacy_app.command("rotate-keys")
@@ -162,10 +170,10 @@ def rotate_keys() -> None:
     """
     import asyncio
 
+    from b24claude.cli.preflight import store_settings
     from b24claude.errors import B24ClaudeError
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     keyring = _keyring_or_exit(settings)
     try:
         counts = asyncio.run(_rotate(settings, keyring))
@@ -282,10 +290,10 @@ def _check_person(contact: int | None, phone: str | None, email: str | None) -> 
 async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
     """The store of ``Settings()`` (its database URL, its log_dir) and the services over it."""
     from b24claude.bootstrap import open_store, privacy_services
+    from b24claude.cli.preflight import store_settings
     from b24claude.kit.clock import SystemClock
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     store = await open_store(settings, _keyring_or_exit(settings))
     try:
         yield privacy_services(settings, store, SystemClock())
@@ -297,11 +305,11 @@ async def _privacy() -> AsyncIterator[tuple[RetentionService, PrivacyRights]]:
 async def _admin() -> AsyncIterator[PrivacyAdminService]:
     """The privacy settings and consents service over the configured store (the operator acts as admin)."""
     from b24claude.bootstrap import open_store
+    from b24claude.cli.preflight import store_settings
     from b24claude.kit.clock import SystemClock
     from b24claude.privacy.admin import PrivacyAdminService
-    from b24claude.settings import Settings
 
-    settings = Settings()
+    settings = store_settings()
     store = await open_store(settings, _keyring_or_exit(settings))
     try:
         yield PrivacyAdminService(

@@ -23,6 +23,7 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     from b24claude.adapters.logs import configure_logging
     from b24claude.api.app import create_app
     from b24claude.bootstrap import build
+    from b24claude.errors import B24ClaudeError
 
     class _Lazy:
         """ASGI app that builds the container inside uvicorn's own event loop."""
@@ -32,7 +33,17 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
             if self._app is None:
-                container = await build(settings)
+                try:
+                    container = await build(settings)
+                except B24ClaudeError as exc:
+                    # What the checks could not see beforehand (a key file replaced meanwhile, the
+                    # database gone): one line with the reason, no traceback, and uvicorn exits.
+                    if scope["type"] != "lifespan":
+                        raise
+                    await receive()  # lifespan.startup
+                    message = f"start-up refused / запуск отменён: [{exc.code}] {exc.message}"
+                    await send({"type": "lifespan.startup.failed", "message": message})
+                    return
                 # Now the portals' choices are known: text in logs only where an admin allowed it, masked.
                 configure_logging(
                     settings, text_allowed=container.log_text.allows, mask=container.log_text.mask
@@ -47,7 +58,9 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
         host=host,
         port=port,
         lifespan="on",
-        log_level=settings.log_level.lower(),
+        # uvicorn's own start/stop chatter is held at WARNING (adapters/logs.QUIET_LOGGERS); the
+        # access log is ours (api/access_log.py), with the portal and no query strings.
+        log_level="warning",
         access_log=False,
         log_config=None,
     )

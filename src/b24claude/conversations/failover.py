@@ -92,13 +92,13 @@ class Failover:
                 transferred = True
             except Bitrix24Error as exc:
                 log.error(
-                    "handoff failed",
+                    "conversation.handoff_failed",
                     extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "code": exc.code},
                 )
         await self._effects.record_done(inbox_id, "handoff", {"reason": reason, "transferred": transferred})
         await self._alert(msg, inbox_id, reason=reason, language=language, user_ids=alert_user_ids)
         log.warning(
-            "answered without claude",
+            "conversation.answered_without_claude",
             extra={
                 "member_id": msg.member_id,
                 "dialog_key": msg.dialog_key,
@@ -119,12 +119,14 @@ class Failover:
         for user_id in user_ids:
             try:
                 # One tag per reason: a storm of failures leaves one current notification, not hundreds.
-                await self._chat.notify_user(msg.member_id, user_id=user_id, text=text, tag=f"b24claude:{reason}")
+                await self._chat.notify_user(
+                    msg.member_id, user_id=user_id, text=text, tag=f"b24claude:{reason}"
+                )
                 sent.append(user_id)
             except Bitrix24Error as exc:
-                log.error("alert failed", extra={"member_id": msg.member_id, "code": exc.code})
+                log.error("alert.failed", extra={"member_id": msg.member_id, "code": exc.code})
         log.error(
-            "admin alerted: claude unavailable",
+            "alert.claude_unavailable",
             extra={"member_id": msg.member_id, "reason": reason, "notified": len(sent)},
         )
         result: dict[str, Any] = {"notified": sent}

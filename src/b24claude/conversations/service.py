@@ -135,7 +135,7 @@ class AnswerService:
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
         # the portal's admin turned text logging on.
         log.info(
-            "answered",
+            "conversation.answered",
             extra={
                 "member_id": msg.member_id,
                 "dialog_key": msg.dialog_key,
@@ -293,7 +293,7 @@ class AnswerService:
             # The customer still gets an answer, without what the CRM would have added (DESIGN §2);
             # nothing is cached, so the next message tries the CRM again.
             log.warning(
-                "context read failed, answering without the crm card",
+                "conversation.context_read_failed",
                 extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "code": exc.code},
             )
             return None

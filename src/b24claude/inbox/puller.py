@@ -74,10 +74,10 @@ class EventPuller:
             try:
                 got = await self.poll_once()
             except B24ClaudeError as exc:
-                log.warning("fetch failed", extra={"code": exc.code})
+                log.warning("puller.fetch.failed", extra={"code": exc.code})
                 got = 0
             except Exception:
-                log.exception("puller error")
+                log.exception("puller.crashed")
                 got = 0
             delay = self._min if got else min(self._idle, delay * 2)
             self._wake.clear()

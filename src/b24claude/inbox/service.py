@@ -89,7 +89,7 @@ class InboxService:
             self._check_age(env)
         self._check_rate(env.auth.member_id)
         if env.name not in HANDLED_CLASSIC:
-            log.info("event ignored", extra={"kind": env.name, "member_id": env.auth.member_id})
+            log.info("inbox.event.ignored", extra={"kind": env.name, "member_id": env.auth.member_id})
             return Accepted("ignored")
         payload = classic_payload(env)
         key = inbox_key_for_classic(env)
@@ -108,11 +108,11 @@ class InboxService:
         for ev in events:
             kind = ev.type.upper()
             if kind not in HANDLED_V2:
-                log.info("v2 event ignored", extra={"kind": kind, "member_id": member_id})
+                log.info("inbox.v2_event.ignored", extra={"kind": kind, "member_id": member_id})
                 continue
             if not _for_bot(ev.data, bot_id):
                 self.dropped_foreign_v2 += 1
-                log.warning("v2 event for another bot dropped", extra={"event": kind, "member_id": member_id})
+                log.warning("inbox.v2_event.other_bot", extra={"kind": kind, "member_id": member_id})
                 continue
             payload = v2_payload(bot_id, ev.event_id, kind, _capped_v2(ev.data, member_id))
             items.append(
@@ -172,7 +172,7 @@ def _capped_v2(data: Mapping[str, Any], member_id: str) -> Mapping[str, Any]:
     text = message.get("text") if isinstance(message, Mapping) else None
     if not isinstance(message, Mapping) or not isinstance(text, str) or len(text) <= MAX_MESSAGE_CHARS:
         return data
-    log.warning("v2 message text cut to the limit", extra={"member_id": member_id, "chars": len(text)})
+    log.warning("inbox.v2_text.truncated", extra={"member_id": member_id, "chars": len(text)})
     return {**data, "message": {**message, "text": text[:MAX_MESSAGE_CHARS]}}
 
 

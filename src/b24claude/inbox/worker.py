@@ -54,7 +54,7 @@ class InboxWorker:
     async def run(self) -> None:
         recovered = await self._inbox.requeue_processing()
         if recovered:
-            log.info("resuming events left in processing", extra={"count": recovered})
+            log.info("inbox.worker.resumed", extra={"count": recovered})
         while not self._stopping:
             started = await self._fill()
             if started == 0:
@@ -70,7 +70,7 @@ class InboxWorker:
         try:
             items = await self._inbox.claim(limit=free, now=self._clock.now(), busy_dialogs=busy)
         except B24ClaudeError:
-            log.exception("claim failed")
+            log.exception("inbox.worker.claim_failed")
             await asyncio.sleep(self._idle_poll_s)
             return 0
         for item in items:
@@ -107,7 +107,7 @@ class InboxWorker:
             )
         except Exception as exc:  # a bug must not kill the worker; retry a few times, then park it
             log.exception(
-                "handler crashed", extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind}
+                "inbox.handler.crashed", extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind}
             )
             await self._failed(item, attempt, exc, retryable=True, retry_after=None)
 
@@ -120,7 +120,7 @@ class InboxWorker:
                 delay = retry_after if retry_after is not None else backoff_delay(attempt, base=1.0, cap=60.0)
                 await self._inbox.mark_retry(item.id, error=reason, not_before=self._clock.now() + delay)
                 log.warning(
-                    "event will be retried",
+                    "inbox.event.retry",
                     extra={
                         "inbox_id": item.id,
                         "member_id": item.member_id,
@@ -133,7 +133,7 @@ class InboxWorker:
                 # Not the exception's message: it may quote what the customer wrote or what an API
                 # answered; the row's last_error keeps it (purged with the inbox).
                 log.error(
-                    "event failed",
+                    "inbox.event.failed",
                     extra={
                         "inbox_id": item.id,
                         "member_id": item.member_id,
@@ -144,7 +144,7 @@ class InboxWorker:
                 )
         except B24ClaudeError:
             log.exception(
-                "could not record the outcome; the row will be resumed",
+                "inbox.outcome.unrecorded",
                 extra={"inbox_id": item.id, "member_id": item.member_id},
             )
 

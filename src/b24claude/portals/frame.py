@@ -20,7 +20,7 @@ import hmac
 import logging
 from dataclasses import dataclass
 
-from b24claude.errors import Bitrix24Error, TooManyRequests, Unauthorized
+from b24claude.errors import Bitrix24AuthError, Bitrix24Error, TooManyRequests, Unauthorized
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.kit.signed import SignedTokens
@@ -104,7 +104,7 @@ class FrameAuthService:
         try:
             user = await self._users.verify_frame_user(portal.member_id, frame.auth_id)
         except Bitrix24Error as exc:
-            if exc.retryable:
+            if exc.retryable and not isinstance(exc, Bitrix24AuthError):
                 raise  # the portal is busy or unreachable: 503, try again
             log.info("frame refused by portal", extra={"member_id": portal.member_id, "code": exc.code})
             raise Unauthorized("the portal did not accept AUTH_ID") from None

@@ -89,7 +89,7 @@ def check_claim(env: ClassicEnvelope, policy: InstallPolicy) -> InstallClaim:
     if not loopback_sandbox and endpoint.url != f"https://{domain}/rest/":
         raise BadRequest("install refused: client_endpoint is not https://<domain>/rest/")
     if auth.server_endpoint and oauth_origin(auth.server_endpoint) not in policy.trusted_oauth_servers:
-        log.warning("install names an untrusted OAuth server", extra={"member_id": auth.member_id})
+        log.warning("install.refused.untrusted_oauth_server", extra={"member_id": auth.member_id})
         raise Unauthorized("install refused: server_endpoint is not a Bitrix24 OAuth server we trust")
     return InstallClaim(
         member_id=auth.member_id,
@@ -107,9 +107,7 @@ async def confirm_install(
     token pair (the install's own refresh token is spent by the exchange)."""
     grant = await _exchange(claim, verifier)
     if grant.member_id != claim.member_id:
-        log.warning(
-            "install refused: the OAuth server names another portal", extra={"member_id": claim.member_id}
-        )
+        log.warning("install.refused.other_portal", extra={"member_id": claim.member_id})
         raise Unauthorized("install not confirmed: the token belongs to another portal")
     try:
         named = check_url(grant.client_endpoint, allow_loopback=policy.allow_loopback, path="/rest/")
@@ -118,9 +116,7 @@ async def confirm_install(
             "install not confirmed: the OAuth server named no usable portal endpoint"
         ) from None
     if named.url != claim.client_endpoint:
-        log.warning(
-            "install refused: endpoint differs from the OAuth server's", extra={"member_id": claim.member_id}
-        )
+        log.warning("install.refused.endpoint_mismatch", extra={"member_id": claim.member_id})
         raise Unauthorized("install not confirmed: client_endpoint is not the portal's")
     try:
         app = await verifier.app_info(named.url, grant.access_token, member_id=claim.member_id)
@@ -129,9 +125,7 @@ async def confirm_install(
     except Bitrix24Error as exc:
         raise ServiceUnavailable(f"install could not be confirmed: the portal answered {exc.code}") from None
     if app.code != policy.expected_code:
-        log.warning(
-            "install refused: app.info names another application", extra={"member_id": claim.member_id}
-        )
+        log.warning("install.refused.other_application", extra={"member_id": claim.member_id})
         raise Unauthorized("install not confirmed: the portal names another application")
     return grant
 
@@ -140,7 +134,7 @@ async def _exchange(claim: InstallClaim, verifier: InstallVerifier) -> TokenGran
     try:
         return await verifier.exchange_refresh_token(claim.refresh_token, member_id=claim.member_id)
     except Bitrix24AuthError:
-        log.warning("install refused by the OAuth server", extra={"member_id": claim.member_id})
+        log.warning("install.refused.by_oauth_server", extra={"member_id": claim.member_id})
         raise Unauthorized("install not confirmed: the OAuth server refused its refresh token") from None
     except Bitrix24Error as exc:
         raise ServiceUnavailable(

@@ -109,7 +109,7 @@ class PortalService:
         self._tokens.pop(claim.member_id, None)
         self._on_reinstalled(claim.member_id)
         log.info(
-            "portal installed",
+            "portal.installed",
             extra={"member_id": claim.member_id, "reinstall": existing is not None},
         )
         return portal
@@ -135,13 +135,13 @@ class PortalService:
         )
         await self._portals.set_bot(update.member_id, bot_id=bot.bot_id, bot_code=bot.code, bot_api=bot.api)
         log.info(
-            "bot registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
+            "portal.bot.registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
         )
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)
         self._tokens.pop(update.member_id, None)
-        log.info("portal uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
+        log.info("portal.uninstalled", extra={"member_id": update.member_id, "clean": update.clean})
 
     async def bot_deleted(self, update: BotDeleted) -> None:
         portal = await self._portals.get(update.member_id)

@@ -61,7 +61,7 @@ class PrivacyAdminService:
                 created_at=self._clock.now(),
             )
         )
-        log.info("privacy settings changed", extra={"member_id": member_id, "user_id": user_id})
+        log.info("privacy.settings.changed", extra={"member_id": member_id, "user_id": user_id})
         return policy
 
     async def set_consent(
@@ -91,7 +91,7 @@ class PrivacyAdminService:
                 created_at=self._clock.now(),
             )
         )
-        log.info("consent recorded", extra={"member_id": member_id, "user_id": user_id})
+        log.info("privacy.consent.recorded", extra={"member_id": member_id, "user_id": user_id})
 
     async def _portal(self, member_id: str) -> Portal:
         portal = await self._portals.get(member_id)

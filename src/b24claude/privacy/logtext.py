@@ -44,5 +44,5 @@ class LogTextPolicy:
             try:
                 await self.refresh()
             except Exception as exc:  # keep the last known view; a store hiccup must not stop the loop
-                log.warning("log text policy refresh failed", extra={"error": type(exc).__name__})
+                log.warning("privacy.log_text.refresh_failed", extra={"error": type(exc).__name__})
             await asyncio.sleep(interval_s)

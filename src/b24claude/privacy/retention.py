@@ -79,7 +79,7 @@ class RetentionService:
                         )
                     )
             except B24ClaudeError as exc:
-                log.warning("purge failed", extra={"member_id": member, "code": exc.code})
+                log.warning("retention.purge.failed", extra={"member_id": member, "code": exc.code})
                 errors[member] = exc.code
         service_files = 0
         service_s = Retention().seconds("logs")  # the service's own logs (no portal): the default period
@@ -109,7 +109,7 @@ class RetentionService:
         except B24ClaudeError:
             # Settings that no longer parse must not stop retention: the defaults apply.
             log.warning(
-                "privacy settings unreadable, default retention applies", extra={"member_id": member_id}
+                "retention.policy.unreadable", extra={"member_id": member_id}
             )
             return PrivacyPolicy()
 
@@ -122,7 +122,7 @@ class RetentionService:
                 report = await self.purge(self._clock.now(), actor="scheduler")
                 if report.total or report.errors:
                     log.info(
-                        "retention purge",
+                        "retention.purge.done",
                         extra={
                             "portals": len(report.portals),
                             "rows": report.total,
@@ -130,7 +130,7 @@ class RetentionService:
                         },
                     )
             except Exception:
-                log.exception("retention purge failed")
+                log.exception("retention.purge.crashed")
             try:
                 await asyncio.wait_for(self._stopping.wait(), interval_s)
             except TimeoutError:

@@ -203,14 +203,16 @@ class ClaudeLLM:
             raise failure.error from exc
         wait = capped_wait(failure.retry_after, attempt=call.attempts, cap=self._max_retry_after_s)
         logger.warning(
-            "claude call failed, retrying: model=%s status=%s code=%s attempt=%d/%d wait=%.2fs request_id=%s",
-            call.model,
-            failure.status,
-            failure.error.code,
-            call.attempts,
-            self._max_attempts,
-            wait,
-            failure.request_id,
+            "claude.call.retry",
+            extra={
+                "model": call.model,
+                "status": failure.status,
+                "code": failure.error.code,
+                "attempt": call.attempts,
+                "max_attempts": self._max_attempts,
+                "wait_s": round(wait, 2),
+                "request_id": failure.request_id,
+            },
         )
         await self._clock.sleep(wait)
 
@@ -243,26 +245,27 @@ class ClaudeLLM:
         u = record.usage
         logger.log(
             logging.WARNING if error else logging.INFO,
-            "claude call %s: model=%s feature=%s request_id=%s attempts=%d in=%d out=%d "
-            "cache_write=%d cache_read=%d cost=%.6f latency=%.3fs stop=%s",
-            f"failed ({record.error_code})" if error else "done",
-            record.model,
-            record.feature,
-            record.request_id,
-            record.attempts,
-            u.input_tokens,
-            u.output_tokens,
-            u.cache_creation_input_tokens,
-            u.cache_read_input_tokens,
-            record.cost_usd,
-            latency,
-            record.stop_reason,
+            "claude.call.failed" if error else "claude.call.done",
+            extra={
+                "model": record.model,
+                "feature": record.feature,
+                "request_id": record.request_id,
+                "attempts": record.attempts,
+                "code": record.error_code,
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "cache_write_tokens": u.cache_creation_input_tokens,
+                "cache_read_tokens": u.cache_read_input_tokens,
+                "cost_usd": round(record.cost_usd, 6),
+                "latency_ms": round(latency * 1000, 1),
+                "stop_reason": record.stop_reason,
+            },
         )
         if self._on_call is not None:
             try:
                 await self._on_call(record)
             except Exception:  # the ledger must never turn an answered call into a failed one
-                logger.exception("on_call hook failed for request_id=%s", record.request_id)
+                logger.exception("claude.on_call.failed", extra={"request_id": record.request_id})
         return record
 
 

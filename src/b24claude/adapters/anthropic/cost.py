@@ -79,4 +79,4 @@ def _band_multiplier(model: str, usage: Usage) -> float:
 def _warn_unpriced(model: str) -> None:
     # lru_cache makes this fire once per model per process: a missing price is a configuration gap,
     # not something to repeat on every call.
-    logger.warning("no price configured for model %s: its calls are costed at 0 USD", model)
+    logger.warning("claude.price.missing", extra={"model": model, "costed_usd": 0})

@@ -204,11 +204,8 @@ class Bitrix24Client:
         if status != 200 or not isinstance(body, dict) or error_fields(body) is not None:
             error = map_response(status, body)
             log.info(
-                "bitrix24.user_call.error member_id=%s method=%s status=%s code=%s",
-                member_id,
-                method,
-                status,
-                error.code,
+                "bitrix24.user_call.error",
+                extra={"member_id": member_id, "method": method, "status": status, "code": error.code},
             )
             raise error
         return CallResult(
@@ -237,11 +234,8 @@ class Bitrix24Client:
         if status != 200 or not isinstance(body, dict) or error_fields(body) is not None:
             error = map_response(status, body)
             log.info(
-                "bitrix24.install_call.error member_id=%s method=%s status=%s code=%s",
-                member_id,
-                method,
-                status,
-                error.code,
+                "bitrix24.install_call.error",
+                extra={"member_id": member_id, "method": method, "status": status, "code": error.code},
             )
             raise error
         return CallResult(result=body.get("result"))
@@ -343,11 +337,8 @@ class Bitrix24Client:
                 await self._backoff(attempts.transient)
                 continue
             log.info(
-                "bitrix24.call.error member_id=%s method=%s status=%s code=%s",
-                member_id,
-                method,
-                status,
-                code,
+                "bitrix24.call.error",
+                extra={"member_id": member_id, "method": method, "status": status, "code": code},
             )
             raise error
 
@@ -376,10 +367,8 @@ class Bitrix24Client:
             finally:
                 self._throttle.release(member_id)
             log.warning(
-                "bitrix24.call.network_error member_id=%s method=%s error=%s",
-                member_id,
-                method,
-                type(network_error).__name__,
+                "bitrix24.call.network_error",
+                extra={"member_id": member_id, "method": method, "error": type(network_error).__name__},
             )
             if not read or attempts.transient >= MAX_TRANSIENT_RETRIES:
                 # ``from None``: the chained httpx error carries the URL (a webhook's secret code).
@@ -398,10 +387,13 @@ class Bitrix24Client:
         attempts.rate_limited += 1
         delay = backoff_delay(attempts.rate_limited, base=1.0, cap=8.0)
         if attempts.rate_wait_s + delay > self._max_wait_s:
-            log.warning("bitrix24.rate_limited.give_up member_id=%s method=%s", member_id, method)
+            log.warning("bitrix24.rate_limited.give_up", extra={"member_id": member_id, "method": method})
             raise Bitrix24RateLimited(error.message, code=error.code, status=error.status, retry_after=delay)
         attempts.rate_wait_s += delay
-        log.info("bitrix24.rate_limited member_id=%s method=%s delay=%.2f", member_id, method, delay)
+        log.info(
+            "bitrix24.rate_limited",
+            extra={"member_id": member_id, "method": method, "delay_s": round(delay, 2)},
+        )
         await self._sleep_retry(delay)
 
     async def _wait_operating(
@@ -417,7 +409,10 @@ class Bitrix24Client:
                 error.message, code=OPERATION_TIME_LIMIT, status=429, retry_after=wait
             )
         attempts.operating_retried = True
-        log.info("bitrix24.operation_limit member_id=%s method=%s wait=%.1f", member_id, method, wait)
+        log.info(
+            "bitrix24.operation_limit",
+            extra={"member_id": member_id, "method": method, "wait_s": round(wait, 1)},
+        )
         await self._sleep_retry(min(wait, self._max_wait_s))
 
     async def _backoff(self, attempt: int) -> None:
@@ -440,7 +435,7 @@ class Bitrix24Client:
         except OSError:
             raise Bitrix24TransientError(f"cannot resolve the portal's host {host}") from None
         if not addresses or not all(is_public_address(a) for a in addresses):
-            log.warning("bitrix24.endpoint.private_address host=%s", host)
+            log.warning("bitrix24.endpoint.private_address", extra={"host": host})
             raise Bitrix24AuthError("portal host resolves to a non-public address", code="UNSAFE_ENDPOINT")
 
     def _check_endpoint(self, client_endpoint: str) -> None:
@@ -451,7 +446,7 @@ class Bitrix24Client:
         try:
             check_url(client_endpoint, allow_loopback=self._allow_loopback, path_prefix="/rest/")
         except UnsafeURL as exc:
-            log.warning("bitrix24.endpoint.refused reason=%s", exc)
+            log.warning("bitrix24.endpoint.refused", extra={"reason": str(exc)})
             raise Bitrix24AuthError(
                 f"portal endpoint refused: {exc}", code="UNSAFE_ENDPOINT", status=None
             ) from None

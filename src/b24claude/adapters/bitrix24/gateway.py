@@ -56,7 +56,9 @@ class Bitrix24Gateway:
             return ClientCard(refs=refs)
         batch = await self._client.batch(member_id, cmds)
         for key, error in batch.errors.items():
-            log.info("bitrix24.load_client.partial member_id=%s part=%s code=%s", member_id, key, error.code)
+            log.info(
+                "bitrix24.load_client.partial", extra={"member_id": member_id, "part": key, "code": error.code}
+            )
         return client_card(refs, batch)
 
     async def find_by_comm(
@@ -132,7 +134,7 @@ class Bitrix24Gateway:
         bot_id = _int((await self._client.call(member_id, "imbot.register", params)).result)
         if not bot_id:
             raise Bitrix24Error("imbot.register answered without a bot id", code="ERROR_UNEXPECTED_ANSWER")
-        log.info("bitrix24.bot.registered member_id=%s api=v1 bot_id=%s", member_id, bot_id)
+        log.info("bitrix24.bot.registered", extra={"member_id": member_id, "api": "v1", "bot_id": bot_id})
         return BotIdentity(bot_id=bot_id, code=code, api="v1")
 
     async def _register_v2(self, member_id: str, *, code: str, name: str) -> BotIdentity:
@@ -154,7 +156,7 @@ class Bitrix24Gateway:
             raise Bitrix24Error(
                 "imbot.v2.Bot.register answered without a bot id", code="ERROR_UNEXPECTED_ANSWER"
             )
-        log.info("bitrix24.bot.registered member_id=%s api=v2 bot_id=%s", member_id, bot_id)
+        log.info("bitrix24.bot.registered", extra={"member_id": member_id, "api": "v2", "bot_id": bot_id})
         return BotIdentity(bot_id=bot_id, code=code, api="v2")
 
     async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:

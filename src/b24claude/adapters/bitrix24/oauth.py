@@ -61,7 +61,7 @@ class TokenRefresher:
             current = await self._store.load_auth(member_id)
             if current.access_token and current.access_token != failed_access_token:
                 if current.expires_at <= 0 or current.expires_at > self._clock.now():
-                    log.debug("bitrix24.refresh.shared member_id=%s", member_id)
+                    log.debug("bitrix24.refresh.shared", extra={"member_id": member_id})
                     return current
             return await self._refresh_locked(current)
 
@@ -77,7 +77,7 @@ class TokenRefresher:
             refresh_token=grant.refresh_token,
             expires_at=grant.expires_at,
         )
-        log.info("bitrix24.refresh.done member_id=%s expires_at=%d", member_id, int(grant.expires_at))
+        log.info("bitrix24.refresh.done", extra={"member_id": member_id, "expires_at": int(grant.expires_at)})
         # client_endpoint stays what the store says: TokenStore.save_tokens persists only the pair.
         return replace(
             current,
@@ -101,21 +101,21 @@ class TokenRefresher:
             "refresh_token": refresh_token,
         }
         self.refreshes += 1
-        log.info("bitrix24.refresh.start member_id=%s", member_id)
+        log.info("bitrix24.refresh.start", extra={"member_id": member_id})
         try:
             response = await self._http.post(url, data=form, headers=self._headers)
         except httpx.HTTPError as exc:
-            log.warning("bitrix24.refresh.network_error member_id=%s error=%s", member_id, type(exc).__name__)
+            log.warning(
+                "bitrix24.refresh.network_error", extra={"member_id": member_id, "error": type(exc).__name__}
+            )
             # ``from None``: a chained httpx error may carry the request.
             raise Bitrix24TransientError(f"oauth: {type(exc).__name__}") from None
         body = _json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             error = map_oauth_error(response.status_code, body)
             log.warning(
-                "bitrix24.refresh.failed member_id=%s status=%s code=%s",
-                member_id,
-                response.status_code,
-                error.code,
+                "bitrix24.refresh.failed",
+                extra={"member_id": member_id, "status": response.status_code, "code": error.code},
             )
             raise error
         return TokenGrant(

@@ -5,7 +5,7 @@ the repositories implement the Protocols of :mod:`b24claude.ports.store`.
 """
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
-from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
+from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate, probe, sqlite_file
 from b24claude.adapters.sql.privacy import plain_digest
 from b24claude.adapters.sql.repositories import (
     SqlDialogueRepository,
@@ -29,4 +29,6 @@ __all__ = [
     "make_engine",
     "migrate",
     "plain_digest",
+    "probe",
+    "sqlite_file",
 ]

@@ -21,11 +21,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, event
+from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -63,6 +64,37 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(sa_url, echo=echo, **kwargs)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (relative paths taken from the working directory, as SQLite does);
+    ``None`` for an in-memory database or another backend. Raises ConfigurationError for a bad URL."""
+    try:
+        sa_url = make_url(url)
+        backend = sa_url.get_backend_name()
+    except SQLAlchemyError as exc:
+        raise ConfigurationError(f"database URL is not valid: {type(exc).__name__}") from exc
+    if backend != "sqlite" or sa_url.database in (None, "", ":memory:"):
+        return None
+    database = str(sa_url.database)
+    if database.startswith("file:"):  # a SQLite URI filename (uri=true)
+        database = database[len("file:") :].split("?", 1)[0]
+    return Path(database).expanduser().absolute()
+
+
+async def probe(url: str, *, timeout_s: float = 5.0) -> None:
+    """Connect to ``url`` and run ``SELECT 1`` within ``timeout_s``; StorageError when that fails.
+
+    Creates nothing on a server database; on SQLite it would create the file (the caller checks
+    :func:`sqlite_file` first when that matters)."""
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with asyncio.timeout(timeout_s), translated_errors("database probe"), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except TimeoutError:
+        raise StorageError(f"database probe: no answer within {timeout_s:g} s") from None
+    finally:
+        await engine.dispose()
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:

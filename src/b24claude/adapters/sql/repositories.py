@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, and_, exists, func, or_, select, true, update
+from sqlalchemy import Row, and_, exists, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
@@ -298,9 +298,11 @@ class SqlInboxRepository:
             result = await conn.execute(stmt)
         return result.rowcount
 
-    async def counts(self) -> Mapping[str, int]:
-        """Rows per status (every status present, zeros included)."""
+    async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
+        """Rows per status (every status present, zeros included), of one portal when given."""
         stmt = select(inbox.c.status, func.count()).group_by(inbox.c.status)
+        if member_id is not None:
+            stmt = stmt.where(inbox.c.member_id == member_id)
         async with self._db.read("inbox.counts") as conn:
             rows = (await conn.execute(stmt)).all()
         totals: dict[str, int] = dict.fromkeys(INBOX_STATUSES, 0)
@@ -675,6 +677,11 @@ class SqlStore:
             await engine.dispose()
             raise
         return cls(engine, secrets_codec=secrets_codec, digest=digest)
+
+    async def ping(self) -> None:
+        """One ``SELECT 1``: StorageError when the database does not answer."""
+        async with self.db.read("ping") as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         """Let in-flight inbox commits finish, then close every connection."""

@@ -140,7 +140,7 @@ async def _exchange(state: ClaudeState, request: Request, handler: Handler) -> R
     except ApiError as exc:
         response = _error_response(state, exchange, exc)
     except Exception:  # never a bare 500 page: the API's own error shape
-        log.exception("claude emulator failed on %s", request.url.path)
+        log.exception("sandbox.claude.crashed", extra={"path": request.url.path})
         response = _error_response(state, exchange, ApiError(500, "api_error", "Internal server error"))
     exchange.record.status = response.status_code
     return response

@@ -162,7 +162,7 @@ async def handle(
         state.stats.count_error("INVALID_REQUEST")
         return JSONResponse({"error": "INVALID_REQUEST", "error_description": str(exc)}, status_code=400)
     except Exception:  # an emulator bug must still answer like Bitrix would
-        log.exception("portal emulator failed on %s", method)
+        log.exception("sandbox.portal.crashed", extra={"method": method})
         state.stats.count_error("INTERNAL_SERVER_ERROR")
         return JSONResponse(
             {"error": "INTERNAL_SERVER_ERROR", "error_description": "Internal server error"}, status_code=500
