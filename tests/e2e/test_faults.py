@@ -9,6 +9,9 @@ notifications the portal's admin received.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -178,7 +181,10 @@ async def test_tokens_expiring_mid_run_are_refreshed_never_final(fault_stack: Sa
     expirer = asyncio.create_task(expire_often())
     try:
         replies = await asyncio.gather(
-            *(stack.ask("Здравствуйте! Сколько стоит доставка?", f"expiry-{i}", timeout=60) for i in range(40))
+            *(
+                stack.ask("Здравствуйте! Сколько стоит доставка?", f"expiry-{i}", timeout=60)
+                for i in range(40)
+            )
         )
     finally:
         stop.set()
@@ -186,3 +192,41 @@ async def test_tokens_expiring_mid_run_are_refreshed_never_final(fault_stack: Sa
     await no_failed_rows(stack)
     assert all(r and r not in PREPARED_TEXTS for r in replies)
     assert stack.container is not None and stack.container.bitrix.stats.refreshes > 1
+
+
+async def test_a_send_that_keeps_failing_is_dead_lettered_then_replayed_once() -> None:
+    """The portal refuses every send: after the retry budget the row is a dead letter, listed with its
+    reason by `b24claude inbox list`; `inbox replay` once the portal is well answers it exactly once."""
+    overrides = {**FAST_FAILOVER, "inbox_max_attempts": 2}
+    async with SandboxStack(rate_limit_per_s=100.0, burst=500, settings_overrides=overrides) as stack:
+        stack.portal.inject_fault("imbot.v2.Chat.Message.send", status=500, times=1000)
+        msg = await stack.portal.customer_writes("Здравствуйте! Сколько стоит доставка?", "dead-letter")
+        assert stack.container is not None
+        for _ in range(200):
+            if (await stack.container.store.inbox.counts()).get("failed"):
+                break
+            await asyncio.sleep(0.05)
+        env = {**os.environ, **stack.app_env()}
+        listed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "b24claude.cli.main", "inbox", "list", "--status", "failed"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "failed\tONIMBOTV2MESSAGEADD" in listed.stdout and "Bitrix24TransientError" in listed.stdout
+        assert bot_replies(stack, msg.chat_id) == []
+        stack.portal.faults.clear()  # the portal is well again
+        replayed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "b24claude.cli.main", "inbox", "replay", "--all-failed"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "replayed / повторено: 1" in replayed.stdout
+        reply = await stack.wait_reply(msg.chat_id, after_id=msg.id, timeout=30)
+        await no_failed_rows(stack)
+        assert bot_replies(stack, msg.chat_id) == [reply]

@@ -158,6 +158,54 @@ def inbox_stats() -> None:
         typer.echo(f"{status}: {n}")
 
 
+@inbox_app.command("list")
+def inbox_list(
+    status: Annotated[
+        list[str] | None,
+        typer.Option(help="failed, pending, processing, done, ignored / статус (можно несколько)"),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows at most / Не больше строк")] = 50,
+) -> None:
+    """Stuck and failed events, newest first / Зависшие и неудачные события, новые сверху.
+
+    Failed rows are the dead letters: their last error says why; `inbox replay` runs them again.
+    Неудачные строки — «мёртвые письма»: последняя ошибка объясняет причину; `inbox replay` повторит их.
+    """
+    from b24claude.cli.preflight import store_settings
+    from b24claude.cli.runtime import inbox_rows
+
+    rows = asyncio.run(
+        inbox_rows(store_settings(), statuses=status or ["failed", "pending", "processing"], limit=limit)
+    )
+    if not rows:
+        typer.echo("nothing / ничего")
+    for row in rows:
+        error = row.last_error.replace("\n", " ")[:120]
+        typer.echo(f"{row.id}\t{row.status}\t{row.kind}\t{row.member_id}\tattempts={row.attempts}\t{error}")
+
+
+@inbox_app.command("replay")
+def inbox_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Row ids / Номера строк")] = None,
+    all_failed: Annotated[
+        bool, typer.Option("--all-failed", help="Every failed row / Все неудачные")
+    ] = False,
+) -> None:
+    """Run events again with a fresh retry budget / Повторить события с новым запасом попыток.
+
+    Effects are recorded per row, so a replay never answers or writes twice.
+    Действия записываются по строке: повтор не ответит и не запишет дважды.
+    """
+    from b24claude.cli.preflight import store_settings
+    from b24claude.cli.runtime import inbox_replay as replay
+
+    if not ids and not all_failed:
+        typer.echo("name row ids or --all-failed / укажите номера строк или --all-failed", err=True)
+        raise typer.Exit(2)
+    count = asyncio.run(replay(store_settings(), ids=list(ids or []), all_failed=all_failed))
+    typer.echo(f"replayed / повторено: {count}")
+
+
 def main() -> None:
     app()
 

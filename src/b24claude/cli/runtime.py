@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 
+from b24claude.ports.store import InboxItem, InboxStatus
 from b24claude.settings import Settings
 
 
@@ -89,6 +90,26 @@ async def run_claude_sandbox(*, host: str, port: int) -> None:
             f"Claude API emulator / эмулятор Claude API: {server.base_url}  (control: {server.base_url}/_sandbox)"
         )
         await asyncio.Event().wait()
+
+
+async def inbox_rows(settings: Settings, *, statuses: list[str], limit: int) -> list[InboxItem]:
+    from b24claude.adapters.sql import SqlStore
+
+    store = await SqlStore.open(settings.database_url)
+    try:
+        return await store.inbox.list_items(statuses=cast(list[InboxStatus], statuses), limit=limit)
+    finally:
+        await store.close()
+
+
+async def inbox_replay(settings: Settings, *, ids: list[int], all_failed: bool) -> int:
+    from b24claude.adapters.sql import SqlStore
+
+    store = await SqlStore.open(settings.database_url)
+    try:
+        return await store.inbox.replay(ids or None, statuses=["failed"] if all_failed and not ids else [])
+    finally:
+        await store.close()
 
 
 async def inbox_counts(settings: Settings) -> Mapping[str, int]:

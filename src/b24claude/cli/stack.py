@@ -182,11 +182,11 @@ class SandboxStack:
             "B24C_LOG_LEVEL": "WARNING",
         }
 
-    def spawn_app_process(self) -> subprocess.Popen[bytes]:
+    def spawn_app_process(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         """Run the app as a separate OS process (``b24claude serve``), e.g. to kill it or load it."""
         return subprocess.Popen(
             [sys.executable, "-m", "b24claude.cli.main", "serve"],
-            env={**os.environ, **self.app_env()},
+            env={**os.environ, **self.app_env(), **(extra_env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

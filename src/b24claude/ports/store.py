@@ -116,6 +116,17 @@ class InboxRepository(Protocol):
 
     async def get(self, item_id: int) -> InboxItem | None: ...
 
+    async def list_items(
+        self, *, statuses: Sequence[InboxStatus], member_id: str | None = None, limit: int = 50
+    ) -> list[InboxItem]:
+        """Rows in these statuses, newest first (for operators: what is stuck, what failed)."""
+        ...
+
+    async def replay(self, item_ids: Sequence[int] | None = None, *, statuses: Sequence[InboxStatus] = ()) -> int:
+        """Put rows back to ``pending`` with a fresh retry budget: the given ids, or every row in
+        ``statuses``; returns how many. Handlers are idempotent, so a replay repeats no effect."""
+        ...
+
 
 class PortalRepository(TokenStore, Protocol):
     async def get(self, member_id: str) -> Portal | None: ...

@@ -314,6 +314,33 @@ class SqlInboxRepository:
             row = (await conn.execute(select(inbox).where(inbox.c.id == item_id))).first()
         return None if row is None else _inbox_item(row)
 
+    async def list_items(
+        self, *, statuses: Sequence[InboxStatus], member_id: str | None = None, limit: int = 50
+    ) -> list[InboxItem]:
+        stmt = (
+            select(inbox).where(inbox.c.status.in_(list(statuses))).order_by(inbox.c.id.desc()).limit(limit)
+        )
+        if member_id is not None:
+            stmt = stmt.where(inbox.c.member_id == member_id)
+        async with self._db.read("inbox.list") as conn:
+            return [_inbox_item(row) for row in (await conn.execute(stmt)).all()]
+
+    async def replay(
+        self, item_ids: Sequence[int] | None = None, *, statuses: Sequence[InboxStatus] = ()
+    ) -> int:
+        if not item_ids and not statuses:
+            return 0
+        # Never a row a worker holds right now: that one finishes (or is resumed) on its own.
+        where = inbox.c.id.in_(list(item_ids)) if item_ids else inbox.c.status.in_(list(statuses))
+        stmt = (
+            update(inbox)
+            .where(where, inbox.c.status != "processing")
+            .values(status="pending", attempts=0, not_before=0.0, updated_at=time.time())
+        )
+        async with self._db.write("inbox.replay") as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
+
 
 # --- portals --------------------------------------------------------------------------------------
 
