@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+import re
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from hypothesis import given
@@ -46,7 +47,9 @@ def test_openlines_fixture_wire_form_parses_to_its_body() -> None:
 
 _keys = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ_abc", min_size=1, max_size=8)
 # Any text a portal can send: everything but NUL (refused, see test_nul_is_refused).
-_value = st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20)
+_value = st.text(
+    alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=20
+)
 _tree = st.recursive(
     _value,
     lambda children: st.dictionaries(_keys, children, min_size=1, max_size=4),
@@ -135,3 +138,50 @@ def test_undecodable_or_nul_bodies_are_refused(body: bytes, reason: str) -> None
 
 def test_valid_percent_encoded_utf8_is_decoded() -> None:
     assert phpform.parse_body(b"m=%D0%B4%D0%B0") == {"m": "да"}
+
+
+# --- the fast parser against the standard library's reading of the same body -----------------------
+
+_ORACLE_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+_ORACLE_PART = re.compile(r"\[([^\[\]]*)\]")
+
+
+def _oracle(body: bytes) -> list[tuple[str, list[str]] | None]:
+    """parse_qsl (strict UTF-8) + the bracket-key grammar as a regular expression."""
+    text = body.decode("utf-8")
+    pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    out: list[tuple[str, list[str]] | None] = []
+    for key, value in pairs:
+        m = _ORACLE_KEY.match(key)
+        out.append(
+            (value, [m.group(1), *_ORACLE_PART.findall(m.group(2))]) if m and not key.endswith("\n") else None
+        )
+    return out
+
+
+_body_parts = st.sampled_from(
+    ["a", "b", "[", "]", "[]", "=", "&", "%", "%D0%B4", "%FF", "+", "x[y]", "é", "%2", "%zz"]
+)
+
+
+@given(st.lists(_body_parts, max_size=12))
+def test_fast_parser_reads_what_parse_qsl_reads(parts: list[str]) -> None:
+    body = "".join(parts).encode("utf-8")
+    try:
+        expected = _oracle(body)
+    except (UnicodeDecodeError, ValueError):
+        with pytest.raises(phpform.FormError):
+            phpform.parse_body(body)
+        return
+    if any(e is None for e in expected):
+        with pytest.raises(phpform.FormError):
+            phpform.parse_body(body)
+        return
+    try:
+        got = phpform.parse_body(body)
+    except phpform.FormError:
+        # Key grammar agreed; the nesting itself conflicts (a value and a group under one key).
+        with pytest.raises(phpform.FormError):
+            phpform.parse(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return
+    assert got == phpform.parse(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
