@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
+from b24claude.adapters.sql.knowledge import SqlKnowledgeRepository
 from b24claude.adapters.sql.privacy import (
     SqlAuditRepository,
     SqlConsentRepository,
@@ -654,6 +655,7 @@ class SqlStore:
         self.consents = SqlConsentRepository(self.db)
         self.audit = SqlAuditRepository(self.db)
         self.retention = SqlRetentionStore(self.db)
+        self.knowledge = SqlKnowledgeRepository(self.db)
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod
