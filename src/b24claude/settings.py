@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     )
     kb_max_file_mb: float = Field(default=50.0, description="Files larger than this are refused by `kb add`.")
     kb_min_coverage: float = Field(
-        default=0.5, description="Share of a question's terms a passage must hold to be answered from."
+        default=0.34, description="Share of a question's terms a passage must hold to be answered from."
     )
 
     # --- processing ----------------------------------------------------------------------------------

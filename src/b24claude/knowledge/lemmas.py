@@ -21,7 +21,7 @@ EXTRA_STOP = frozenset(
     "привет здравствуй спасибо пожалуйста подсказать сказать скажите подскажите хотеть хотел хотела "
     "вопрос ваш наш это весь свой который такой какой мочь можно нужно надо очень просто вообще "
     "ребята добрый день вечер утро слушать извинить please hello hi thanks thank tell me my our us "
-    "there does did will would could should have has сколько как-то вроде типа короче блин".split()
+    "there does did will would could should have has сколько как-то вроде типа короче блин оформить сделать узнать".split()
 )
 # Verbs and adjectives folded into the noun a support base is written around, on both sides (passages
 # and questions): "вернуть" finds "возврат", "стоит" finds "стоимость".

@@ -9,6 +9,7 @@ answer loop's test of "good enough" (RRF scores are ranks, not relevance).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,7 +28,8 @@ from b24claude.ports.knowledge import (
 Mode = Literal["hybrid", "bm25", "vector"]
 RRF_K = 60
 CANDIDATES = 40
-MIN_COVERAGE = 0.5  # below this the answer loop treats the base as having no answer
+MIN_COVERAGE = 0.34  # below this the answer loop treats the base as having no answer
+_CLAUSE = re.compile(r"(?<=[.!?])\s+|\n+")
 _VECTOR_WEIGHT = 0.8  # the vector list is noisier than BM25's: it counts a little less in the fusion
 
 
@@ -119,6 +121,10 @@ class HybridSearch:
             fused[cid] = fused.get(cid, 0.0) + _VECTOR_WEIGHT / (RRF_K + rank)
         best = sorted(fused, key=lambda c: -fused[c])[:limit]
         chunks = await self._repo.chunks_by_id(best)
+        # A message of several sentences is answered when one of them is ("my new number is …; how much
+        # is delivery?"): coverage is the best over the sentences.
+        parts = [self._analyser.analyse(p, entry.vocab).terms for p in _CLAUSE.split(query) if p.strip()]
+        term_sets = [t for t in parts if t] or [analysed.terms]
         lex_rank = {c: i for i, c in enumerate(lexical, 1)}
         vec_rank = {c: i for i, c in enumerate(vector, 1)}
         out: list[Hit] = []
@@ -130,7 +136,7 @@ class HybridSearch:
                 Hit(
                     chunk=chunk,
                     score=fused[cid],
-                    coverage=_coverage(analysed.terms, chunk, entry),
+                    coverage=max(_coverage(t, chunk, entry) for t in term_sets),
                     bm25_rank=lex_rank.get(cid),
                     vector_rank=vec_rank.get(cid),
                 )

@@ -30,6 +30,7 @@ from .tokens import block_text
 
 _PASSAGE = re.compile(r"<passage\b([^>]*)>(.*?)</passage>", re.S | re.I)
 _ATTR = re.compile(r"(\w+)\s*=\s*[\"']([^\"']*)[\"']")
+_CYRILLIC = re.compile("[а-яёА-ЯЁ]")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 # Pseudonymised contact details ("[ТЕЛЕФОН_1]", "[EMAIL_2]"): a model acknowledges them by echoing the label.
 _CONTACT_LABEL = re.compile(r"\[(?:ТЕЛЕФОН|EMAIL|PHONE)_\d+\]")
@@ -235,7 +236,14 @@ class Brain:
         # A question about "my order" is answered from the CRM card, not from passages that merely
         # mention orders; other words of the question still select passages.
         search_stems = question_stems - ORDER_STEMS if about_deal else question_stems
-        for passage, sentences in best_passages(search_stems, context.passages):
+        chosen = best_passages(search_stems, context.passages)
+        if not chosen and en and context.passages and _CYRILLIC.search(context.passages[0].text):
+            # An English question over a Russian base: no words in common, but the passages were chosen
+            # for it by the retrieval; a model would translate the best one, the emulator quotes it.
+            first = context.passages[0]
+            chosen = [(first, _SENTENCE.split(first.text.strip())[:2])]
+            parts.append("From our knowledge base:")
+        for passage, sentences in chosen:
             parts.append(f"{' '.join(sentences)} [{passage.id}]")
         if about_deal:
             parts.append(("Regarding your deal: " if en else "По вашей сделке ") + "; ".join(deals) + ".")
