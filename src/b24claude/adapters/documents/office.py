@@ -28,7 +28,7 @@ def pdf_sections(path: Path) -> list[Section]:
     text = "\n\n".join(pages)
     if not text.strip():
         raise DocumentError("the PDF has no text layer (a scan?) / в PDF нет текстового слоя (скан?)")
-    return text_sections(text)
+    return text_sections(text, loose=True)
 
 
 def _style_level(style_name: str) -> int | None:

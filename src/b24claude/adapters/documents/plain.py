@@ -74,11 +74,12 @@ def looks_like_heading(line: str, prev_blank: bool, next_line: str) -> bool:
     )
 
 
-def text_sections(text: str) -> list[Section]:
+def text_sections(text: str, *, loose: bool = False) -> list[Section]:
     """Plain text: paragraphs, with short stand-alone lines taken as headings (level by position: the
-    first one is the title)."""
+    first one is the title). ``loose`` (PDF text, which has no blank lines between blocks): a line
+    after a finished sentence may be a heading too."""
     b = _Builder()
-    lines = text.splitlines()
+    lines = [re.sub(r"[ \t]{2,}", " ", ln) for ln in text.splitlines()]
     prev_blank = True
     seen_title = False
     for i, raw in enumerate(lines):
@@ -86,8 +87,11 @@ def text_sections(text: str) -> list[Section]:
         if looks_like_heading(raw, prev_blank, nxt):
             b.heading(2 if seen_title else 1, raw.strip())
             seen_title = True
+            prev_blank = loose  # a title line may be followed by a section heading at once
+            continue
         else:
             b.text(raw.rstrip())
-        prev_blank = not raw.strip()
+        stripped = raw.strip()
+        prev_blank = not stripped or (loose and stripped[-1] in ".!?…")
     b.flush()
     return b.sections
