@@ -8,6 +8,7 @@ from pathlib import Path
 import docx
 import pypdf
 from docx.document import Document as DocxDocument
+from docx.opc.exceptions import PackageNotFoundError
 from pypdf.errors import PyPdfError
 
 from b24claude.adapters.documents.plain import text_sections
@@ -46,7 +47,7 @@ def docx_sections(path: Path) -> list[Section]:
     """Paragraphs under Title/Heading N styles; table rows as lines of cells."""
     try:
         document: DocxDocument = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise DocumentError(f"not a readable DOCX / DOCX не читается: {type(exc).__name__}") from exc
     path_stack: list[tuple[int, str]] = []
     lines: list[str] = []
