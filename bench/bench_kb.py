@@ -24,16 +24,26 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from bench.common import machine, percentile
 from b24claude.adapters.sql import SqlStore
 from b24claude.bootstrap import KnowledgeParts, knowledge_parts
 from b24claude.kit.clock import SystemClock
 from b24claude.settings import Settings
+from bench.common import machine, percentile
 
 DATA = Path(__file__).resolve().parent / "data"
 PORTAL = "bench.velograd"
 MODES = ("bm25", "vector", "hybrid")
-KINDS = ("paraphrase", "inflection", "typos", "layout", "slang", "long", "english", "two-docs", "unanswerable")
+KINDS = (
+    "paraphrase",
+    "inflection",
+    "typos",
+    "layout",
+    "slang",
+    "long",
+    "english",
+    "two-docs",
+    "unanswerable",
+)
 
 
 def load(split: str) -> list[dict[str, Any]]:
@@ -64,7 +74,10 @@ async def score(kb: KnowledgeParts, rows: list[dict[str, Any]], mode: str) -> di
     return {
         "recall": sum(p[0] for p in all_pairs) / len(all_pairs),
         "mrr": sum(p[1] for p in all_pairs) / len(all_pairs),
-        "kinds": {k: (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps), len(ps)) for k, ps in per_kind.items()},
+        "kinds": {
+            k: (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps), len(ps))
+            for k, ps in per_kind.items()
+        },
         "declined": sum(declined) / len(declined) if declined else 0.0,
         "n_unanswerable": len(declined),
         "false_declines": false_declines / max(len(all_pairs), 1),
@@ -96,11 +109,38 @@ def report(name: str, results: dict[str, dict[str, Any]]) -> None:
 def filler_docs(root: Path, passages: int, seed: int = 7) -> None:
     """Plausible distractors: shop-like Russian sentences about other goods, 50 sections a file."""
     rng = random.Random(seed)
-    subjects = ["палатка", "рюкзак", "спальник", "термос", "фонарь", "лыжи", "коньки", "гамак", "котелок",
-                "ботинки", "куртка", "перчатки", "компас", "навигатор", "удочка", "лодка", "мангал", "стол"]
+    subjects = [
+        "палатка",
+        "рюкзак",
+        "спальник",
+        "термос",
+        "фонарь",
+        "лыжи",
+        "коньки",
+        "гамак",
+        "котелок",
+        "ботинки",
+        "куртка",
+        "перчатки",
+        "компас",
+        "навигатор",
+        "удочка",
+        "лодка",
+        "мангал",
+        "стол",
+    ]
     verbs = ["доставляем", "проверяем", "ремонтируем", "продаём", "обслуживаем", "упаковываем", "храним"]
-    extras = ["в течение недели", "по предварительной записи", "со скидкой для клуба", "в пункте выдачи",
-              "при наличии чека", "с гарантией качества", "для туристов", "для экспедиций", "по всей стране"]
+    extras = [
+        "в течение недели",
+        "по предварительной записи",
+        "со скидкой для клуба",
+        "в пункте выдачи",
+        "при наличии чека",
+        "с гарантией качества",
+        "для туристов",
+        "для экспедиций",
+        "по всей стране",
+    ]
     per_file = 50
     for f in range(passages // per_file):
         lines = [f"# Каталог туристического снаряжения {f + 1}", ""]
@@ -150,7 +190,9 @@ async def run(filler: int, strict: bool) -> int:
                 scored[name] = {m: await score(kb, rows, m) for m in MODES}
                 report(f"{name} ({len(rows)} queries, {n_passages} passages)", scored[name])
             p50, p99 = await latency(kb, dev + holdout)
-            print(f"\nquery latency over {n_passages} passages (hybrid, top 5): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+            print(
+                f"\nquery latency over {n_passages} passages (hybrid, top 5): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+            )
             if filler:
                 fdir = Path(tmp) / "filler"
                 fdir.mkdir()
@@ -160,10 +202,15 @@ async def run(filler: int, strict: bool) -> int:
                 elapsed = time.perf_counter() - t0
                 added = sum(o.chunks for o in more)
                 failures += sum(1 for o in more if o.status == "failed")
-                print(f"\ningestion throughput: {added} filler passages in {elapsed:.1f} s = {added / elapsed:.0f} passages/s")
+                print(
+                    f"\ningestion throughput: {added} filler passages in {elapsed:.1f} s = "
+                    f"{added / elapsed:.0f} passages/s"
+                )
                 total = n_passages + added
                 p50, p99 = await latency(kb, dev + holdout)
-                print(f"query latency over {total} passages (hybrid, top 5): p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+                print(
+                    f"query latency over {total} passages (hybrid, top 5): p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                )
                 for name, rows in (("dev", dev), ("holdout", holdout)):
                     big = {m: await score(kb, rows, m) for m in MODES}
                     report(f"{name} with {total} passages", big)
@@ -176,7 +223,10 @@ async def run(filler: int, strict: bool) -> int:
             for name in ("dev", "holdout"):
                 h = scored[name]["hybrid"]
                 target_ok &= h["recall"] >= 0.9 and all(v[0] >= 0.8 for v in h["kinds"].values())
-            print(f"\ntargets (recall@5 ≥ 0.90 overall, ≥ 0.80 per kind, p50 ≤ 20 ms): {'met' if target_ok else 'NOT met'}")
+            print(
+                "\ntargets (recall@5 ≥ 0.90 overall, ≥ 0.80 per kind, p50 ≤ 20 ms): "
+                + ("met" if target_ok else "NOT met")
+            )
             if strict and not target_ok:
                 failures += 1
         finally:

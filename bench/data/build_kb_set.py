@@ -26,10 +26,17 @@ from kb_queries import CODES, QUERIES, SEEDS_FOR_NOISE  # noqa: E402
 OUT = HERE / "kb_velograd"
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 TITLES = {
-    "dostavka.md": "Доставка", "oplata.md": "Оплата", "vozvrat.html": "Возврат и обмен",
-    "garantiya.pdf": "Гарантия ВелоГрада", "servis.docx": "Сервисная мастерская", "prokat.txt": "Прокат",
-    "bonusy.md": "Программа лояльности ВелоКлуб", "samokaty.html": "Электросамокаты: эксплуатация",
-    "razmer.md": "Как выбрать велосипед", "kontakty.txt": "Контакты ВелоГрада", "trade-in.docx": "Trade-in",
+    "dostavka.md": "Доставка",
+    "oplata.md": "Оплата",
+    "vozvrat.html": "Возврат и обмен",
+    "garantiya.pdf": "Гарантия ВелоГрада",
+    "servis.docx": "Сервисная мастерская",
+    "prokat.txt": "Прокат",
+    "bonusy.md": "Программа лояльности ВелоКлуб",
+    "samokaty.html": "Электросамокаты: эксплуатация",
+    "razmer.md": "Как выбрать велосипед",
+    "kontakty.txt": "Контакты ВелоГрада",
+    "trade-in.docx": "Trade-in",
 }
 
 
@@ -96,8 +103,24 @@ _RU = "ёйцукенгшщзхъфывапролджэячсмитьбю"
 _EN = "`qwertyuiop[]asdfghjkl;'zxcvbnm,."
 _TO_LATIN = str.maketrans(dict(zip(_RU, _EN, strict=True)))
 _NEIGHBOURS = {  # ЙЦУКЕН keys next to each other, for realistic substitutions
-    "а": "вп", "о": "рл", "е": "кн", "и": "мт", "с": "чм", "т": "иь", "р": "по", "н": "ег", "к": "уе",
-    "в": "ыа", "л": "од", "м": "си", "д": "лж", "п": "ар", "у": "цк", "я": "ч", "ы": "вф", "з": "щх",
+    "а": "вп",
+    "о": "рл",
+    "е": "кн",
+    "и": "мт",
+    "с": "чм",
+    "т": "иь",
+    "р": "по",
+    "н": "ег",
+    "к": "уе",
+    "в": "ыа",
+    "л": "од",
+    "м": "си",
+    "д": "лж",
+    "п": "ар",
+    "у": "цк",
+    "я": "ч",
+    "ы": "вф",
+    "з": "щх",
 }
 
 

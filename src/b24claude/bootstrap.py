@@ -145,8 +145,9 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
 
 async def sync_shared_base(settings: Settings, kb: KnowledgeService) -> None:
     """``B24C_KNOWLEDGE_DIR`` into the service-wide base (unchanged files are skipped by digest)."""
-    if settings.knowledge_dir and Path(settings.knowledge_dir).is_dir():
-        for outcome in await kb.sync(SHARED_BASE, Path(settings.knowledge_dir)):
+    folder = Path(settings.knowledge_dir) if settings.knowledge_dir else None
+    if folder is not None and await asyncio.to_thread(folder.is_dir):
+        for outcome in await kb.sync(SHARED_BASE, folder):
             if outcome.status == "failed":
                 log.warning("knowledge file skipped", extra={"path": outcome.path, "reason": outcome.error})
 

@@ -12,7 +12,9 @@ from b24claude.settings import Settings
 
 
 @asynccontextmanager
-async def open_kb(url: str = "sqlite+aiosqlite:///:memory:", **settings: object) -> AsyncIterator[KnowledgeParts]:
+async def open_kb(
+    url: str = "sqlite+aiosqlite:///:memory:", **settings: object
+) -> AsyncIterator[KnowledgeParts]:
     store = await SqlStore.open(url)
     try:
         yield knowledge_parts(Settings(_env_file=None, **settings), store, SystemClock())  # type: ignore[arg-type]

@@ -37,7 +37,10 @@ def test_passages_keep_whole_sentences_and_their_heading_path() -> None:
     assert len(chunks) > 3
     assert all(c.endswith("Москва.") and len(c) <= 300 for c in chunks)
     assert " ".join(chunks) == text
-    assert sentences("Цена 3.5 тыс. руб. за день. Залог — 5 000 ₽!") == ["Цена 3.5 тыс. руб. за день.", "Залог — 5 000 ₽!"]
+    assert sentences("Цена 3.5 тыс. руб. за день. Залог — 5 000 ₽!") == [
+        "Цена 3.5 тыс. руб. за день.",
+        "Залог — 5 000 ₽!",
+    ]
 
 
 async def test_bad_files_get_clear_reasons_and_the_rest_of_the_batch_is_ingested(tmp_path: Path) -> None:
@@ -67,7 +70,9 @@ async def test_bad_files_get_clear_reasons_and_the_rest_of_the_batch_is_ingested
 async def test_a_changed_document_replaces_its_passages_and_sync_removes_deleted_ones(tmp_path: Path) -> None:
     base = tmp_path / "base"
     base.mkdir()
-    (base / "dostavka.md").write_text("# Доставка\n\nДоставка по Москве стоит 490 рублей.\n", encoding="utf-8")
+    (base / "dostavka.md").write_text(
+        "# Доставка\n\nДоставка по Москве стоит 490 рублей.\n", encoding="utf-8"
+    )
     (base / "oplata.md").write_text("# Оплата\n\nПринимаем карты и наличные.\n", encoding="utf-8")
     async with open_kb() as kb:
         first = await kb.service.sync("p1", base)
@@ -75,7 +80,9 @@ async def test_a_changed_document_replaces_its_passages_and_sync_removes_deleted
         top = await kb.search.search("p1", "сколько стоит доставка")
         assert "490" in top[0].text
 
-        (base / "dostavka.md").write_text("# Доставка\n\nДоставка по Москве стоит 990 рублей.\n", encoding="utf-8")
+        (base / "dostavka.md").write_text(
+            "# Доставка\n\nДоставка по Москве стоит 990 рублей.\n", encoding="utf-8"
+        )
         (base / "oplata.md").unlink()
         second = {Path(o.path).name: o.status for o in await kb.service.sync("p1", base)}
         assert second == {"dostavka.md": "replaced", "oplata.md": "removed"}
@@ -88,7 +95,7 @@ async def test_a_changed_document_replaces_its_passages_and_sync_removes_deleted
 
 async def test_a_failed_re_ingest_keeps_the_previous_version(tmp_path: Path) -> None:
     doc = tmp_path / "faq.csv"
-    doc.write_text("id,question,answer\nq1,Есть ли доставка?,\"Да, по всей России.\"\n", encoding="utf-8")
+    doc.write_text('id,question,answer\nq1,Есть ли доставка?,"Да, по всей России."\n', encoding="utf-8")
     async with open_kb() as kb:
         await kb.service.add("p1", [doc])
         doc.write_text("id,вопрос\nq1,Есть ли доставка?\n", encoding="utf-8")
@@ -99,12 +106,16 @@ async def test_a_failed_re_ingest_keeps_the_previous_version(tmp_path: Path) -> 
 
 
 async def test_a_portal_never_sees_another_portals_passages(tmp_path: Path) -> None:
-    (tmp_path / "a.md").write_text("# Гарантия\n\nГарантия на самокаты портала А — 3 года.\n", encoding="utf-8")
+    (tmp_path / "a.md").write_text(
+        "# Гарантия\n\nГарантия на самокаты портала А — 3 года.\n", encoding="utf-8"
+    )
     async with open_kb() as kb:
         await kb.service.add("portal-a", [tmp_path / "a.md"])
         for mode in ("hybrid", "bm25", "vector"):
             assert await kb.search.hits("portal-b", "гарантия на самокаты", mode=mode) == []  # type: ignore[arg-type]
-            assert [h.chunk.member_id for h in await kb.search.hits("portal-a", "гарантия", mode=mode)] == ["portal-a"]  # type: ignore[arg-type]
+            assert [h.chunk.member_id for h in await kb.search.hits("portal-a", "гарантия", mode=mode)] == [
+                "portal-a"
+            ]  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -126,9 +137,20 @@ async def test_repaired_queries_find_their_passage(query: str, source: str) -> N
 
 
 def test_the_bench_set_is_labelled_with_passages_that_exist() -> None:
-    rows = [json.loads(line) for f in ("kb_ru_dev.jsonl", "kb_ru_holdout.jsonl") for line in (BENCH / f).open()]
+    rows = [
+        json.loads(line) for f in ("kb_ru_dev.jsonl", "kb_ru_holdout.jsonl") for line in (BENCH / f).open()
+    ]
     assert len(rows) >= 150
-    assert {r["kind"] for r in rows} >= {"paraphrase", "inflection", "typos", "layout", "slang", "long", "english",
-                                          "two-docs", "unanswerable"}
+    assert {r["kind"] for r in rows} >= {
+        "paraphrase",
+        "inflection",
+        "typos",
+        "layout",
+        "slang",
+        "long",
+        "english",
+        "two-docs",
+        "unanswerable",
+    }
     assert all(set(r["relevant"]) <= set(CODES.values()) for r in rows)
     assert len({r["id"] for r in rows}) == len(rows)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import b24claude.sandbox as sandbox_pkg
 from b24claude.conversations.prompt import build_system_prompt
-from tests.unit.kb_support import open_kb
 from b24claude.ports.bitrix import ClientCard, CrmRefs, DealInfo
+from tests.unit.kb_support import open_kb
 
 KB_DIR = Path(sandbox_pkg.__file__).parent / "data" / "knowledge"
 

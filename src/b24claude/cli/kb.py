@@ -62,7 +62,9 @@ async def _portal(store: Any, given: str | None) -> str:
     if not installed and len(with_docs) == 1:
         return str(with_docs[0])
     known = ", ".join(installed or with_docs) or "none / нет"
-    _fail(f"name the portal with --portal (known: {known}) / укажите портал через --portal (известны: {known})")
+    _fail(
+        f"name the portal with --portal (known: {known}) / укажите портал через --portal (известны: {known})"
+    )
     raise AssertionError  # unreachable: _fail exits
 
 
@@ -87,7 +89,9 @@ def _summary(outcomes: list[IngestOutcome]) -> int:
         for o in failed:
             table.add_row(o.path, o.error)
         console.print(table)
-    counts = {s: sum(1 for o in outcomes if o.status == s) for s in ("added", "replaced", "unchanged", "removed")}
+    counts = {
+        s: sum(1 for o in outcomes if o.status == s) for s in ("added", "replaced", "unchanged", "removed")
+    }
     passages = sum(o.chunks for o in outcomes if o.status in ("added", "replaced"))
     console.print(
         f"added {counts['added']}, replaced {counts['replaced']}, unchanged {counts['unchanged']}, "
@@ -177,7 +181,9 @@ def list_documents(
 
 @kb_app.command("remove")
 def remove(
-    documents: Annotated[list[str], typer.Argument(help="Document names as `kb list` shows them / Имена документов")],
+    documents: Annotated[
+        list[str], typer.Argument(help="Document names as `kb list` shows them / Имена документов")
+    ],
     portal: PortalOpt = None,
 ) -> None:
     """Remove documents from the base / Удалить документы из базы."""
@@ -200,7 +206,9 @@ def remove(
 
 @kb_app.command("show")
 def show(
-    source: Annotated[str, typer.Argument(help="A document, or a citation `file#Heading` / Документ или ссылка")],
+    source: Annotated[
+        str, typer.Argument(help="A document, or a citation `file#Heading` / Документ или ссылка")
+    ],
     portal: PortalOpt = None,
 ) -> None:
     """The passages of a document (or of one citation) / Фрагменты документа (или одной ссылки)."""
@@ -245,7 +253,9 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output / Вывод в JSON")] = False,
     queries: Annotated[
         Path | None,
-        typer.Option("--queries", help='JSONL of {"id","query"}: one {"id","hits"} line each / JSONL с запросами'),
+        typer.Option(
+            "--queries", help='JSONL of {"id","query"}: one {"id","hits"} line each / JSONL с запросами'
+        ),
     ] = None,
     mode: Annotated[str, typer.Option(help="hybrid | bm25 | vector")] = "hybrid",
     portal: PortalOpt = None,
@@ -271,7 +281,11 @@ def search(
                     continue
                 item = json.loads(line)
                 hits = await kb.search.hits(member_id, str(item["query"]), limit=top, mode=mode)  # type: ignore[arg-type]
-                out.write(json.dumps({"id": item.get("id"), "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False))
+                out.write(
+                    json.dumps(
+                        {"id": item.get("id"), "hits": [_hit_json(h) for h in hits]}, ensure_ascii=False
+                    )
+                )
                 out.write("\n")
             out.flush()
             return []

@@ -81,7 +81,9 @@ def citation(doc_name: str, section: Section) -> str:
     return doc_name
 
 
-def passages(doc: ParsedDocument, *, max_chars: int = MAX_CHARS) -> Iterator[tuple[str, tuple[str, ...], str]]:
+def passages(
+    doc: ParsedDocument, *, max_chars: int = MAX_CHARS
+) -> Iterator[tuple[str, tuple[str, ...], str]]:
     """(citation, heading path, text) for every passage of the document, in order."""
     for section in doc.sections:
         headings: Sequence[str] = section.headings

@@ -26,7 +26,9 @@ _TO_RU_MAP |= {q.upper(): r.upper() for q, r in _TO_RU_MAP.items() if q.isalpha(
 _TO_RU = str.maketrans(_TO_RU_MAP)
 _TO_EN = str.maketrans(dict(zip(_JCUKEN[:-1], _QWERTY[:-1], strict=True)))
 _LATIN_KEYS = set(_TO_RU_MAP)
-_PLACEHOLDER = re.compile(r"\[[A-ZА-ЯЁ]{2,20}_\d{1,4}\]")  # pseudonymised PII: "[ТЕЛЕФОН_1]" is not a search term
+_PLACEHOLDER = re.compile(
+    r"\[[A-ZА-ЯЁ]{2,20}_\d{1,4}\]"
+)  # pseudonymised PII: "[ТЕЛЕФОН_1]" is not a search term
 
 
 def to_russian_layout(token: str) -> str:

@@ -81,7 +81,9 @@ class KnowledgeService:
         drafts = list(passages(doc, max_chars=self._max_chars))
         heading_lemmas = [" ".join(self._lem.lemmas(" ".join(h))) for _, h, _ in drafts]
         body_lemmas = [" ".join(self._lem.lemmas(t)) for _, _, t in drafts]
-        matrix = self._embedder.embed([f"{h} {h} {b}" for h, b in zip(heading_lemmas, body_lemmas, strict=True)])
+        matrix = self._embedder.embed(
+            [f"{h} {h} {b}" for h, b in zip(heading_lemmas, body_lemmas, strict=True)]
+        )
         chunks = [
             Chunk(
                 ordinal=i,
@@ -96,7 +98,9 @@ class KnowledgeService:
         ]
         return doc.format, chunks
 
-    async def ingest(self, member_id: str, candidate: Candidate, *, known: StoredDocument | None = None) -> IngestOutcome:
+    async def ingest(
+        self, member_id: str, candidate: Candidate, *, known: StoredDocument | None = None
+    ) -> IngestOutcome:
         """One file into the base; an unchanged file (same bytes) is left as it is."""
         path = str(candidate.path)
         try:
@@ -110,7 +114,9 @@ class KnowledgeService:
         except B24ClaudeError:
             raise
         except Exception as exc:  # a parser's own failure on a malformed file: the batch goes on
-            return IngestOutcome(path, "failed", error=f"cannot read the file / файл не читается: {type(exc).__name__}")
+            return IngestOutcome(
+                path, "failed", error=f"cannot read the file / файл не читается: {type(exc).__name__}"
+            )
         doc = StoredDocument(
             member_id=member_id,
             key=candidate.key,
@@ -131,8 +137,8 @@ class KnowledgeService:
         """Add or replace the files (folders: every file under them)."""
         known = {d.key: d for d in await self._repo.documents(member_id)}
         outcomes: list[IngestOutcome] = []
-        for candidate in collect(paths):
-            if not candidate.path.exists():
+        for candidate in await asyncio.to_thread(collect, paths):
+            if not await asyncio.to_thread(candidate.path.exists):
                 outcome = IngestOutcome(str(candidate.path), "failed", error="no such file / файла нет")
             else:
                 outcome = await self.ingest(member_id, candidate, known=known.get(candidate.key))
@@ -141,13 +147,15 @@ class KnowledgeService:
                 progress(outcome)
         return outcomes
 
-    async def sync(self, member_id: str, folder: Path, *, progress: Progress | None = None) -> list[IngestOutcome]:
+    async def sync(
+        self, member_id: str, folder: Path, *, progress: Progress | None = None
+    ) -> list[IngestOutcome]:
         """Make the portal's base what ``folder`` holds: add new files, replace changed ones, remove the
         documents whose files are gone. A file that fails keeps its previous version."""
-        if not folder.is_dir():
+        if not await asyncio.to_thread(folder.is_dir):
             raise DocumentError(f"not a folder / это не папка: {folder}")
         outcomes = await self.add(member_id, [folder], progress=progress)
-        present = {c.key for c in collect([folder])}
+        present = {c.key for c in await asyncio.to_thread(collect, [folder])}
         for doc in await self._repo.documents(member_id):
             if doc.key not in present and await self.remove(member_id, doc.key):
                 outcome = IngestOutcome(doc.key, "removed", doc.chunks)

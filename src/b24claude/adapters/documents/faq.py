@@ -8,8 +8,8 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
+import openpyxl  # type: ignore[import-untyped]
+from openpyxl.utils.exceptions import InvalidFileException  # type: ignore[import-untyped]
 
 from b24claude.ports.knowledge import DocumentError, Section
 
@@ -26,6 +26,10 @@ def _column(header: Sequence[str], names: Iterable[str]) -> int | None:
     return None
 
 
+def _cell(row: Sequence[str], i: int | None) -> str:
+    return row[i].strip() if i is not None and i < len(row) else ""
+
+
 def faq_sections(name: str, rows: list[list[str]]) -> list[Section]:
     if not rows:
         raise DocumentError("the table is empty / таблица пуста")
@@ -39,14 +43,15 @@ def faq_sections(name: str, rows: list[list[str]]) -> list[Section]:
         )
     out: list[Section] = []
     for n, row in enumerate(rows[1:], start=1):
-        cell = lambda i: row[i].strip() if i is not None and i < len(row) else ""  # noqa: E731
-        question, answer = cell(q), cell(a)
+        question, answer = _cell(row, q), _cell(row, a)
         if not question or not answer:
             continue
-        label = cell(ident) or f"{name}#row {n}"
+        label = _cell(row, ident) or f"{name}#row {n}"
         out.append(Section(headings=(question,), text=answer, label=label))
     if not out:
-        raise DocumentError("the table has no question/answer rows / в таблице нет строк с вопросом и ответом")
+        raise DocumentError(
+            "the table has no question/answer rows / в таблице нет строк с вопросом и ответом"
+        )
     return out
 
 

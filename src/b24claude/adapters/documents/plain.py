@@ -11,7 +11,7 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _MD_INLINE = re.compile(r"(\*\*|__|`)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_END_PUNCT = ".!?:;,…»\")"
+_END_PUNCT = '.!?:;,…»")'
 
 
 def _clean_md(line: str) -> str:
@@ -84,7 +84,9 @@ def text_sections(text: str, *, loose: bool = False) -> list[Section]:
     seen_title = False
     for i, raw in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if looks_like_heading(raw, prev_blank, nxt) or (not seen_title and i == 0 and looks_like_heading(raw, True, "x")):
+        if looks_like_heading(raw, prev_blank, nxt) or (
+            not seen_title and i == 0 and looks_like_heading(raw, True, "x")
+        ):
             b.heading(2 if seen_title else 1, raw.strip())
             seen_title = True
             prev_blank = loose  # a title line may be followed by a section heading at once

@@ -93,7 +93,9 @@ class SqlKnowledgeRepository:
                 )
             )
             await conn.execute(
-                delete(kb_documents).where(kb_documents.c.member_id == doc.member_id, kb_documents.c.key == doc.key)
+                delete(kb_documents).where(
+                    kb_documents.c.member_id == doc.member_id, kb_documents.c.key == doc.key
+                )
             )
             await conn.execute(
                 kb_documents.insert().values(
@@ -211,7 +213,9 @@ class SqlKnowledgeRepository:
         total = 0
         async with self._db.read("kb.vocabulary") as conn:
             rows = await conn.execute(
-                select(kb_chunks.c.lemmas, kb_chunks.c.heading_lemmas).where(kb_chunks.c.member_id.in_(list(member_ids)))
+                select(kb_chunks.c.lemmas, kb_chunks.c.heading_lemmas).where(
+                    kb_chunks.c.member_id.in_(list(member_ids))
+                )
             )
             for r in rows:
                 total += 1

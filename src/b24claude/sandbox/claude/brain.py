@@ -240,8 +240,8 @@ class Brain:
         if not chosen and en and context.passages and _CYRILLIC.search(context.passages[0].text):
             # An English question over a Russian base: no words in common, but the passages were chosen
             # for it by the retrieval; a model would translate the best one, the emulator quotes it.
-            first = context.passages[0]
-            chosen = [(first, _SENTENCE.split(first.text.strip())[:2])]
+            lead = context.passages[0]
+            chosen = [(lead, _SENTENCE.split(lead.text.strip())[:2])]
             parts.append("From our knowledge base:")
         for passage, sentences in chosen:
             parts.append(f"{' '.join(sentences)} [{passage.id}]")
