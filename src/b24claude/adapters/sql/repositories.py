@@ -488,6 +488,7 @@ class SqlDialogueRepository:
                 text=turn.text,
                 message_id=turn.message_id,
                 created_at=turn.created_at or time.time(),
+                citations=list(turn.citations) or None,
             )
             .on_conflict_do_nothing()
         )
@@ -500,7 +501,7 @@ class SqlDialogueRepository:
             return []
         t = dialogue_turns.c
         stmt = (
-            select(t.role, t.text, t.message_id, t.created_at)
+            select(t.role, t.text, t.message_id, t.created_at, t.citations)
             .where(t.member_id == member_id, t.dialog_key == dialog_key)
             .order_by(t.seq.desc())
             .limit(limit)
@@ -508,7 +509,13 @@ class SqlDialogueRepository:
         async with self._db.read("dialogues.last_turns") as conn:
             rows = (await conn.execute(stmt)).all()
         return [
-            Turn(role=row.role, text=row.text, message_id=row.message_id, created_at=float(row.created_at))
+            Turn(
+                role=row.role,
+                text=row.text,
+                message_id=row.message_id,
+                created_at=float(row.created_at),
+                citations=tuple(row.citations or ()),
+            )
             for row in reversed(rows)
         ]
 

@@ -99,6 +99,7 @@ dialogue_turns = Table(
     Column("text", Text, nullable=False),
     Column("message_id", BigInteger, nullable=True),
     Column("created_at", Double, nullable=False),
+    Column("citations", Json, nullable=True),  # knowledge sources an answer cites (migration 0003)
     Index("ix_dialogue_turns_dialog_seq", "member_id", "dialog_key", "seq"),
     # The same Bitrix24 message recorded twice (a replayed inbox row) must stay one turn.
     Index(

@@ -68,6 +68,8 @@ def upgrade() -> None:
         sa.Column("generation", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("member_id", name="pk_kb_generations"),
     )
+    with op.batch_alter_table("dialogue_turns") as batch:
+        batch.add_column(sa.Column("citations", JSON, nullable=True))
     if op.get_context().dialect.name == "sqlite":
         for statement in _SQLITE_FTS:
             op.execute(statement)
@@ -83,6 +85,8 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS kb_fts_ad")
         op.execute("DROP TRIGGER IF EXISTS kb_fts_ai")
         op.execute("DROP TABLE IF EXISTS kb_fts")
+    with op.batch_alter_table("dialogue_turns") as batch:
+        batch.drop_column("citations")
     op.drop_table("kb_generations")
     op.drop_index("ix_kb_chunks_member_document", table_name="kb_chunks")
     op.drop_table("kb_chunks")
