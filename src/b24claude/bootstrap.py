@@ -18,11 +18,13 @@ from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.crypto import Keyring
+from b24claude.adapters.documents import FileDocumentReader
 from b24claude.adapters.logfiles import FileLogArchive
 from b24claude.adapters.logs import quiet_libraries
 from b24claude.adapters.memory import MemoryCache
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
+from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
 from b24claude.dispatch import Dispatcher
@@ -32,11 +34,13 @@ from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.breaker import CircuitBreaker
 from b24claude.kit.clock import Clock, SystemClock
 from b24claude.kit.signed import SignedTokens
-from b24claude.knowledge.service import KeywordKnowledgeBase
+from b24claude.knowledge.lemmas import Lemmatiser
+from b24claude.knowledge.search import HybridSearch
+from b24claude.knowledge.service import KnowledgeService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.install import InstallPolicy
 from b24claude.portals.service import PortalService
-from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
 from b24claude.ports.retention import LogArchive
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
@@ -60,6 +64,8 @@ class Container:
     llm: ClaudeLLM
     models: FallbackLLM
     knowledge: KnowledgeSource
+    kb: KnowledgeService
+    kb_search: HybridSearch
     portal_service: PortalService
     inbox_service: InboxService
     answers: AnswerService
@@ -112,11 +118,42 @@ def session_key(keyring: Keyring) -> bytes:
     return bytes.fromhex(keyring.digest(f"session-key:{SESSION_PURPOSE}"))
 
 
-def _load_knowledge(settings: Settings) -> KnowledgeSource:
-    """The knowledge base from ``B24C_KNOWLEDGE_DIR`` (read once at start-up)."""
-    if settings.knowledge_dir and Path(settings.knowledge_dir).is_dir():
-        return KeywordKnowledgeBase.from_directory(settings.knowledge_dir)
-    return KeywordKnowledgeBase()
+@dataclass(frozen=True)
+class KnowledgeParts:
+    service: KnowledgeService
+    search: HybridSearch
+
+
+def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> KnowledgeParts:
+    """Ingestion and hybrid search over the store's knowledge tables, with the offline embedder."""
+    lemmatiser = Lemmatiser()
+    embedder = HashedNgramEmbedder()
+    vectors = NumpyVectorIndex(store.knowledge, dim=embedder.dim)
+    service = KnowledgeService(
+        repository=store.knowledge,
+        reader=FileDocumentReader(max_bytes=int(settings.kb_max_file_mb * 1024 * 1024)),
+        lemmatiser=lemmatiser,
+        embedder=embedder,
+        vectors=vectors,
+        clock=clock,
+    )
+    search = HybridSearch(
+        repository=store.knowledge,
+        vectors=vectors,
+        embedder=embedder,
+        lemmatiser=lemmatiser,
+        min_coverage=settings.kb_min_coverage,
+    )
+    return KnowledgeParts(service, search)
+
+
+async def sync_shared_base(settings: Settings, kb: KnowledgeService) -> None:
+    """``B24C_KNOWLEDGE_DIR`` into the service-wide base (unchanged files are skipped by digest)."""
+    folder = Path(settings.knowledge_dir) if settings.knowledge_dir else None
+    if folder is not None and await asyncio.to_thread(folder.is_dir):
+        for outcome in await kb.sync(SHARED_BASE, folder):
+            if outcome.status == "failed":
+                log.warning("knowledge file skipped", extra={"path": outcome.path, "reason": outcome.error})
 
 
 def build_keyring(settings: Settings) -> Keyring:
@@ -214,8 +251,10 @@ async def build(
             monotonic=clock.monotonic,
         ),
     )
+    kb = knowledge_parts(settings, store, clock)
     if knowledge is None:
-        knowledge = _load_knowledge(settings)
+        await sync_shared_base(settings, kb.service)
+        knowledge = kb.search
     portal_service = PortalService(
         portals=store.portals,
         chat=gateway,
@@ -309,6 +348,8 @@ async def build(
         llm=llm,
         models=models,
         knowledge=knowledge,
+        kb=kb.service,
+        kb_search=kb.search,
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,

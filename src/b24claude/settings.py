@@ -120,7 +120,13 @@ class Settings(BaseSettings):
     capture_contacts: bool = Field(
         default=True, description="Write phones/e-mails customers give in chat into the bound CRM card."
     )
-    knowledge_dir: str = Field(default="", description="Folder of *.md / *.txt files, one passage per heading.")
+    knowledge_dir: str = Field(
+        default="", description="A folder synced at start-up into the service-wide base every portal sees."
+    )
+    kb_max_file_mb: float = Field(default=50.0, description="Files larger than this are refused by `kb add`.")
+    kb_min_coverage: float = Field(
+        default=0.34, description="Share of a question's terms a passage must hold to be answered from."
+    )
 
     # --- processing ----------------------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")

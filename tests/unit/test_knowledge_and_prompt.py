@@ -4,30 +4,22 @@ from pathlib import Path
 
 import b24claude.sandbox as sandbox_pkg
 from b24claude.conversations.prompt import build_system_prompt
-from b24claude.knowledge.service import KeywordKnowledgeBase, split_markdown
 from b24claude.ports.bitrix import ClientCard, CrmRefs, DealInfo
+from tests.unit.kb_support import open_kb
 
 KB_DIR = Path(sandbox_pkg.__file__).parent / "data" / "knowledge"
 
 
-def test_markdown_sections_become_passages() -> None:
-    ps = split_markdown("faq", "# Доставка\nБыстро.\n\n# Оплата\nКартой.\n# Пусто\n")
-    assert [(p.id, p.title, p.text) for p in ps] == [
-        ("faq-1", "Доставка", "Быстро."),
-        ("faq-2", "Оплата", "Картой."),
-    ]
-
-
 async def test_inflected_russian_question_finds_the_right_passage() -> None:
-    kb = KeywordKnowledgeBase.from_directory(KB_DIR)
-    assert len(kb) >= 8
-    top = await kb.search("m", "Сколько стоит доставку по Москве?")
-    assert top and top[0].title == "Доставка"
-    top = await kb.search("m", "какая гарантия на кофемашину")
-    assert top[0].title == "Гарантия"
-    assert await kb.search("m", "ну и ну") == []
-    # a single common word among many is not a match
-    assert await kb.search("m", "Можно ли перекрасить кофемашину в фирменный цвет нашего офиса?") == []
+    async with open_kb() as kb:
+        await kb.service.add("m", [KB_DIR])
+        top = await kb.search.search("m", "Сколько стоит доставку по Москве?")
+        assert top and top[0].title == "Доставка" and top[0].source == "dostavka.md#Доставка"
+        top = await kb.search.search("m", "какая гарантия на кофемашину")
+        assert top[0].title == "Гарантия"
+        assert await kb.search.search("m", "ну и ну") == []
+        # a single common word among many is not a match
+        assert await kb.search.search("m", "Можно ли перекрасить кофемашину в фирменный цвет нашего офиса?") == []
 
 
 def test_prompt_has_tagged_sections_with_client_and_deals() -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from b24claude.cli.kb import kb_app
 from b24claude.cli.privacy import privacy_app
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ inbox_app = typer.Typer(no_args_is_help=True, help="The durable event inbox / О
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(kb_app, name="kb")
 
 
 def _logging(level: str, settings: Settings | None = None) -> None:

@@ -16,17 +16,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
-from b24claude.conversations.prompt import build_system_prompt
+from b24claude.conversations.prompt import build_system_blocks, join_blocks
 from b24claude.dispatch import Context
 from b24claude.errors import Bitrix24Error, LLMError
 from b24claude.events.models import IncomingMessage
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import BotIdentity, ChatGateway, ClientCard, CrmGateway, CrmRefs
 from b24claude.ports.cache import Cache
-from b24claude.ports.knowledge import KnowledgeSource
+from b24claude.ports.knowledge import KnowledgeSource, Passage
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.privacy import ConsentRepository, DialogueSubject, SubjectRepository
 from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
@@ -112,25 +113,28 @@ class AnswerService:
         card: ClientCard | None = None
         if effect is not None:  # intent recorded, result unknown: did the send happen before the crash?
             masked_reply = str(effect.payload.get("text", ""))
+            citations = tuple(str(c) for c in effect.payload.get("citations") or ())
             if await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language)):
-                await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply)
+                await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply, citations=citations)
                 await self._resume_failover(msg, ctx, language)
                 await self._capture_contacts(msg, ctx, mask, masked, None)
                 return
         else:
             try:
-                masked_reply, card = await self._generate(msg, ctx, mask, masked, language)
+                masked_reply, card, citations = await self._generate(msg, ctx, mask, masked, language)
             except LLMError as exc:
                 # Claude is down, over budget or refused: a prepared reply now, then a human (failover.py).
                 await self._failover.begin(ctx.inbox_id, exc)
-                masked_reply, card = prepared_reply(language, open_line=msg.is_open_line), None
+                masked_reply, card, citations = prepared_reply(language, open_line=msg.is_open_line), None, ()
             await mask.save()
             await self._effects.record_intent(
-                ctx.inbox_id, "reply", {"text": masked_reply, "dialog_id": msg.dialog_id}
+                ctx.inbox_id,
+                "reply",
+                {"text": masked_reply, "dialog_id": msg.dialog_id, "citations": list(citations)},
             )
         text = mask.unmask(masked_reply, language=language)
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
-        await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply)
+        await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply, citations=citations)
         await self._resume_failover(msg, ctx, language)
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
         # the portal's admin turned text logging on.
@@ -168,11 +172,19 @@ class AnswerService:
         return await self._pseudo.open(msg.member_id, msg.dialog_key, policy.types_for(consent))
 
     async def _finish(
-        self, msg: IncomingMessage, ctx: Context, *, message_id: int | None, masked_reply: str
+        self,
+        msg: IncomingMessage,
+        ctx: Context,
+        *,
+        message_id: int | None,
+        masked_reply: str,
+        citations: tuple[str, ...] = (),
     ) -> None:
         await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("assistant", masked_reply, message_id, self._clock.now())
+            msg.member_id,
+            msg.dialog_key,
+            Turn("assistant", masked_reply, message_id, self._clock.now(), citations=citations),
         )
 
     async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> bool:
@@ -181,8 +193,9 @@ class AnswerService:
 
     async def _generate(
         self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, language: str
-    ) -> tuple[str, ClientCard | None]:
-        """Claude's reply, with placeholders in it (as the model saw the dialogue), and the masked card."""
+    ) -> tuple[str, ClientCard | None, tuple[str, ...]]:
+        """Claude's reply, with placeholders in it (as the model saw the dialogue), the masked card, and the
+        sources of the passages the reply cites (their ``[id]`` markers are taken out of the text)."""
         card = await self.client_card(msg, mask)
         history = await self._dialogues.last_turns(
             msg.member_id, msg.dialog_key, limit=self._cfg.history_turns
@@ -191,7 +204,7 @@ class AnswerService:
         if not turns or turns[-1].role != "user" or turns[-1].text != masked:
             turns.append(ChatTurn("user", masked))
         passages = await self._knowledge.search(msg.member_id, masked, limit=3)
-        system = build_system_prompt(
+        blocks = build_system_blocks(
             persona=self._cfg.persona,
             company=self._cfg.company,
             card=card,
@@ -202,7 +215,8 @@ class AnswerService:
         await mask.save()
         result = await self._llm.complete(
             LLMRequest(
-                system=system,
+                system=join_blocks(blocks),
+                system_blocks=blocks,
                 messages=turns,
                 max_tokens=self._cfg.max_tokens,
                 model=self._cfg.model,
@@ -228,8 +242,8 @@ class AnswerService:
                 inbox_id=ctx.inbox_id,
             )
         )
-        text = result.text.strip()
-        return (text or _fallback(language)), card
+        text, citations = take_citations(result.text, passages)
+        return (text or _fallback(language)), card, citations
 
     async def _capture_contacts(
         self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, card: ClientCard | None
@@ -331,6 +345,27 @@ class AnswerService:
                 return await self._crm.find_by_comm(msg.member_id, phone=span.value)
             return await self._crm.find_by_comm(msg.member_id, email=span.value)
         return CrmRefs()
+
+
+_CITATION = re.compile(r"\s*\[(k\d+)\]")
+
+
+def take_citations(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:
+    """The reply without the ``[k12]`` markers of passages it was given, and those passages' sources in
+    the order cited. Markers of ids it was not given stay (the model made them up: visible, not stored)."""
+    by_id = {p.id: p.source or p.title for p in passages}
+    cited: list[str] = []
+
+    def drop(m: re.Match[str]) -> str:
+        source = by_id.get(m.group(1))
+        if source is None:
+            return m.group(0)
+        if source not in cited:
+            cited.append(source)
+        return ""
+
+    text = _CITATION.sub(drop, reply).strip()
+    return re.sub(r"[ \t]{2,}", " ", text), tuple(cited)
 
 
 def _language(text: str, default: str) -> str:

@@ -1,68 +1,199 @@
-"""A small keyword index over Markdown/text files: one passage per heading section.
+"""Ingestion: files and folders into a portal's knowledge base, one document at a time, atomically.
 
-This is the embedded minimum the answer loop needs to ground replies; the knowledge issue
-replaces the ranking with FTS5 + vectors behind the same :class:`KnowledgeSource` port.
+A document is read (format from its suffix), split into passages that keep their heading path and
+whole sentences, lemmatised and embedded, then stored replacing its previous version in one
+transaction. A file that cannot be read gets a clear reason and the rest of the batch goes on;
+nothing of a failed file is written.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+import asyncio
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from b24claude.kit.text import stems
-from b24claude.ports.knowledge import Passage
+from b24claude.errors import B24ClaudeError
+from b24claude.kit.clock import Clock
+from b24claude.knowledge.chunking import MAX_CHARS, passages
+from b24claude.knowledge.lemmas import Lemmatiser
+from b24claude.ports.knowledge import (
+    Chunk,
+    DocumentError,
+    DocumentReader,
+    Embedder,
+    IngestOutcome,
+    KnowledgeRepository,
+    StoredChunk,
+    StoredDocument,
+    VectorIndex,
+)
 
-MIN_COVERAGE = 0.34
-_HEADING = re.compile(r"^#{1,3}\s+(.+)$", re.MULTILINE)
+Progress = Callable[[IngestOutcome], None]
+_SKIP = frozenset({".DS_Store", "Thumbs.db"})
 
 
-def split_markdown(doc_id: str, text: str) -> list[Passage]:
-    """Sections under ``#``/``##``/``###`` headings become passages ``<doc>-<n>``."""
-    marks = list(_HEADING.finditer(text))
-    if not marks:
-        body = text.strip()
-        return [Passage(id=f"{doc_id}-1", title=doc_id, text=body)] if body else []
-    out: list[Passage] = []
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[m.end() : end].strip()
-        if body:
-            out.append(Passage(id=f"{doc_id}-{len(out) + 1}", title=m.group(1).strip(), text=body))
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    key: str
+    path: Path
+
+
+def collect(paths: Iterable[Path]) -> list[Candidate]:
+    """Files as given, and every file under a folder (hidden ones skipped), keyed by their path relative
+    to the folder given (a file's key is its name)."""
+    out: list[Candidate] = []
+    for path in paths:
+        if path.is_dir():
+            for f in sorted(path.rglob("*")):
+                rel = f.relative_to(path)
+                if f.is_file() and f.name not in _SKIP and not any(p.startswith(".") for p in rel.parts):
+                    out.append(Candidate(rel.as_posix(), f))
+        else:
+            out.append(Candidate(path.name, path))
     return out
 
 
-class KeywordKnowledgeBase:
-    """Passages shared by every portal (per-portal bases come with the knowledge issue)."""
+class KnowledgeService:
+    def __init__(
+        self,
+        *,
+        repository: KnowledgeRepository,
+        reader: DocumentReader,
+        lemmatiser: Lemmatiser,
+        embedder: Embedder,
+        vectors: VectorIndex,
+        clock: Clock,
+        max_chars: int = MAX_CHARS,
+    ) -> None:
+        self._repo = repository
+        self._reader = reader
+        self._lem = lemmatiser
+        self._embedder = embedder
+        self._vectors = vectors
+        self._clock = clock
+        self._max_chars = max_chars
 
-    def __init__(self, passages: Iterable[Passage] = ()) -> None:
-        self._passages: list[tuple[Passage, set[str]]] = []
-        self.add(passages)
+    def prepare(self, path: Path) -> tuple[str, list[Chunk]]:
+        """Read, split, lemmatise and embed one file (CPU work, no I/O to the store)."""
+        doc = self._reader.read(path)
+        drafts = list(passages(doc, max_chars=self._max_chars))
+        heading_lemmas = [" ".join(self._lem.lemmas(" ".join(h))) for _, h, _ in drafts]
+        body_lemmas = [" ".join(self._lem.lemmas(t)) for _, _, t in drafts]
+        matrix = self._embedder.embed(
+            [f"{h} {h} {b}" for h, b in zip(heading_lemmas, body_lemmas, strict=True)]
+        )
+        chunks = [
+            Chunk(
+                ordinal=i,
+                source=source,
+                headings=headings,
+                text=text,
+                lemmas=body_lemmas[i],
+                heading_lemmas=heading_lemmas[i],
+                vector=matrix[i].astype("<f4").tobytes(),
+            )
+            for i, (source, headings, text) in enumerate(drafts)
+        ]
+        return doc.format, chunks
 
-    def add(self, passages: Iterable[Passage]) -> None:
-        for p in passages:
-            self._passages.append((p, stems(f"{p.title} {p.title} {p.text}")))
+    async def ingest(
+        self, member_id: str, candidate: Candidate, *, known: StoredDocument | None = None
+    ) -> IngestOutcome:
+        """One file into the base; an unchanged file (same bytes) is left as it is."""
+        path = str(candidate.path)
+        try:
+            self._reader.check(candidate.path)  # format, emptiness, size cap: before reading a byte
+            data_digest, size = await asyncio.to_thread(_digest, candidate.path)
+            if known is not None and known.digest == data_digest:
+                return IngestOutcome(path, "unchanged", known.chunks)
+            fmt, chunks = await asyncio.to_thread(self.prepare, candidate.path)
+        except DocumentError as exc:
+            return IngestOutcome(path, "failed", error=exc.message)
+        except B24ClaudeError:
+            raise
+        except Exception as exc:  # a parser's own failure on a malformed file: the batch goes on
+            return IngestOutcome(
+                path, "failed", error=f"cannot read the file / файл не читается: {type(exc).__name__}"
+            )
+        doc = StoredDocument(
+            member_id=member_id,
+            key=candidate.key,
+            name=candidate.path.name,
+            format=fmt,
+            digest=data_digest,
+            size=size,
+            chunks=len(chunks),
+            updated_at=self._clock.now(),
+        )
+        await self._repo.replace_document(doc, chunks)
+        self._vectors.invalidate(member_id)
+        return IngestOutcome(path, "replaced" if known is not None else "added", len(chunks))
 
-    @classmethod
-    def from_directory(cls, path: str | Path) -> KeywordKnowledgeBase:
-        root = Path(path)
-        kb = cls()
-        for f in sorted(root.glob("*.md")) + sorted(root.glob("*.txt")):
-            kb.add(split_markdown(f.stem, f.read_text(encoding="utf-8")))
-        return kb
+    async def add(
+        self, member_id: str, paths: Sequence[Path], *, progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """Add or replace the files (folders: every file under them)."""
+        known = {d.key: d for d in await self._repo.documents(member_id)}
+        outcomes: list[IngestOutcome] = []
+        for candidate in await asyncio.to_thread(collect, paths):
+            if not await asyncio.to_thread(candidate.path.exists):
+                outcome = IngestOutcome(str(candidate.path), "failed", error="no such file / файла нет")
+            else:
+                outcome = await self.ingest(member_id, candidate, known=known.get(candidate.key))
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+        return outcomes
 
-    def __len__(self) -> int:
-        return len(self._passages)
+    async def sync(
+        self, member_id: str, folder: Path, *, progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """Make the portal's base what ``folder`` holds: add new files, replace changed ones, remove the
+        documents whose files are gone. A file that fails keeps its previous version."""
+        if not await asyncio.to_thread(folder.is_dir):
+            raise DocumentError(f"not a folder / это не папка: {folder}")
+        outcomes = await self.add(member_id, [folder], progress=progress)
+        present = {c.key for c in await asyncio.to_thread(collect, [folder])}
+        for doc in await self._repo.documents(member_id):
+            if doc.key not in present and await self.remove(member_id, doc.key):
+                outcome = IngestOutcome(doc.key, "removed", doc.chunks)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
+        return outcomes
 
-    async def search(self, member_id: str, query: str, *, limit: int = 3) -> Sequence[Passage]:
-        q = stems(query)
-        if not q:
-            return []
-        scored = []
-        for p, s in self._passages:
-            overlap = len(q & s)
-            # One shared word out of many ("кофемашину") is not relevance: ask for a third of the question.
-            if overlap and overlap / len(q) >= MIN_COVERAGE:
-                scored.append((overlap / (len(q) ** 0.5), p))
-        scored.sort(key=lambda t: -t[0])
-        return [Passage(p.id, p.title, p.text, round(score, 3)) for score, p in scored[:limit]]
+    async def remove(self, member_id: str, key: str) -> bool:
+        removed = await self._repo.remove_document(member_id, key)
+        self._vectors.invalidate(member_id)
+        return removed
+
+    async def documents(self, member_id: str) -> list[StoredDocument]:
+        return await self._repo.documents(member_id)
+
+    async def find_document(self, member_id: str, name: str) -> StoredDocument | None:
+        """A document by its key, or by its file name when only one document has it."""
+        docs = await self._repo.documents(member_id)
+        exact = [d for d in docs if d.key == name]
+        if exact:
+            return exact[0]
+        named = [d for d in docs if d.name == name or d.key.endswith(f"/{name}")]
+        return named[0] if len(named) == 1 else None
+
+    async def passages_of(self, member_id: str, key: str) -> list[StoredChunk]:
+        return await self._repo.chunks_of(member_id, key)
+
+    async def portals(self) -> list[str]:
+        return await self._repo.portals()
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    """sha256 and size, read in blocks (the reader's size cap is checked before parsing, not here)."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+            size += len(block)
+    return h.hexdigest(), size

@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.pool import NullPool
 
 from b24claude.adapters.sql.engine import make_engine
-from b24claude.adapters.sql.tables import metadata
+from b24claude.adapters.sql.tables import is_search_index, metadata
 
 DEFAULT_URL = "sqlite+aiosqlite:///./b24claude.db"
 
@@ -46,6 +46,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         transactional_ddl=True,  # on SQLite too: the caller has opened BEGIN IMMEDIATE
+        include_name=lambda name, type_, parent: not is_search_index(name),  # FTS5 / GIN: not Tables
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,10 +1,25 @@
-"""The knowledge-base port: passages relevant to a question."""
+"""Knowledge-base ports: passages for the answer loop, the document store, readers, vectors.
+
+The default implementations: the SQL store (chunks plus an FTS5 index of their lemmas) in
+``adapters/sql/knowledge.py``, file readers in ``adapters/documents``, the hashed character n-gram
+embedder and the in-memory (numpy) vector index in ``adapters/vectors``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from b24claude.errors import BadRequest
+
+Vectors = npt.NDArray[np.float32]
+DocumentFormat = Literal["markdown", "text", "html", "pdf", "docx", "faq-csv", "faq-xlsx"]
+SHARED_BASE = "_shared"  # the service-wide base (B24C_KNOWLEDGE_DIR), seen by every portal
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,7 +28,158 @@ class Passage:
     title: str
     text: str
     score: float = 0.0
+    source: str = ""  # "file.md#Heading" or an FAQ entry's id: what a citation shows
+    coverage: float = 1.0  # the share of the question's content words the passage contains (0..1)
 
 
 class KnowledgeSource(Protocol):
-    async def search(self, member_id: str, query: str, *, limit: int = 3) -> Sequence[Passage]: ...
+    async def search(self, member_id: str, query: str, *, limit: int = 3) -> Sequence[Passage]:
+        """The passages of ``member_id``'s base (and the shared one) best answering ``query``."""
+        ...
+
+
+# --- documents as read from files ------------------------------------------------------------------
+
+
+class DocumentError(BadRequest):
+    """A file that cannot be ingested: corrupt, empty, too large, an unknown format, missing columns."""
+
+    code = "bad_document"
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """Text under one heading path; ``label`` overrides the citation (an FAQ entry's id)."""
+
+    headings: tuple[str, ...]
+    text: str
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    name: str  # the file name without folders
+    format: DocumentFormat
+    sections: Sequence[Section]
+    title: str = ""
+
+
+class DocumentReader(Protocol):
+    def check(self, path: Path) -> DocumentFormat:
+        """Refuse an unknown format, an empty file or one over the size cap, without reading it."""
+        ...
+
+    def read(self, path: Path) -> ParsedDocument:
+        """Parse one file; raises :class:`DocumentError` with a reason a person can act on."""
+        ...
+
+
+# --- the stored base --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    ordinal: int
+    source: str  # citation label: "file.md#Heading" or an FAQ id
+    headings: tuple[str, ...]
+    text: str
+    lemmas: str  # space-separated lemmas of headings + text (what BM25 sees)
+    heading_lemmas: str = ""
+    vector: bytes = b""  # float32 embedding, little-endian
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    member_id: str
+    key: str  # the document's identity within the portal (its path as given, or its name)
+    name: str
+    format: str
+    digest: str  # sha256 of the file's bytes: a sync replaces only what changed
+    size: int
+    chunks: int = 0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    id: int
+    member_id: str
+    document_key: str
+    ordinal: int
+    source: str
+    headings: tuple[str, ...]
+    text: str
+    lemmas: str = ""
+    heading_lemmas: str = ""
+    vector: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class LexicalHit:
+    chunk_id: int
+    score: float  # higher is better
+
+
+class KnowledgeRepository(Protocol):
+    async def replace_document(self, doc: StoredDocument, chunks: Sequence[Chunk]) -> None:
+        """Store ``doc`` with ``chunks``, replacing any previous version, in one transaction."""
+        ...
+
+    async def remove_document(self, member_id: str, key: str) -> bool: ...
+
+    async def documents(self, member_id: str) -> list[StoredDocument]: ...
+
+    async def chunks_of(self, member_id: str, key: str) -> list[StoredChunk]: ...
+
+    async def chunks_by_id(self, ids: Sequence[int]) -> dict[int, StoredChunk]: ...
+
+    async def lexical_search(
+        self, member_ids: Sequence[str], terms: Sequence[str], *, limit: int
+    ) -> list[LexicalHit]:
+        """BM25 over the chunks' lemmas, any of ``terms`` matching, best first."""
+        ...
+
+    async def vectors(self, member_id: str) -> tuple[list[int], list[bytes]]:
+        """Every chunk id of the portal with its stored vector."""
+        ...
+
+    async def vocabulary(self, member_ids: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """The number of the portals' chunks, and each lemma with the number of chunks holding it."""
+        ...
+
+    async def generation(self, member_id: str) -> int:
+        """A number that changes whenever the portal's base changes (caches key on it)."""
+        ...
+
+    async def portals(self) -> list[str]: ...
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length rows, one per text."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class VectorHit:
+    chunk_id: int
+    score: float  # cosine similarity
+
+
+class VectorIndex(Protocol):
+    async def search(self, member_ids: Sequence[str], vector: Vectors, *, limit: int) -> list[VectorHit]:
+        """The nearest chunks of those portals only."""
+        ...
+
+    def invalidate(self, member_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    path: str
+    status: Literal["added", "replaced", "unchanged", "removed", "failed"]
+    chunks: int = 0
+    error: str = ""

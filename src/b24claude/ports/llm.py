@@ -16,6 +16,14 @@ class ChatTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class SystemBlock:
+    """One part of the system prompt; ``cache`` puts a prompt-cache breakpoint after it."""
+
+    text: str
+    cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class LLMRequest:
     system: str
     messages: Sequence[ChatTurn]
@@ -25,6 +33,9 @@ class LLMRequest:
     json_schema: Mapping[str, Any] | None = None  # structured output when set
     cache_system: bool = True  # put a prompt-cache breakpoint after the system prompt
     metadata_user_id: str | None = None  # opaque hash, never a name or e-mail
+    # When set, the system prompt is sent as these blocks (``system`` is then their joined text, for
+    # logs and tests): stable parts first, each with its own cache breakpoint where it says so.
+    system_blocks: Sequence[SystemBlock] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ class Turn:
     text: str
     message_id: int | None = None
     created_at: float = 0.0
+    citations: tuple[str, ...] = ()  # the knowledge passages an answer cites ("file.md#Heading", FAQ ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from b24claude.adapters.anthropic.errors import classify
 from b24claude.errors import LLMError, LLMRequestRejected
 from b24claude.kit.backoff import backoff_delay, capped_wait
 from b24claude.kit.clock import Clock
-from b24claude.ports.llm import ChatTurn, LLMRequest, LLMResult, Usage
+from b24claude.ports.llm import ChatTurn, LLMRequest, LLMResult, SystemBlock, Usage
 from b24claude.settings import ModelPrice
 
 logger = logging.getLogger("b24claude.llm")
@@ -278,7 +278,11 @@ def _create_kwargs(model: str, request: LLMRequest) -> dict[str, Any]:
     if not messages:
         raise LLMRequestRejected("nothing to send: the conversation has no user turn", code="empty_prompt")
     kwargs: dict[str, Any] = {"model": model, "max_tokens": request.max_tokens, "messages": messages}
-    system = build_system(request.system, cache=request.cache_system)
+    system = (
+        build_system_blocks(request.system_blocks)
+        if request.system_blocks
+        else build_system(request.system, cache=request.cache_system)
+    )
     if system is not None:
         kwargs["system"] = system
     if request.metadata_user_id:
@@ -290,6 +294,21 @@ def _create_kwargs(model: str, request: LLMRequest) -> dict[str, Any]:
         }
         kwargs["output_config"] = output_config
     return kwargs
+
+
+def build_system_blocks(blocks: Sequence[SystemBlock]) -> list[TextBlockParam] | None:
+    """Text blocks in order, a 5-minute cache breakpoint after each block marked ``cache`` (≤ 4 in all)."""
+    out: list[TextBlockParam] = []
+    breakpoints = 0
+    for block in blocks:
+        if not block.text.strip():
+            continue  # an empty text block is a 400
+        param: TextBlockParam = {"type": "text", "text": block.text}
+        if block.cache and breakpoints < 4:
+            param["cache_control"] = {"type": "ephemeral"}
+            breakpoints += 1
+        out.append(param)
+    return out or None
 
 
 def build_system(system: str, *, cache: bool) -> list[TextBlockParam] | str | None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
+from b24claude.adapters.sql.knowledge import SqlKnowledgeRepository
 from b24claude.adapters.sql.privacy import (
     SqlAuditRepository,
     SqlConsentRepository,
@@ -516,6 +517,7 @@ class SqlDialogueRepository:
                 text=turn.text,
                 message_id=turn.message_id,
                 created_at=turn.created_at or time.time(),
+                citations=list(turn.citations) or None,
             )
             .on_conflict_do_nothing()
         )
@@ -528,7 +530,7 @@ class SqlDialogueRepository:
             return []
         t = dialogue_turns.c
         stmt = (
-            select(t.role, t.text, t.message_id, t.created_at)
+            select(t.role, t.text, t.message_id, t.created_at, t.citations)
             .where(t.member_id == member_id, t.dialog_key == dialog_key)
             .order_by(t.seq.desc())
             .limit(limit)
@@ -536,7 +538,13 @@ class SqlDialogueRepository:
         async with self._db.read("dialogues.last_turns") as conn:
             rows = (await conn.execute(stmt)).all()
         return [
-            Turn(role=row.role, text=row.text, message_id=row.message_id, created_at=float(row.created_at))
+            Turn(
+                role=row.role,
+                text=row.text,
+                message_id=row.message_id,
+                created_at=float(row.created_at),
+                citations=tuple(row.citations or ()),
+            )
             for row in reversed(rows)
         ]
 
@@ -683,6 +691,7 @@ class SqlStore:
         self.consents = SqlConsentRepository(self.db)
         self.audit = SqlAuditRepository(self.db)
         self.retention = SqlRetentionStore(self.db)
+        self.knowledge = SqlKnowledgeRepository(self.db)
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -98,6 +99,7 @@ dialogue_turns = Table(
     Column("text", Text, nullable=False),
     Column("message_id", BigInteger, nullable=True),
     Column("created_at", Double, nullable=False),
+    Column("citations", Json, nullable=True),  # knowledge sources an answer cites (migration 0003)
     Index("ix_dialogue_turns_dialog_seq", "member_id", "dialog_key", "seq"),
     # The same Bitrix24 message recorded twice (a replayed inbox row) must stay one turn.
     Index(
@@ -202,3 +204,53 @@ audit_log = Table(
     Column("created_at", Double, nullable=False),
     Index("ix_audit_log_member_created", "member_id", "created_at"),
 )
+
+# --- knowledge base -------------------------------------------------------------------------------
+
+kb_documents = Table(
+    "kb_documents",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("key", String(1024), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "key", name="pk_kb_documents"),
+)
+
+kb_chunks = Table(
+    "kb_chunks",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("document_key", String(1024), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("source", String(1024), nullable=False),
+    Column("headings", Json, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("lemmas", Text, nullable=False),
+    Column("heading_lemmas", Text, nullable=False, server_default=""),
+    Column("vector", LargeBinary, nullable=False),
+    Index("ix_kb_chunks_member_document", "member_id", "document_key"),
+)
+
+# Bumped in the same transaction as every change of a portal's base: caches (vectors, vocabulary)
+# key on it, so a search never mixes an old version of a document with a new one.
+kb_generations = Table(
+    "kb_generations",
+    metadata,
+    Column("member_id", String(64), primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+)
+
+# SQLite: the FTS5 index ``kb_fts`` over kb_chunks (external content, kept by triggers), created by
+# migration 0003; PostgreSQL: a GIN index on to_tsvector('simple', …). Neither is a Table here.
+SEARCH_INDEX_PREFIX = "kb_fts"
+
+
+def is_search_index(name: str | None) -> bool:
+    """FTS5's virtual table and its shadow tables, which autogenerate must not compare."""
+    return bool(name) and str(name).startswith(SEARCH_INDEX_PREFIX)

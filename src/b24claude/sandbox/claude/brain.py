@@ -30,6 +30,7 @@ from .tokens import block_text
 
 _PASSAGE = re.compile(r"<passage\b([^>]*)>(.*?)</passage>", re.S | re.I)
 _ATTR = re.compile(r"(\w+)\s*=\s*[\"']([^\"']*)[\"']")
+_CYRILLIC = re.compile("[а-яёА-ЯЁ]")
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 # Pseudonymised contact details ("[ТЕЛЕФОН_1]", "[EMAIL_2]"): a model acknowledges them by echoing the label.
 _CONTACT_LABEL = re.compile(r"\[(?:ТЕЛЕФОН|EMAIL|PHONE)_\d+\]")
@@ -37,8 +38,8 @@ _NAME_KEYS = ("имя", "name", "фио", "клиент", "client", "конта�
 _DEAL_KEYS = ("сделки", "сделка", "deals", "deal", "заказы", "заказ", "orders", "order")
 
 FALLBACK = {
-    "ru": "Уточню у специалиста и вернусь с ответом.",
-    "en": "I'll check with a specialist and get back to you.",
+    "ru": "В базе знаний нет ответа на этот вопрос. Уточню у специалиста и вернусь с ответом.",
+    "en": "Our knowledge base has no answer to that. I'll check with a specialist and get back to you.",
 }
 
 
@@ -47,6 +48,7 @@ class Passage:
     id: str
     title: str
     text: str
+    rank: int = 0  # the retrieval's order when the prompt gives it (passages come sorted by id)
 
 
 @dataclass(slots=True)
@@ -98,7 +100,8 @@ def parse_prompt(text: str) -> PromptContext:
     for attrs, body in _PASSAGE.findall(_section(text, "knowledge") or ""):
         fields = dict(_ATTR.findall(attrs))
         pid = fields.get("id", f"p{len(context.passages) + 1}")
-        context.passages.append(Passage(pid, fields.get("title", ""), " ".join(body.split())))
+        rank = int(fields["rank"]) if fields.get("rank", "").isdigit() else len(context.passages) + 1
+        context.passages.append(Passage(pid, fields.get("title", ""), " ".join(body.split()), rank))
     language = (_section(text, "language") or "").lower()
     context.language = language[:2] if language else None
     return context
@@ -235,7 +238,14 @@ class Brain:
         # A question about "my order" is answered from the CRM card, not from passages that merely
         # mention orders; other words of the question still select passages.
         search_stems = question_stems - ORDER_STEMS if about_deal else question_stems
-        for passage, sentences in best_passages(search_stems, context.passages):
+        chosen = best_passages(search_stems, context.passages)
+        if not chosen and en and context.passages and _CYRILLIC.search(context.passages[0].text):
+            # An English question over a Russian base: no words in common, but the passages were chosen
+            # for it by the retrieval; a model would translate the best one, the emulator quotes it.
+            lead = min(context.passages, key=lambda p: p.rank)
+            chosen = [(lead, _SENTENCE.split(lead.text.strip())[:2])]
+            parts.append("From our knowledge base:")
+        for passage, sentences in chosen:
             parts.append(f"{' '.join(sentences)} [{passage.id}]")
         if about_deal:
             parts.append(("Regarding your deal: " if en else "По вашей сделке ") + "; ".join(deals) + ".")

@@ -1,0 +1,57 @@
+"""HTML through selectolax (Lexbor): headings open sections, block elements become paragraphs."""
+
+from __future__ import annotations
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from b24claude.ports.knowledge import Section
+
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_BLOCKS = frozenset({"p", "li", "td", "th", "pre", "blockquote", "dt", "dd", "figcaption", "caption", "div"})
+_DROP = ["script", "style", "noscript", "template", "nav", "header", "footer", "svg"]
+
+
+def _inside_block(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in _BLOCKS or parent.tag in _HEADINGS:
+            return True
+        parent = parent.parent
+    return False
+
+
+def html_sections(html: str) -> tuple[str, list[Section]]:
+    """The page title and its sections."""
+    tree = LexborHTMLParser(html)
+    title_node = tree.css_first("title")
+    title = title_node.text(strip=True) if title_node is not None else ""
+    tree.strip_tags(_DROP)
+    root = tree.body or tree.root
+    path: list[tuple[int, str]] = []
+    paragraphs: list[str] = []
+    sections: list[Section] = []
+
+    def flush() -> None:
+        body = "\n".join(paragraphs).strip()
+        paragraphs.clear()
+        if body:
+            sections.append(Section(headings=tuple(t for _, t in path), text=body))
+
+    if root is None:
+        return title, []
+    for node in root.traverse(include_text=False):
+        tag = node.tag or ""
+        if tag in _HEADINGS:
+            flush()
+            level = _HEADINGS[tag]
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, " ".join(node.text(separator=" ").split())))
+        elif tag in _BLOCKS and not _inside_block(node):
+            if tag == "div" and node.css_first(",".join(sorted(_BLOCKS | set(_HEADINGS)))) is not None:
+                continue  # a wrapper: its blocks come on their own
+            text = " ".join(node.text(separator=" ").split())
+            if text:
+                paragraphs.append(text)
+    flush()
+    return title, sections
