@@ -28,7 +28,9 @@ async def test_higher_priority_is_delivered_first_then_fifo(amqp_url: str, queue
     await producer.startup()
     try:
         # Published before any consumer listens, so the broker orders them by priority.
-        await producer.publish([ReadyRow(1, 0), ReadyRow(2, 0), ReadyRow(3, 6), ReadyRow(4, 4), ReadyRow(5, 9)])
+        await producer.publish(
+            [ReadyRow(1, 0), ReadyRow(2, 0), ReadyRow(3, 6), ReadyRow(4, 4), ReadyRow(5, 9)]
+        )
     finally:
         await producer.shutdown()
     consumer = RabbitQueue(amqp_url, queue=queue_name, prefetch=1, consumer=True)

@@ -48,8 +48,12 @@ async def test_two_processes_fill_one_bucket_per_portal(redis_url: str, redis_pr
 
 async def test_a_dead_process_does_not_hold_the_bucket_for_ever(redis_url: str, redis_prefix: str) -> None:
     client = redis_client(redis_url)
-    dead = RedisPortalThrottle(client, SystemClock(), rate_per_s=50.0, burst=3, margin=0, hold_s=0.5, prefix=redis_prefix)
-    live = RedisPortalThrottle(client, SystemClock(), rate_per_s=50.0, burst=3, margin=0, hold_s=0.5, prefix=redis_prefix)
+    dead = RedisPortalThrottle(
+        client, SystemClock(), rate_per_s=50.0, burst=3, margin=0, hold_s=0.5, prefix=redis_prefix
+    )
+    live = RedisPortalThrottle(
+        client, SystemClock(), rate_per_s=50.0, burst=3, margin=0, hold_s=0.5, prefix=redis_prefix
+    )
     try:
         for _ in range(3):
             await dead.acquire("p")  # never released: the process was killed mid-request

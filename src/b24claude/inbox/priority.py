@@ -52,7 +52,12 @@ class PriorityPolicy:
 
     @classmethod
     def from_settings(
-        cls, *, vip_user_ids: Iterable[int], vip_crm: Iterable[str], urgent_words: Iterable[str], aging_s: float
+        cls,
+        *,
+        vip_user_ids: Iterable[int],
+        vip_crm: Iterable[str],
+        urgent_words: Iterable[str],
+        aging_s: float,
     ) -> PriorityPolicy:
         return cls(frozenset(vip_user_ids), _crm_refs(vip_crm), tuple(urgent_words), aging_s)
 

@@ -40,7 +40,9 @@ class RabbitDelivery:
 
 
 class RabbitQueue:
-    def __init__(self, url: str, *, queue: str = "b24claude.inbox", prefetch: int = 8, consumer: bool) -> None:
+    def __init__(
+        self, url: str, *, queue: str = "b24claude.inbox", prefetch: int = 8, consumer: bool
+    ) -> None:
         """``consumer``: this process takes deliveries (a worker); ingress processes only publish."""
         self._broker = AioPikaBroker(
             url,

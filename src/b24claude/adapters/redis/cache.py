@@ -24,7 +24,9 @@ class RedisCache:
     def __init__(self, client: Redis, *, prefix: str = "b24c:cache:", types: Sequence[type] = ()) -> None:
         self._redis = client
         self._prefix = prefix
-        self._types: dict[str, tuple[type, TypeAdapter[Any]]] = {t.__name__: (t, TypeAdapter(t)) for t in types}
+        self._types: dict[str, tuple[type, TypeAdapter[Any]]] = {
+            t.__name__: (t, TypeAdapter(t)) for t in types
+        }
 
     async def get(self, key: str) -> Any | None:
         try:
