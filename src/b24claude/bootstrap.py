@@ -11,8 +11,10 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
@@ -21,13 +23,18 @@ from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.documents import FileDocumentReader
 from b24claude.adapters.logfiles import FileLogArchive
 from b24claude.adapters.logs import quiet_libraries
-from b24claude.adapters.memory import MemoryCache
+from b24claude.adapters.memory import MemoryCache, MemoryQueue
+from b24claude.adapters.rabbitmq import RabbitQueue
+from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redis, redis_client
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
 from b24claude.dispatch import Dispatcher
+from b24claude.errors import ConfigurationError
+from b24claude.inbox.feeder import InboxFeeder
+from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
@@ -40,7 +47,11 @@ from b24claude.knowledge.service import KnowledgeService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.install import InstallPolicy
 from b24claude.portals.service import PortalService
+from b24claude.ports.bitrix import ClientCard
+from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
+from b24claude.ports.queue import TaskQueue
+from b24claude.ports.ratelimit import RequestThrottle
 from b24claude.ports.retention import LogArchive
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
@@ -51,6 +62,10 @@ from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
 
 log = logging.getLogger("b24claude")
+
+# What a process runs: "all" = the embedded default (ingress and worker in one process); with a
+# broker, `serve` is "ingress" (accept, store, announce; the v2 puller) and `worker` is "worker".
+Role = Literal["all", "ingress", "worker"]
 
 
 @dataclass
@@ -78,15 +93,24 @@ class Container:
     privacy_admin: PrivacyAdminService
     retention: RetentionService
     rights: PrivacyRights
+    queue: TaskQueue
+    feeder: InboxFeeder
+    shared: SharedState
+    role: Role = "all"
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Start the worker (which first resumes what a previous process left), the v2 puller and the
-        retention purge (every ``purge_interval_s``; 0 = never)."""
-        self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
-        self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+        """Connect to the queue (and Redis), then start what this role runs: the worker (which first
+        resumes what a previous process left), the v2 puller and the retention purge (every
+        ``purge_interval_s``; 0 = never)."""
+        await self.shared.check()
+        await self.queue.startup()
+        if self.role in ("all", "worker"):
+            self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
+        if self.role in ("all", "ingress"):
+            self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
-        if self.settings.purge_interval_s > 0:
+        if self.role in ("all", "ingress") and self.settings.purge_interval_s > 0:
             self._tasks.append(
                 asyncio.create_task(
                     self.retention.run(self.settings.purge_interval_s), name="retention-purge"
@@ -103,9 +127,68 @@ class Container:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        await self.queue.shutdown()
         await self.bitrix.aclose()
         await self.llm.aclose()
+        await self.shared.aclose()
         await self.store.close()
+
+
+@dataclass
+class SharedState:
+    """What the processes of a deployment share: in memory (embedded) or in Redis (scale-out)."""
+
+    cache: Cache
+    throttle: RequestThrottle | None  # None: the Bitrix24 client's own in-memory bucket
+    redis: Redis | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> SharedState:
+        if not settings.redis_url:
+            return cls(cache=MemoryCache(), throttle=None)
+        client = redis_client(settings.redis_url)
+        return cls(
+            cache=RedisCache(client, prefix=settings.redis_prefix + "cache:", types=(ClientCard,)),
+            throttle=RedisPortalThrottle(
+                client,
+                clock,
+                rate_per_s=settings.b24_rate_limit_per_s,
+                burst=settings.b24_rate_burst,
+                prefix=settings.redis_prefix + "rl:",
+            ),
+            redis=client,
+        )
+
+    async def check(self) -> None:
+        if self.redis is not None:
+            await check_redis(self.redis)
+
+    async def aclose(self) -> None:
+        if isinstance(self.throttle, RedisPortalThrottle):
+            await self.throttle.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+def build_queue(settings: Settings, *, role: Role) -> TaskQueue:
+    """RabbitMQ when ``B24C_BROKER_URL`` is set, else the in-process queue."""
+    if not settings.broker_url:
+        return MemoryQueue()
+    return RabbitQueue(
+        settings.broker_url,
+        queue=settings.broker_queue,
+        prefetch=settings.worker_concurrency,
+        consumer=role == "worker",
+    )
+
+
+def priority_policy(settings: Settings) -> PriorityPolicy:
+    return PriorityPolicy.from_settings(
+        vip_user_ids=settings.vip_user_ids,
+        vip_crm=settings.vip_crm,
+        urgent_words=settings.urgent_words,
+        aging_s=settings.priority_aging_s,
+    )
 
 
 def handler_url(settings: Settings) -> str:
@@ -211,13 +294,21 @@ async def build(
     *,
     clock: Clock | None = None,
     knowledge: KnowledgeSource | None = None,
+    role: Role | None = None,
 ) -> Container:
+    """``role``: what this process runs (see :data:`Role`); default "all" without a broker, else
+    "ingress"."""
     clock = clock or SystemClock()
+    if role is None:
+        role = "ingress" if settings.broker_url else "all"
+    if role != "all" and not settings.broker_url:
+        raise ConfigurationError(f"a separate {role} process needs a broker: set B24C_BROKER_URL")
     quiet_libraries()  # our logs carry no text, tokens or PII, and neither may the libraries'
     keyring = build_keyring(settings)
     client_secret = resolve_secret(keyring, settings.b24_client_secret, name="B24C_B24_CLIENT_SECRET")
     api_key = resolve_secret(keyring, settings.anthropic_api_key, name="B24C_ANTHROPIC_API_KEY")
     store = await open_store(settings, keyring)
+    shared = SharedState.from_settings(settings, clock)
     bitrix = Bitrix24Client(
         store.portals,
         oauth_client_id=settings.b24_client_id,
@@ -229,6 +320,7 @@ async def build(
         max_wait_s=settings.b24_max_wait_s,
         timeout_s=settings.b24_timeout_s,
         allow_loopback=settings.sandbox,
+        throttle=shared.throttle,
     )
     gateway = Bitrix24Gateway(bitrix)
     llm = ClaudeLLM(
@@ -285,7 +377,7 @@ async def build(
         effects=store.effects,
         ledger=store.ledger,
         knowledge=knowledge,
-        cache=MemoryCache(),
+        cache=shared.cache,
         clock=clock,
         config=AnswerConfig(
             persona=settings.persona,
@@ -303,13 +395,27 @@ async def build(
     dispatcher = Dispatcher()
     dispatcher.include(portals_router(portal_service))
     dispatcher.include(conversations_router(answers))
+    queue = build_queue(settings, role=role)
+    policy = priority_policy(settings)
+    feeder = InboxFeeder(
+        inbox=store.inbox,
+        queue=queue,
+        policy=policy,
+        clock=clock,
+        interval_s=settings.feeder_interval_s,
+        reannounce_s=settings.priority_aging_s,
+    )
     worker = InboxWorker(
         inbox=store.inbox,
         portals=store.portals,
         dispatcher=dispatcher,
         clock=clock,
+        queue=queue,
+        feeder=feeder,
         concurrency=settings.worker_concurrency,
         max_attempts=settings.inbox_max_attempts,
+        lease_s=settings.lease_s,
+        exclusive=role == "all",
     )
     inbox_service = InboxService(
         inbox=store.inbox,
@@ -318,7 +424,8 @@ async def build(
         rate_per_s=settings.ingress_rate_per_s,
         burst=settings.ingress_burst,
         max_event_age_s=settings.event_max_age_s,
-        on_stored=worker.wake,
+        queue=queue,
+        priority=policy,
     )
     puller = EventPuller(
         portals=store.portals,
@@ -362,4 +469,8 @@ async def build(
         privacy_admin=privacy_admin,
         retention=retention,
         rights=rights,
+        queue=queue,
+        feeder=feeder,
+        shared=shared,
+        role=role,
     )

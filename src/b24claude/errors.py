@@ -207,3 +207,22 @@ class PortalNotInstalled(NotFound):
     """No installed portal with this member_id / application token."""
 
     code = "portal_not_installed"
+
+
+# --- shared infrastructure (scale-out) ------------------------------------------------------------
+
+
+class QueueError(B24ClaudeError):
+    """The task broker could not be reached or refused a message (the inbox still holds the row)."""
+
+    retryable = True
+    http_status = 503
+    code = "queue_error"
+
+
+class CacheError(B24ClaudeError):
+    """Redis (cache, rate-limit counters) could not be reached."""
+
+    retryable = True
+    http_status = 503
+    code = "cache_error"

@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The default urgent words (also the priority policy's default); kept here so settings import no domain.
+DEFAULT_URGENT_WORDS = ("срочно", "срочная", "срочный", "немедленно", "авария", "urgent", "asap", "emergency")
+
 
 class ModelPrice(BaseModel):
     """USD per million tokens. Cache writes/reads are priced as multipliers of ``input``."""
@@ -142,6 +145,44 @@ class Settings(BaseSettings):
         default="",
         description="When set, logs are also written as <log_dir>/<member_id or _service>/<YYYY-MM-DD>.jsonl "
         "(per-portal retention purges these files).",
+    )
+
+    # --- scale-out (empty URLs = the embedded default: one process, in-memory equivalents) ----------
+    broker_url: str = Field(
+        default="",
+        description="RabbitMQ (amqp://user:pass@host:5672/vhost) as the task broker; then `b24claude serve` "
+        "only accepts events and `b24claude worker` processes (any number) answer them.",
+    )
+    broker_queue: str = Field(default="b24claude.inbox", description="RabbitMQ queue (and exchange) name.")
+    redis_url: str = Field(
+        default="",
+        description="Redis (redis://host:6379/0) for what processes share: caches and the per-portal "
+        "Bitrix24 rate-limit bucket.",
+    )
+    redis_prefix: str = Field(default="b24c:", description="Prefix of every Redis key of this deployment.")
+    lease_s: float = Field(
+        default=60.0,
+        description="A worker's claim on an inbox row lasts this long unless renewed (every third of it); "
+        "a killed worker's rows are taken back after it.",
+    )
+    feeder_interval_s: float = Field(
+        default=1.0, description="How often a worker looks for expired leases and unannounced rows."
+    )
+    priority_aging_s: float = Field(
+        default=10.0,
+        description="A waiting message gains one priority level per this many seconds (VIP traffic cannot "
+        "starve ordinary traffic).",
+    )
+    vip_user_ids: list[int] = Field(
+        default_factory=list, description='Bitrix24 user ids of VIP customers, JSON: "[12, 40]".'
+    )
+    vip_crm: list[str] = Field(
+        default_factory=list,
+        description='CRM entities whose dialogues are VIP, JSON: \'["CONTACT:12", "COMPANY:3", "DEAL:7"]\'.',
+    )
+    urgent_words: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_URGENT_WORDS),
+        description="A message containing one of these words goes ahead of ordinary ones (JSON list).",
     )
 
     # --- privacy and security ------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from typing import Any, cast
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from b24claude.adapters.sql import SqlStore, migrate
+from b24claude.adapters.sql.engine import alembic_config
 from b24claude.adapters.sql.tables import is_search_index, metadata
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import PortalAuth
@@ -239,6 +241,47 @@ async def test_requeue_spares_rows_claimed_after_the_cut_off(store: SqlStore) ->
     assert await store.inbox.requeue_processing(stale_before=cut_off) == 1
     assert await status_of(store, old.id) == "pending"
     assert await status_of(store, new.id) == "processing"
+
+
+async def test_claim_row_takes_a_dialogues_rows_one_at_a_time_in_order(store: SqlStore) -> None:
+    ids = await store.inbox.insert_many([item("a1", "m1:A"), item("a2", "m1:A"), item("b1", "m1:B")])
+    a1, a2, b1 = (i for i in ids if i is not None)
+    now = time.time()
+    assert await store.inbox.claim_row(a2, now=now, lease_until=now + 30) is None  # a1 is older
+    got = await store.inbox.claim_row(a1, now=now, lease_until=now + 30)
+    assert got is not None and got.status == "processing" and got.lease_until == pytest.approx(now + 30)
+    assert await store.inbox.claim_row(a1, now=now, lease_until=now + 30) is None  # already taken
+    assert await store.inbox.claim_row(a2, now=now, lease_until=now + 30) is None  # dialogue busy
+    assert await store.inbox.claim_row(b1, now=now, lease_until=now + 30) is not None  # another dialogue
+    await store.inbox.mark_done(a1)
+    assert await store.inbox.claim_row(a2, now=now, lease_until=now + 30) is not None
+
+
+async def test_requeue_takes_back_only_expired_leases(store: SqlStore) -> None:
+    ids = [i for i in await store.inbox.insert_many([item("dead", "m1:A"), item("live", "m1:B")]) if i]
+    now = time.time()
+    await store.inbox.claim_row(ids[0], now=now, lease_until=now - 1)  # its worker died: not renewed
+    await store.inbox.claim_row(ids[1], now=now, lease_until=now + 5)
+    assert await store.inbox.renew_lease(ids[1], lease_until=now + 60)
+
+    assert await store.inbox.requeue_processing(stale_before=now) == 1
+    assert await status_of(store, ids[0]) == "pending"
+    assert await status_of(store, ids[1]) == "processing"
+    assert not await store.inbox.renew_lease(ids[0], lease_until=now + 60)  # requeued: not ours
+
+
+async def test_ready_heads_announce_each_claimable_row_once_per_period(store: SqlStore) -> None:
+    ids = await store.inbox.insert_many(
+        [item("a1", "m1:A"), item("a2", "m1:A"), item("b1", "m1:B"), item("c1")]
+    )
+    now = time.time() + 1
+    assert await store.inbox.ready_heads(now=now, announced_before=now - 10, limit=10) == []  # just added
+    heads = await store.inbox.ready_heads(now=now, announced_before=now, limit=10)
+    assert [h.key for h in heads] == ["a1", "b1", "c1"]  # a2 waits behind a1
+    assert await store.inbox.ready_heads(now=now, announced_before=now, limit=10) == []  # announced
+    later = now + 5
+    again = await store.inbox.ready_heads(now=later, announced_before=later, limit=10, dialog_key="m1:A")
+    assert [h.id for h in again] == [ids[0]]
 
 
 async def status_of(store: SqlStore, item_id: int) -> str:
@@ -539,7 +582,7 @@ async def test_migrations_match_the_tables_and_rerun_as_a_no_op(db_url: str, sto
 
     async with store.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        assert versions == ["0003"]
+        assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()] == ["0004"]
         assert await conn.run_sync(schema_differences) == []
     assert (await store.inbox.counts())["pending"] == 1
 

@@ -108,6 +108,36 @@ def env_example() -> None:
 
 
 @app.command()
+def worker() -> None:
+    """Answer stored events from the broker (scale-out; needs B24C_BROKER_URL); run as many as needed.
+
+    Обрабатывать сохранённые события из брокера (масштабирование; нужен B24C_BROKER_URL); процессов
+    может быть сколько угодно.
+    """
+    from b24claude.cli.runtime import run_worker
+    from b24claude.errors import B24ClaudeError, ConfigurationError
+    from b24claude.settings import Settings
+
+    settings = Settings()
+    _logging(settings.log_level, settings)
+    if not settings.broker_url:
+        typer.echo(
+            "B24C_BROKER_URL is not set: the embedded `b24claude serve` runs its own worker. / "
+            "B24C_BROKER_URL не задан: встроенный `b24claude serve` обрабатывает события сам.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        asyncio.run(run_worker(settings))
+    except ConfigurationError as exc:
+        typer.echo(f"configuration error / ошибка настройки: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except B24ClaudeError as exc:  # the store, the broker or Redis unreachable at start-up
+        typer.echo(f"start-up failed / запуск не удался: {exc}", err=True)
+        raise typer.Exit(3) from None
+
+
+@app.command()
 def demo(
     quiet: Annotated[bool, typer.Option(help="Only the summary / Только итог")] = False,
     bot_api: Annotated[str, typer.Option(help="v2 (fetch) or v1 (classic events) / v2 или v1")] = "v2",

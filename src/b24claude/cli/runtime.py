@@ -67,6 +67,28 @@ def serve_app(settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     )
 
 
+async def run_worker(settings: Settings) -> None:
+    """A ``b24claude worker`` process: the queue's consumer and the inbox feeder, until SIGTERM or
+    SIGINT; then in-flight rows are cancelled unacked (the broker redelivers them, and their
+    leases expire)."""
+    import signal
+
+    from b24claude.adapters.logs import configure_logging
+    from b24claude.bootstrap import build
+
+    container = await build(settings, role="worker")
+    configure_logging(settings, text_allowed=container.log_text.allows, mask=container.log_text.mask)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await container.start()
+    try:
+        await stopping.wait()
+    finally:
+        await container.stop()
+
+
 async def run_portal_sandbox(*, host: str, port: int, rate: float, burst: int) -> None:
     from b24claude.sandbox.portal import PortalConfig, PortalState, create_portal_app
     from b24claude.sandbox.server import ServerHandle

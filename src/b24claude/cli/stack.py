@@ -7,6 +7,7 @@ the same wiring as ``b24claude serve`` (the real clients over real HTTP).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -180,6 +181,19 @@ class SandboxStack:
             "B24C_V2_POLL_INTERVAL_S": str(s.v2_poll_interval_s),
             "B24C_SECRET_KEYS": s.secret_keys.get_secret_value(),
             "B24C_LOG_LEVEL": "WARNING",
+            "B24C_LLM_MAX_RETRY_AFTER_S": str(s.llm_max_retry_after_s),
+            "B24C_WORKER_CONCURRENCY": str(s.worker_concurrency),
+            # scale-out (empty: embedded)
+            "B24C_BROKER_URL": s.broker_url,
+            "B24C_BROKER_QUEUE": s.broker_queue,
+            "B24C_REDIS_URL": s.redis_url,
+            "B24C_REDIS_PREFIX": s.redis_prefix,
+            "B24C_LEASE_S": str(s.lease_s),
+            "B24C_FEEDER_INTERVAL_S": str(s.feeder_interval_s),
+            "B24C_PRIORITY_AGING_S": str(s.priority_aging_s),
+            "B24C_VIP_USER_IDS": json.dumps(s.vip_user_ids),
+            "B24C_VIP_CRM": json.dumps(s.vip_crm),
+            "B24C_URGENT_WORDS": json.dumps(s.urgent_words, ensure_ascii=False),
         }
 
     def spawn_app_process(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -189,6 +203,16 @@ class SandboxStack:
             env={**os.environ, **self.app_env(), **(extra_env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+        )
+
+    def spawn_worker_process(self, *, log: Path | None = None) -> subprocess.Popen[bytes]:
+        """Run ``b24claude worker`` as a separate OS process (scale-out: needs a broker_url)."""
+        out = open(log, "ab") if log is not None else subprocess.DEVNULL
+        return subprocess.Popen(
+            [sys.executable, "-m", "b24claude.cli.main", "worker"],
+            env={**os.environ, **self.app_env()},
+            stdout=out,
+            stderr=out,
         )
 
     async def wait_app_http(self, timeout: float = 30.0) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from b24claude.errors import BadRequest, TooManyRequests
+from b24claude.errors import B24ClaudeError, BadRequest, TooManyRequests
 from b24claude.events.parse import (
     MAX_MESSAGE_CHARS,
     ClassicEnvelope,
@@ -35,10 +35,12 @@ from b24claude.events.parse import (
     parse_classic_envelope,
     v2_payload,
 )
+from b24claude.inbox.priority import PriorityPolicy
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import FetchedEvent
+from b24claude.ports.queue import ReadyRow, TaskQueue
 from b24claude.ports.store import InboxRepository, NewInboxItem
 
 log = logging.getLogger("b24claude.inbox")
@@ -67,15 +69,21 @@ class InboxService:
         burst: int = 1,
         max_event_age_s: float = 0.0,
         on_stored: Callable[[], None] = lambda: None,
+        queue: TaskQueue | None = None,
+        priority: PriorityPolicy | None = None,
     ) -> None:
         """``rate_per_s`` events per second per portal (burst ``burst``; 0 = unlimited);
-        ``max_event_age_s``: classic events older than this by their ``ts`` are refused (0 = no check)."""
+        ``max_event_age_s``: classic events older than this by their ``ts`` are refused (0 = no check);
+        ``queue``: new rows are announced there after their commit (without one, ``on_stored`` is
+        the only signal); ``priority`` decides their place in it."""
         self._inbox = inbox
         self._portal_service = portal_service
         self._clock = clock
         self._limiter = KeyedTokenBucket(rate_per_s=rate_per_s, burst=burst, monotonic=clock.monotonic)
         self._max_age_s = max_event_age_s
         self._on_stored = on_stored
+        self._queue = queue
+        self._priority = priority or PriorityPolicy()
         self.dropped_foreign_v2 = 0
 
     async def accept_classic(self, form: Mapping[str, Any]) -> Accepted:
@@ -94,11 +102,14 @@ class InboxService:
         payload = classic_payload(env)
         key = inbox_key_for_classic(env)
         item = NewInboxItem(
-            env.auth.member_id, key, env.name, payload, _serial_key(env.auth.member_id, payload)
+            env.auth.member_id,
+            key,
+            env.name,
+            payload,
+            _serial_key(env.auth.member_id, payload),
+            self._priority.of_payload(env.auth.member_id, payload),
         )
-        (inserted,) = await self._inbox.add_many([item])
-        if inserted:
-            self._on_stored()
+        inserted = await self._store([item])
         return Accepted("stored" if inserted else "duplicate", key)
 
     async def accept_fetched(self, member_id: str, bot_id: int, events: Sequence[FetchedEvent]) -> int:
@@ -122,14 +133,27 @@ class InboxService:
                     kind,
                     payload,
                     _serial_key(member_id, payload),
+                    self._priority.of_payload(member_id, payload),
                 )
             )
         if not items:
             return 0
-        new = sum(await self._inbox.add_many(items))
-        if new:
-            self._on_stored()
-        return new
+        return await self._store(items)
+
+    async def _store(self, items: list[NewInboxItem]) -> int:
+        """Commit, then announce the new rows; returns how many were new. An announcement that
+        fails costs nothing but time: the rows are stored, and the feeder announces them later."""
+        new_ids = await self._inbox.insert_many(items)
+        ready = [ReadyRow(i, item.priority) for i, item in zip(new_ids, items, strict=True) if i is not None]
+        if not ready:
+            return 0
+        self._on_stored()
+        if self._queue is not None:
+            try:
+                await self._queue.publish(ready)
+            except B24ClaudeError as exc:
+                log.warning("queue.publish_failed", extra={"count": len(ready), "code": exc.code})
+        return len(ready)
 
     async def _verify(self, env: ClassicEnvelope) -> None:
         await self._portal_service.verify_application_token(env.auth.member_id, env.auth.application_token)

@@ -1,23 +1,29 @@
-"""The in-process worker: claims stored events, dispatches them, records the outcome.
+"""The worker: takes "row N is ready" from the queue, claims the row, dispatches it, records the
+outcome, and only then acks the message.
 
-At-least-once: a row is marked done only after its handler returned; a crash leaves it
-``processing`` and :meth:`InboxWorker.run` puts such rows back to ``pending`` on start. Handlers are
-idempotent (effects are recorded per inbox row), so a replay changes nothing that already happened.
-One dialogue is processed at a time (rows are claimed at most one per dialogue).
+The same code runs in the embedded default (in-process queue, inside ``b24claude serve``) and in
+scale-out (RabbitMQ, any number of ``b24claude worker`` processes). At-least-once: a row is marked
+done only after its handler returned. A claim holds a lease, renewed while the handler runs; a
+worker that dies stops renewing, and once the lease expires the feeder puts the row back to
+``pending`` (a starting embedded process, the inbox's only owner, takes everything back at once).
+Handlers are idempotent (effects are recorded per inbox row), so a replay changes nothing that
+already happened. One row per dialogue at a time, oldest first, across all workers: ``claim_row``
+refuses a row whose dialogue is busy or has an older pending row, and the finishing worker
+announces the dialogue's next row.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
 
 from b24claude.dispatch import Context, Dispatcher, Handled
 from b24claude.errors import B24ClaudeError
 from b24claude.events.parse import update_from_payload
+from b24claude.inbox.feeder import InboxFeeder
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
+from b24claude.ports.queue import Delivery, TaskQueue
 from b24claude.ports.store import InboxItem, InboxRepository, PortalRepository
 
 log = logging.getLogger("b24claude.worker")
@@ -31,60 +37,106 @@ class InboxWorker:
         portals: PortalRepository,
         dispatcher: Dispatcher,
         clock: Clock,
+        queue: TaskQueue,
+        feeder: InboxFeeder,
         concurrency: int = 8,
         max_attempts: int = 8,
-        idle_poll_s: float = 1.0,
+        lease_s: float = 60.0,
+        exclusive: bool = True,
     ) -> None:
+        """``exclusive``: this process is the inbox's only worker (the embedded default), so rows
+        left ``processing`` at start are a previous run's and resume at once; otherwise only rows
+        whose lease expired are taken back."""
         self._inbox = inbox
         self._portals = portals
         self._dispatcher = dispatcher
         self._clock = clock
+        self._queue = queue
+        self._feeder = feeder
         self._concurrency = max(1, concurrency)
         self._max_attempts = max_attempts
-        self._idle_poll_s = idle_poll_s
-        self._wake = asyncio.Event()
+        self._lease_s = lease_s
+        self._exclusive = exclusive
+        self._slots = asyncio.Semaphore(self._concurrency)
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._feeding: asyncio.Task[None] | None = None
         self._stopping = False
         self.processed = 0
 
     def wake(self) -> None:
-        """Called after new rows were committed."""
-        self._wake.set()
+        """Called after new rows were committed without an announcement: the feeder looks now."""
+        self._feeder.wake()
 
     async def run(self) -> None:
-        recovered = await self._inbox.requeue_processing()
+        stale_before = None if self._exclusive else self._clock.now()
+        recovered = await self._inbox.requeue_processing(stale_before=stale_before)
         if recovered:
             log.info("inbox.worker.resumed", extra={"count": recovered})
+        self._feeding = asyncio.create_task(self._feeder.run(), name="inbox-feeder")
+        deliveries = self._queue.consume().__aiter__()
         while not self._stopping:
-            started = await self._fill()
-            if started == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._idle_poll_s)
+            await self._slots.acquire()  # a free slot first: the queue keeps what we cannot start
+            try:
+                delivery = await anext(deliveries)
+            except StopAsyncIteration:
+                self._slots.release()
+                break
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(self._handle(delivery), name=f"inbox-row-{delivery.row.inbox_id}")
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
 
-    async def _fill(self) -> int:
-        free = self._concurrency - len(self._running)
-        if free <= 0:
-            return 0
-        busy = [d for d, _ in self._running.values() if d]
+    async def _handle(self, delivery: Delivery) -> None:
         try:
-            items = await self._inbox.claim(limit=free, now=self._clock.now(), busy_dialogs=busy)
+            item = await self._claim(delivery.row.inbox_id)
+            if item is not None:
+                await self._run_leased(item)
+        except asyncio.CancelledError:
+            self._slots.release()
+            raise  # stopping: no ack, so the broker hands the message to another worker
+        self._slots.release()
+        try:
+            await delivery.ack()
         except B24ClaudeError:
-            log.exception("inbox.worker.claim_failed")
-            await asyncio.sleep(self._idle_poll_s)
-            return 0
-        for item in items:
-            task = asyncio.create_task(self._process(item), name=f"inbox-{item.id}")
-            self._running[item.id] = (item.dialog_key, task)
-            task.add_done_callback(self._on_done(item.id))
-        return len(items)
+            log.warning("queue.ack_failed", extra={"inbox_id": delivery.row.inbox_id})
 
-    def _on_done(self, item_id: int) -> Callable[[asyncio.Task[None]], None]:
-        return lambda _task: self._finished(item_id)
+    async def _claim(self, item_id: int) -> InboxItem | None:
+        """The row, claimed with a lease; ``None`` when it is not ours to run now (done, taken by
+        another worker, or behind an older row of its dialogue: announced again later)."""
+        now = self._clock.now()
+        try:
+            return await self._inbox.claim_row(item_id, now=now, lease_until=now + self._lease_s)
+        except B24ClaudeError:
+            log.exception("claim failed", extra={"inbox_id": item_id})
+            return None  # the feeder announces the row again
 
-    def _finished(self, item_id: int) -> None:
-        self._running.pop(item_id, None)
-        self._wake.set()
+    async def _run_leased(self, item: InboxItem) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[item.id] = (item.dialog_key, task)
+        keeper = asyncio.create_task(self._keep_lease(item.id), name=f"lease-{item.id}")
+        try:
+            await self._process(item)
+        finally:
+            keeper.cancel()
+            self._running.pop(item.id, None)
+        try:
+            await self._feeder.announce_next(item.dialog_key)
+        except B24ClaudeError:
+            log.warning("announce failed; the feeder will", extra={"dialog_key": item.dialog_key})
+
+    async def _keep_lease(self, item_id: int) -> None:
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            try:
+                if not await self._inbox.renew_lease(item_id, lease_until=self._clock.now() + self._lease_s):
+                    log.warning("inbox.lease_lost", extra={"inbox_id": item_id})
+                    return
+            except B24ClaudeError:
+                log.warning("inbox.lease_renew_failed", extra={"inbox_id": item_id})
 
     async def _process(self, item: InboxItem) -> None:
         attempt = item.attempts + 1
@@ -150,8 +202,8 @@ class InboxWorker:
 
     async def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
-        tasks = [t for _, t in self._running.values()]
+        await self._feeder.stop()
+        tasks = [*self._handlers, *([self._feeding] if self._feeding else [])]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -43,6 +43,8 @@ class InboxItem:
     received_at: float = 0.0
     not_before: float = 0.0
     last_error: str = ""
+    priority: int = 0  # 0..9, higher first (VIP, urgent); see inbox/priority.py
+    lease_until: float = 0.0  # while processing: the claim expires then unless renewed (0 = no lease)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,7 @@ class NewInboxItem:
     kind: str
     payload: Mapping[str, Any]
     dialog_key: str = ""
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,28 @@ class InboxRepository(Protocol):
         dialogue and none from ``busy_dialogs``; returns them."""
         ...
 
+    async def insert_many(self, items: Sequence[NewInboxItem]) -> list[int | None]:
+        """:meth:`add_many` returning each new row's id (``None`` for a key that exists)."""
+        ...
+
+    async def claim_row(self, item_id: int, *, now: float, lease_until: float) -> InboxItem | None:
+        """Move one due pending row to ``processing`` with a lease, if it is its dialogue's oldest
+        pending row and no row of the dialogue is ``processing``; ``None`` otherwise (already taken,
+        done, not yet due, or its dialogue is busy)."""
+        ...
+
+    async def renew_lease(self, item_id: int, *, lease_until: float) -> bool:
+        """Extend a ``processing`` row's lease; ``False`` when the row is no longer processing."""
+        ...
+
+    async def ready_heads(
+        self, *, now: float, announced_before: float, limit: int, dialog_key: str | None = None
+    ) -> list[InboxItem]:
+        """Due pending rows that could be claimed now (their dialogue's oldest, dialogue not busy) and
+        were last announced before ``announced_before``; marks them announced at ``now``. Concurrent
+        callers get disjoint rows. ``dialog_key`` limits it to one dialogue."""
+        ...
+
     async def mark_done(self, item_id: int, *, status: InboxStatus = "done") -> None: ...
 
     async def mark_retry(self, item_id: int, *, error: str, not_before: float) -> None:
@@ -107,8 +132,9 @@ class InboxRepository(Protocol):
     async def mark_failed(self, item_id: int, *, error: str) -> None: ...
 
     async def requeue_processing(self, *, stale_before: float | None = None) -> int:
-        """At start-up: items left ``processing`` by a dead process go back to ``pending`` (only those
-        last touched before ``stale_before`` when given, so live peers' rows are left alone)."""
+        """Items left ``processing`` by a dead process go back to ``pending``: all of them, or when
+        ``stale_before`` is given only those whose lease expired before it (rows claimed without a
+        lease: last touched before it), so live peers' rows are left alone."""
         ...
 
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:

@@ -36,6 +36,7 @@ from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
 from b24claude.kit.urls import UnsafeURL, check_url, is_public_address
 from b24claude.ports.bitrix import PortalAuth, TokenGrant, TokenStore
+from b24claude.ports.ratelimit import RequestThrottle
 
 from .batch import (
     BatchResult,
@@ -130,9 +131,11 @@ class Bitrix24Client:
         user_agent: str = "b24claude/0.1",
         allow_loopback: bool = False,
         resolve: Callable[[str], Awaitable[list[str]]] | None = None,
+        throttle: RequestThrottle | None = None,
     ) -> None:
         """``oauth_url``: the one OAuth server refreshes go to. ``allow_loopback``: the sandbox's
-        ``http://127.0.0.1:<port>`` endpoints pass the outbound-URL check (never in production)."""
+        ``http://127.0.0.1:<port>`` endpoints pass the outbound-URL check (never in production).
+        ``throttle``: the per-portal bucket shared by all processes (Redis); default in memory."""
         self._store = token_store
         self._allow_loopback = allow_loopback
         self._resolve = resolve or _resolve_host
@@ -143,7 +146,7 @@ class Bitrix24Client:
         self._timeout = httpx.Timeout(timeout_s)
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._max_wait_s = max_wait_s
-        self._throttle = PortalThrottle(clock, rate_per_s=rate_per_s, burst=burst)
+        self._throttle: RequestThrottle = throttle or PortalThrottle(clock, rate_per_s=rate_per_s, burst=burst)
         self._refresher = TokenRefresher(
             token_store,
             self._http,

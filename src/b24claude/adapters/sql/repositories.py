@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Row, and_, exists, func, or_, select, text, true, update
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select, text, true, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
@@ -61,10 +61,12 @@ def _inbox_item(row: Row[Any]) -> InboxItem:
         received_at=float(row.received_at),
         not_before=float(row.not_before),
         last_error=row.last_error,
+        priority=int(row.priority),
+        lease_until=float(row.lease_until),
     )
 
 
-_Call = tuple[Sequence[NewInboxItem], "asyncio.Future[list[bool]]"]
+_Call = tuple[Sequence[NewInboxItem], "asyncio.Future[list[int | None]]"]
 
 
 class _GroupCommit:
@@ -77,13 +79,13 @@ class _GroupCommit:
     one bad call cannot fail its neighbours.
     """
 
-    def __init__(self, insert: Callable[[list[NewInboxItem]], Awaitable[list[bool]]]) -> None:
+    def __init__(self, insert: Callable[[list[NewInboxItem]], Awaitable[list[int | None]]]) -> None:
         self._insert = insert
         self._queue: list[_Call] = []
         self._drainer: asyncio.Task[None] | None = None
 
-    async def submit(self, items: Sequence[NewInboxItem]) -> list[bool]:
-        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+    async def submit(self, items: Sequence[NewInboxItem]) -> list[int | None]:
+        future: asyncio.Future[list[int | None]] = asyncio.get_running_loop().create_future()
         self._queue.append((items, future))
         if self._drainer is None or self._drainer.done():
             # A task of its own: a caller that gives up (a cancelled request) must not stop the
@@ -132,7 +134,7 @@ class _GroupCommit:
             await asyncio.gather(self._drainer, return_exceptions=True)
 
 
-def _settle(future: asyncio.Future[list[bool]], outcome: list[bool] | Exception) -> None:
+def _settle(future: asyncio.Future[list[int | None]], outcome: list[int | None] | Exception) -> None:
     if future.done():  # the caller was cancelled; its items are stored all the same
         return
     if isinstance(outcome, Exception):
@@ -156,11 +158,15 @@ class SqlInboxRepository:
         caller's ``claim`` uses. A key repeated inside ``items``, or by concurrent calls, is new only
         the first time. Concurrent calls may share a transaction (see :class:`_GroupCommit`).
         """
+        return [new_id is not None for new_id in await self.insert_many(items)]
+
+    async def insert_many(self, items: Sequence[NewInboxItem]) -> list[int | None]:
+        """:meth:`add_many` returning each new row's id (``None`` for a key that exists)."""
         if not items:
             return []
         return await self._group_commit.submit(items)
 
-    async def _insert(self, items: list[NewInboxItem]) -> list[bool]:
+    async def _insert(self, items: list[NewInboxItem]) -> list[int | None]:
         now = time.time()
         rows = [
             {
@@ -175,31 +181,35 @@ class SqlInboxRepository:
                 "not_before": 0.0,
                 "last_error": "",
                 "updated_at": now,
+                "priority": item.priority,
+                "lease_until": 0.0,
+                # The caller publishes right after the commit: announced now.
+                "announced_at": now,
             }
             for item in items
         ]
         stmt = (
             self._db.insert(inbox)
             .on_conflict_do_nothing(index_elements=["member_id", "key"])
-            .returning(inbox.c.member_id, inbox.c.key)
+            .returning(inbox.c.id, inbox.c.member_id, inbox.c.key)
         )
         async with self._db.write("inbox.add_many") as conn:
             result = await conn.execute(stmt, rows)
-            inserted = {(row.member_id, row.key) for row in result}
-        is_new: list[bool] = []
+            inserted = {(row.member_id, row.key): int(row.id) for row in result}
+        new_ids: list[int | None] = []
         for item in items:
-            unique_key = (item.member_id, item.key)
-            is_new.append(unique_key in inserted)
-            inserted.discard(unique_key)
-        return is_new
+            new_ids.append(inserted.pop((item.member_id, item.key), None))
+        return new_ids
 
     async def aclose(self) -> None:
         """Wait for the add_many calls in flight to commit."""
         await self._group_commit.wait_idle()
 
-    async def claim(self, *, limit: int, now: float, busy_dialogs: Sequence[str] = ()) -> list[InboxItem]:
+    async def claim(
+        self, *, limit: int, now: float, busy_dialogs: Sequence[str] = (), lease_s: float = 0.0
+    ) -> list[InboxItem]:
         """Move up to ``limit`` due pending items to ``processing`` (oldest first), at most one per
-        dialogue and none from ``busy_dialogs``; returns them.
+        dialogue and none from ``busy_dialogs``; returns them. ``lease_s`` > 0 gives each a lease.
 
         A dialogue's candidate is its *oldest pending* row: while that row waits for a retry
         (``not_before`` in the future) the dialogue's later rows wait too, so replies keep their order.
@@ -210,41 +220,83 @@ class SqlInboxRepository:
         if limit <= 0:
             return []
         row = inbox.c
-        running = inbox.alias("running")
-        older = inbox.alias("older")
-        serialisable = and_(
-            row.dialog_key.not_in(list(busy_dialogs)) if busy_dialogs else true(),
-            ~exists().where(running.c.dialog_key == row.dialog_key, running.c.status == "processing"),
-            ~exists().where(
-                older.c.dialog_key == row.dialog_key, older.c.status == "pending", older.c.id < row.id
-            ),
-        )
         picked = (
             select(row.id)
-            .where(
-                row.status == "pending",
-                row.not_before <= float(now),
-                or_(row.dialog_key == "", serialisable),
-            )
+            .where(_claimable(now, busy_dialogs))
             .order_by(row.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=inbox)
         )
-        if self._db.dialect == "postgresql":
-            # A materialised CTE: the locking pick is evaluated exactly once, whatever the plan.
-            picked_ids = select(picked.cte("picked").prefix_with("MATERIALIZED").c.id)
-        else:
-            # A plain subquery, so the statement starts with UPDATE and sqlite3 opens BEGIN IMMEDIATE.
-            picked_ids = picked
+        lease_until = time.time() + lease_s if lease_s > 0 else 0.0
         stmt = (
             update(inbox)
-            .where(row.id.in_(picked_ids))
-            .values(status="processing", updated_at=time.time())
+            .where(row.id.in_(self._once(picked)))
+            .values(status="processing", updated_at=time.time(), lease_until=lease_until)
             .returning(*inbox.c)
         )
         async with self._db.write("inbox.claim") as conn:
             claimed = [_inbox_item(r) for r in await conn.execute(stmt)]
         return sorted(claimed, key=lambda item: item.id)
+
+    def _once(self, picked: Select[Any]) -> Select[Any]:
+        if self._db.dialect == "postgresql":
+            # A materialised CTE: the locking pick is evaluated exactly once, whatever the plan.
+            return select(picked.cte("picked").prefix_with("MATERIALIZED").c.id)
+        # A plain subquery, so the statement starts with UPDATE and sqlite3 opens BEGIN IMMEDIATE.
+        return picked
+
+    async def claim_row(self, item_id: int, *, now: float, lease_until: float) -> InboxItem | None:
+        """Claim one announced row (see the port). Safe under concurrency: on PostgreSQL the row
+        lock serialises two claimers of one row (the second re-reads it as ``processing``), and the
+        "oldest pending, dialogue not busy" test never sees a dialogue without its pending or
+        processing row, since a row moves between the two in one update."""
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id == item_id, _claimable(now))
+            .values(status="processing", updated_at=time.time(), lease_until=float(lease_until))
+            .returning(*inbox.c)
+        )
+        async with self._db.write("inbox.claim_row") as conn:
+            got = (await conn.execute(stmt)).first()
+        return None if got is None else _inbox_item(got)
+
+    async def renew_lease(self, item_id: int, *, lease_until: float) -> bool:
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id == item_id, inbox.c.status == "processing")
+            .values(lease_until=float(lease_until), updated_at=time.time())
+        )
+        async with self._db.write("inbox.renew_lease") as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def ready_heads(
+        self, *, now: float, announced_before: float, limit: int, dialog_key: str | None = None
+    ) -> list[InboxItem]:
+        """Rows to (re)announce to the queue; see the port."""
+        if limit <= 0:
+            return []
+        row = inbox.c
+        picked = (
+            select(row.id)
+            .where(
+                _claimable(now),
+                row.announced_at < float(announced_before),
+                true() if dialog_key is None else row.dialog_key == dialog_key,
+            )
+            .order_by(row.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=inbox)
+        )
+        stmt = (
+            update(inbox)
+            .where(row.id.in_(self._once(picked)))
+            .values(announced_at=float(now))
+            .returning(*inbox.c)
+        )
+        async with self._db.write("inbox.ready_heads") as conn:
+            heads = [_inbox_item(r) for r in await conn.execute(stmt)]
+        return sorted(heads, key=lambda item: item.id)
 
     async def _update(self, operation: str, item_id: int, **values: Any) -> None:
         stmt = update(inbox).where(inbox.c.id == item_id).values(updated_at=time.time(), **values)
@@ -291,10 +343,18 @@ class SqlInboxRepository:
                 attempts=inbox.c.attempts + 1,
                 last_error="interrupted: requeued at start-up",
                 updated_at=time.time(),
+                lease_until=0.0,
+                announced_at=0.0,  # announce it again at once
             )
         )
         if stale_before is not None:
-            stmt = stmt.where(inbox.c.updated_at < float(stale_before))
+            cut = float(stale_before)
+            stmt = stmt.where(
+                or_(
+                    and_(inbox.c.lease_until > 0, inbox.c.lease_until < cut),
+                    and_(inbox.c.lease_until <= 0, inbox.c.updated_at < cut),
+                )
+            )
         async with self._db.write("inbox.requeue_processing") as conn:
             result = await conn.execute(stmt)
         return result.rowcount
@@ -336,11 +396,33 @@ class SqlInboxRepository:
         stmt = (
             update(inbox)
             .where(where, inbox.c.status != "processing")
-            .values(status="pending", attempts=0, not_before=0.0, updated_at=time.time())
+            # announced_at 0: the feeder announces it to the queue again at once.
+            .values(
+                status="pending",
+                attempts=0,
+                not_before=0.0,
+                lease_until=0.0,
+                announced_at=0.0,
+                updated_at=time.time(),
+            )
         )
         async with self._db.write("inbox.replay") as conn:
             result = await conn.execute(stmt)
         return int(result.rowcount or 0)
+
+
+def _claimable(now: float, busy_dialogs: Sequence[str] = ()) -> ColumnElement[bool]:
+    """A due pending row that is its dialogue's oldest pending one, in a dialogue without a row in
+    processing (rows without a dialogue are always claimable)."""
+    row = inbox.c
+    running = inbox.alias("running")
+    older = inbox.alias("older")
+    serialisable = and_(
+        row.dialog_key.not_in(list(busy_dialogs)) if busy_dialogs else true(),
+        ~exists().where(running.c.dialog_key == row.dialog_key, running.c.status == "processing"),
+        ~exists().where(older.c.dialog_key == row.dialog_key, older.c.status == "pending", older.c.id < row.id),
+    )
+    return and_(row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable))
 
 
 # --- portals --------------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ inbox = Table(
     Column("not_before", Double, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=False, server_default=""),
     Column("updated_at", Double, nullable=False),
+    # --- leases and priorities (migration 0004) ---
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("lease_until", Double, nullable=False, server_default="0"),
+    Column("announced_at", Double, nullable=False, server_default="0"),
     UniqueConstraint("member_id", "key", name="uq_inbox_member_key"),
     # claim(): the due pending rows, oldest first
     Index("ix_inbox_status_id", "status", "id"),
