@@ -236,7 +236,7 @@ async def sync_shared_base(settings: Settings, kb: KnowledgeService) -> None:
     if folder is not None and await asyncio.to_thread(folder.is_dir):
         for outcome in await kb.sync(SHARED_BASE, folder):
             if outcome.status == "failed":
-                log.warning("knowledge file skipped", extra={"path": outcome.path, "reason": outcome.error})
+                log.warning("kb.file_skipped", extra={"path": outcome.path, "reason": outcome.error})
 
 
 def build_keyring(settings: Settings) -> Keyring:

@@ -106,7 +106,7 @@ class FrameAuthService:
         except Bitrix24Error as exc:
             if exc.retryable and not isinstance(exc, Bitrix24AuthError):
                 raise  # the portal is busy or unreachable: 503, try again
-            log.info("frame refused by portal", extra={"member_id": portal.member_id, "code": exc.code})
+            log.info("app.frame.refused", extra={"member_id": portal.member_id, "code": exc.code})
             raise Unauthorized("the portal did not accept AUTH_ID") from None
         session = AppSession(
             member_id=portal.member_id,
@@ -119,7 +119,7 @@ class FrameAuthService:
             expires_at=session.expires_at,
         )
         log.info(
-            "app frame opened",
+            "app.frame.opened",
             extra={"member_id": portal.member_id, "user_id": user.user_id, "admin": user.is_admin},
         )
         return OpenedFrame(session, token, portal)

@@ -246,8 +246,14 @@ async def install_app(
     scopes: list[str] | None,
     language: str,
     user_id: int,
+    with_ui: bool = False,
 ) -> InstallResult:
-    """Register a local app and POST ONAPPINSTALL (fixture ONAPPINSTALL.json) to ``install_url``."""
+    """Register a local app and POST ONAPPINSTALL (fixture ONAPPINSTALL.json) to ``install_url``.
+
+    An app with an interface gets no POST: Bitrix24 opens ``install_url`` in a frame for the admin
+    instead, and the app stays unfinished until ``BX24.installFinish()``
+    (settings/app-installation/local-apps/installation-master.md).
+    """
     previous = state.apps.get(client_id)
     app = App(
         client_id=client_id,
@@ -257,10 +263,13 @@ async def install_app(
         install_url=install_url,
         language=language,
         version=(previous.version + 1) if previous else 1,
+        finished=not with_ui,
+        with_ui=with_ui,
     )
     state.apps[client_id] = app
-    # Bitrix removes handlers on reinstall/update: the installer must bind again.
+    # Bitrix removes handlers and widgets on reinstall/update: the installer must bind again.
     state.event_bindings = [b for b in state.event_bindings if b.client_id != client_id]
+    state.placements = [p for p in state.placements if p.client_id != client_id]
     access, refresh = issue_tokens(state, client_id, user_id, app.scopes)
     auth: JSON = {
         "access_token": access.value,
@@ -276,7 +285,7 @@ async def install_app(
     }
     status: int | None = None
     error: str | None = None
-    if install_url:
+    if install_url and not with_ui:
         status, error = await state.deliverer.post_form_now(install_url, body, event="ONAPPINSTALL")
     return InstallResult(
         client_id=client_id,
@@ -312,9 +321,12 @@ async def uninstall_app(state: PortalState, client_id: str, *, clean: bool = Tru
             ),
             None,
         )
-        or app.install_url
+        # An API-only app hears of its removal at its install path; one with an interface only
+        # through event.bind.
+        or (None if app.with_ui else app.install_url)
     )
     state.event_bindings = [b for b in state.event_bindings if b.client_id != client_id]
+    state.placements = [p for p in state.placements if p.client_id != client_id]
     for bot_id in [b.id for b in state.bots.values() if b.client_id == client_id]:
         del state.bots[bot_id]
     if not url:
@@ -346,7 +358,7 @@ async def app_info(state: PortalState, caller: Caller, params: JSON) -> Any:
         "CODE": app.client_id,
         "VERSION": app.version,
         "STATUS": app.status,
-        "INSTALLED": app.installed,
+        "INSTALLED": app.installed and app.finished,
         "PAYMENT_EXPIRED": "N",
         "DAYS": None,
         "LANGUAGE_ID": app.language,

@@ -135,8 +135,25 @@ def build_router(state: PortalState) -> APIRouter:
             install_url=body.get("install_url"),
             scopes=scopes,
             language=str(body.get("language", "ru")),
+            with_ui=bool(body.get("with_ui", False)),
         )
         return asdict(result)
+
+    async def install_finish(request: Request) -> Any:
+        """What BX24.installFinish() in the installer frame makes the portal do."""
+        body = await _body(request)
+        return {"finished": state.install_finish(str(body["client_id"]))}
+
+    async def menu(request: Request) -> Any:
+        """The widgets the interface shows at a placement (default: the left menu), in one language."""
+        from .placements import shown_placements
+
+        code = request.query_params.get("placement", "LEFT_MENU").upper()
+        lang = request.query_params.get("lang", state.config.language)
+        return [
+            {"id": p.id, "client_id": p.client_id, "title": p.title_in(lang), "handler": p.handler}
+            for p in shown_placements(state, code)
+        ]
 
     async def webhooks(request: Request) -> Any:
         body = await _body(request)
@@ -191,6 +208,8 @@ def build_router(state: PortalState) -> APIRouter:
         ("/expire-tokens", "POST", expire_tokens),
         ("/faults", "POST", faults),
         ("/install", "POST", install),
+        ("/install-finish", "POST", install_finish),
+        ("/menu", "GET", menu),
         ("/webhooks", "POST", webhooks),
         ("/auth-code", "POST", auth_code),
         ("/frame", "POST", frame),

@@ -164,7 +164,8 @@ def emit_app_event(state: PortalState, event: str, data: JSON, *, user_id: int, 
         if binding.event != event or binding.offline:
             continue
         app = state.apps.get(binding.client_id)
-        if app is None or not app.installed:
+        # No events until the install is finished (installation-finish.md).
+        if app is None or not app.installed or not app.finished:
             continue
         body: JSON = {
             "event": event,

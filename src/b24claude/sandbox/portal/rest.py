@@ -29,10 +29,18 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, crm, events, im, openlines
+    from . import auth, bots, crm, events, im, openlines, placements
 
     table: dict[str, MethodSpec] = {}
-    for registry in (auth.methods, events.methods, crm.methods, im.methods, bots.methods, openlines.methods):
+    for registry in (
+        auth.methods,
+        events.methods,
+        crm.methods,
+        im.methods,
+        bots.methods,
+        openlines.methods,
+        placements.methods,
+    ):
         table.update(registry.methods)
     return table
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .auth import FramePost, InstallResult
     from .events import Deliverer
+    from .placements import Placement
 
 Clock = Callable[[], float]
 JSON = dict[str, Any]
@@ -99,6 +100,11 @@ class App:
     installed: bool = True
     version: int = 1
     status: str = "L"
+    # An app with an interface is "not fully installed" until its installer page calls
+    # BX24.installFinish(): app.info INSTALLED false, no events, no widgets shown
+    # (settings/app-installation/installation-finish.md). API-only apps are finished at once.
+    finished: bool = True
+    with_ui: bool = False
 
 
 @dataclass
@@ -277,6 +283,7 @@ class PortalState:
         self.auth_codes: dict[str, tuple[str, int, float]] = {}
         self.webhooks: dict[str, Webhook] = {}
         self.event_bindings: list[EventBinding] = []
+        self.placements: list[Placement] = []
         # chats
         self.bots: dict[int, Bot] = {}
         self.commands: dict[int, JSON] = {}
@@ -367,7 +374,10 @@ class PortalState:
         scopes: list[str] | None = None,
         language: str = "ru",
         user_id: int = 1,
+        with_ui: bool = False,
     ) -> InstallResult:
+        """``with_ui``: an app with an interface ("Uses API only" unticked): no ONAPPINSTALL POST;
+        the admin's first open shows ``install_url`` in a frame until ``install_finish``."""
         from .auth import install_app
 
         return await install_app(
@@ -378,7 +388,20 @@ class PortalState:
             scopes=scopes,
             language=language,
             user_id=user_id,
+            with_ui=with_ui,
         )
+
+    def install_finish(self, client_id: str) -> bool:
+        """``BX24.installFinish()`` from the app's installer frame; False when it has no effect."""
+        app = self.apps.get(client_id)
+        if app is None or not app.installed or app.finished:
+            return False
+        app.finished = True
+        return True
+
+    def is_admin(self, user_id: int) -> bool:
+        user = self.users.get(user_id)
+        return bool(user and user.get("_ADMIN"))
 
     async def uninstall_app(self, client_id: str, *, clean: bool = True) -> int | None:
         from .auth import uninstall_app
