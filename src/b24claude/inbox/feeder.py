@@ -61,7 +61,7 @@ class InboxFeeder:
         now = self._clock.now()
         requeued = await self._inbox.requeue_processing(stale_before=now)
         if requeued:
-            log.warning("inbox.lease_expired count=%s", requeued)
+            log.warning("inbox.lease_expired", extra={"count": requeued})
         before = now if everything else now - self._reannounce_s
         total = 0
         while True:
@@ -93,7 +93,7 @@ class InboxFeeder:
                 await self.sweep_once(everything=first)
                 first = False
             except B24ClaudeError as exc:
-                log.warning("feeder.sweep_failed error=%s code=%s", type(exc).__name__, exc.code)
+                log.warning("feeder.sweep_failed", extra={"error": type(exc).__name__, "code": exc.code})
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval_s)

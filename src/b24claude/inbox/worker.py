@@ -110,7 +110,7 @@ class InboxWorker:
         try:
             return await self._inbox.claim_row(item_id, now=now, lease_until=now + self._lease_s)
         except B24ClaudeError:
-            log.exception("claim failed", extra={"inbox_id": item_id})
+            log.exception("inbox.worker.claim_failed", extra={"inbox_id": item_id})
             return None  # the feeder announces the row again
 
     async def _run_leased(self, item: InboxItem) -> None:
@@ -126,7 +126,7 @@ class InboxWorker:
         try:
             await self._feeder.announce_next(item.dialog_key)
         except B24ClaudeError:
-            log.warning("announce failed; the feeder will", extra={"dialog_key": item.dialog_key})
+            log.warning("inbox.worker.announce_failed", extra={"dialog_key": item.dialog_key})
 
     async def _keep_lease(self, item_id: int) -> None:
         while True:

@@ -151,7 +151,7 @@ class RedisPortalThrottle:
                 await call  # type: ignore[misc]
             except (RedisError, OSError) as exc:
                 # The in-flight member expires after hold_s: the bucket over-counts until then.
-                log.warning("throttle.redis.update_failed error=%s", type(exc).__name__)
+                log.warning("throttle.redis.update_failed", extra={"error": type(exc).__name__})
 
         task = asyncio.create_task(run())
         self._background.add(task)
