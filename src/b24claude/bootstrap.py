@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -29,6 +30,7 @@ from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redi
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.client_memory.service import ClientMemoryService
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
 from b24claude.dispatch import Dispatcher
@@ -56,6 +58,7 @@ from b24claude.ports.retention import LogArchive
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
 from b24claude.privacy.logtext import LogTextPolicy
+from b24claude.privacy.policy import PrivacyPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
@@ -93,6 +96,7 @@ class Container:
     privacy_admin: PrivacyAdminService
     retention: RetentionService
     rights: PrivacyRights
+    memory: ClientMemoryService
     queue: TaskQueue
     feeder: InboxFeeder
     shared: SharedState
@@ -110,6 +114,11 @@ class Container:
         if self.role in ("all", "ingress"):
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
+        if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
+            # One sweeper, beside the purge: two would pay twice for the same extraction.
+            self._tasks.append(
+                asyncio.create_task(self.memory.run(self.settings.memory_interval_s), name="client-memory")
+            )
         if self.role in ("all", "ingress") and self.settings.purge_interval_s > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -119,6 +128,7 @@ class Container:
 
     async def stop(self) -> None:
         await self.retention.stop()
+        await self.memory.stop()
         await self.puller.stop()
         await self.worker.stop()
         for t in self._tasks:
@@ -274,7 +284,12 @@ def privacy_services(
     """The retention purge and the rights of a person (erase, export, consent, audit) over ``store``."""
     logs = log_archive(settings)
     retention = RetentionService(
-        store=store.retention, portals=store.portals, audit=store.audit, logs=logs, clock=clock
+        store=store.retention,
+        portals=store.portals,
+        audit=store.audit,
+        logs=logs,
+        memory=store.memory,
+        clock=clock,
     )
     rights = PrivacyRights(
         store=store.retention,
@@ -283,10 +298,16 @@ def privacy_services(
         consents=store.consents,
         audit=store.audit,
         logs=logs,
+        memory=store.memory,
         digest=store.digest,
         clock=clock,
     )
     return retention, rights
+
+
+def dialogues_lifetime(settings: Mapping[str, Any] | None) -> float | None:
+    """How long the portal keeps dialogues (its privacy policy): the cap on a client fact's life."""
+    return PrivacyPolicy.from_settings(settings).retention.seconds("dialogues")
 
 
 async def build(
@@ -343,6 +364,17 @@ async def build(
             monotonic=clock.monotonic,
         ),
     )
+    memory = ClientMemoryService(
+        repo=store.memory,
+        subjects=store.subjects,
+        portals=store.portals,
+        llm=models,
+        ledger=store.ledger,
+        clock=clock,
+        model=settings.memory_model,
+        idle_s=settings.memory_idle_s,
+        dialogues_lifetime=dialogues_lifetime,
+    )
     kb = knowledge_parts(settings, store, clock)
     if knowledge is None:
         await sync_shared_base(settings, kb.service)
@@ -391,6 +423,7 @@ async def build(
         pseudonymiser=pseudonymiser,
         consents=store.consents,
         subjects=store.subjects,
+        memory=memory,
     )
     dispatcher = Dispatcher()
     dispatcher.include(portals_router(portal_service))
@@ -469,6 +502,7 @@ async def build(
         privacy_admin=privacy_admin,
         retention=retention,
         rights=rights,
+        memory=memory,
         queue=queue,
         feeder=feeder,
         shared=shared,

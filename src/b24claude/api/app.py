@@ -124,7 +124,9 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
             accepted = await container.inbox_service.accept_classic(form)
         except B24ClaudeError as exc:
             if 400 <= exc.http_status < 500:
-                log_rejected_event(request, status=exc.http_status, code=exc.code, reason=exc.message, form=form)
+                log_rejected_event(
+                    request, status=exc.http_status, code=exc.code, reason=exc.message, form=form
+                )
             raise
         member_id = claimed_member_id(form)  # verified now: the token matched (or this was the install)
         if member_id:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from b24claude.cli.kb import kb_app
+from b24claude.cli.memory import memory_app
 from b24claude.cli.privacy import privacy_app
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(kb_app, name="kb")
+app.add_typer(memory_app, name="memory")
 
 
 def _logging(level: str, settings: Settings | None = None) -> None:

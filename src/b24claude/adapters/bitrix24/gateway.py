@@ -57,7 +57,8 @@ class Bitrix24Gateway:
         batch = await self._client.batch(member_id, cmds)
         for key, error in batch.errors.items():
             log.info(
-                "bitrix24.load_client.partial", extra={"member_id": member_id, "part": key, "code": error.code}
+                "bitrix24.load_client.partial",
+                extra={"member_id": member_id, "part": key, "code": error.code},
             )
         return client_card(refs, batch)
 

@@ -196,6 +196,33 @@ client_consents = Table(
     PrimaryKeyConstraint("member_id", "client_key", name="pk_client_consents"),
 )
 
+# Client memory (migration 0005): durable facts per client, and how far each dialogue has been read.
+client_facts = Table(
+    "client_facts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("client_key", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source_dialog", String(255), nullable=False),
+    Column("source_seq", BigInteger, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_client_facts_client", "member_id", "client_key"),
+    Index("ix_client_facts_dialog", "member_id", "source_dialog"),
+)
+
+memory_marks = Table(
+    "memory_marks",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("read_seq", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "dialog_key", name="pk_memory_marks"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,

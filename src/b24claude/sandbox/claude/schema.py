@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import memory
 from .lexicon import (
     HUMAN_STEMS,
     NEGATIVE_STEMS,
@@ -252,6 +253,8 @@ def _boolean(name: str, facts: Facts) -> bool:
 
 
 def _array(schema: dict[str, Any], facts: Facts, *, name: str, root: Any, depth: int) -> list[Any]:
+    if memory.wants_facts(schema):
+        return memory.extract(facts.user_text)
     items = schema.get("items", {})
     count = max(int(schema.get("minItems", 0)), 1)
     if schema.get("maxItems") is not None:
