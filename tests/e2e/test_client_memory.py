@@ -91,6 +91,8 @@ async def test_a_fact_from_one_dialogue_is_used_in_the_next_and_gone_after_erasu
     assert "<client_memory>" not in other and "Stels" not in other
 
     await settled(stack)
+    exported = await stack.container.rights.export(stack.member_id, phone="89034445566", actor="cli")
+    assert any("Stels Navigator 500" in f["text"] for f in exported["client_memory"])
     erased = await stack.container.rights.erase(stack.member_id, phone="89034445566", actor="cli")
     assert erased.counts["memory"] >= 2
     left = await memory.facts(stack.member_id)
