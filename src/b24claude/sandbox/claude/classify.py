@@ -61,7 +61,14 @@ _TYPE_CUES: dict[str, re.Pattern[str]] = {
         "hello hi_ thanks thank_you are_you_a_bot bye"
     ),
 }
-_WEIGHTS = {"spam": 1.6, "complaint": 1.5, "support": 1.2, "sales": 1.1, "consultation": 0.8, "smalltalk": 0.7}
+_WEIGHTS = {
+    "spam": 1.6,
+    "complaint": 1.5,
+    "support": 1.2,
+    "sales": 1.1,
+    "consultation": 0.8,
+    "smalltalk": 0.7,
+}
 
 _HUMAN = _cues(
     "оператор живой_человек живого_человек живым_человек с_человеком человека_позов позовите "
@@ -141,8 +148,10 @@ def classify_dialogue(user_texts: list[str]) -> Classification:
     positive = len(_POSITIVE.findall(last)) + 0.3 * len(_POSITIVE.findall(everything))
     if "!!!" in last or (len(last) > 12 and sum(c.isupper() for c in user_texts[-1]) > 0.6 * len(last)):
         negative += 0.5 if kind in ("complaint", "support") else 0
-    sentiment = "negative" if negative > positive and negative >= 1 else (
-        "positive" if positive > negative and positive >= 1 else "neutral"
+    sentiment = (
+        "negative"
+        if negative > positive and negative >= 1
+        else ("positive" if positive > negative and positive >= 1 else "neutral")
     )
     if kind == "complaint":
         sentiment = "negative"
