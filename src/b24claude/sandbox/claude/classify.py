@@ -139,7 +139,9 @@ def classify_dialogue(user_texts: list[str]) -> Classification:
     best, second = ranked[0], ranked[1]
     top = scores[best]
     kind = best if top > 0 else "consultation"
-    if top == 0:
+    if top == 0 and "?" in last:
+        confidence = 0.62  # a question with no cue word: most likely a question about the rules
+    elif top == 0:
         confidence = 0.45
     else:
         margin = (top - scores[second]) / top
