@@ -52,6 +52,7 @@ from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
+from b24claude.ports.llm import LLM
 from b24claude.ports.queue import TaskQueue
 from b24claude.ports.ratelimit import RequestThrottle
 from b24claude.ports.retention import LogArchive
@@ -63,6 +64,10 @@ from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
+from b24claude.triage.schemas import TriageSettings
+from b24claude.triage.service import TriageService
+from b24claude.usage.schemas import UsageSettings
+from b24claude.usage.service import UsageService
 
 log = logging.getLogger("b24claude")
 
@@ -101,6 +106,8 @@ class Container:
     feeder: InboxFeeder
     shared: SharedState
     role: Role = "all"
+    triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
+    usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -478,6 +485,7 @@ async def build(
         portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
     retention, rights = privacy_services(settings, store, clock)
+    triage, usage = intelligence_parts(settings, store, models, gateway, shared.cache, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -507,4 +515,44 @@ async def build(
         feeder=feeder,
         shared=shared,
         role=role,
+        triage=triage,
+        usage=usage,
     )
+
+
+def intelligence_parts(
+    settings: Settings, store: SqlStore, llm: LLM, gateway: Bitrix24Gateway, cache: Cache, clock: Clock
+) -> tuple[TriageService, UsageService]:
+    """Classification (triage/) and cost control (usage/), with the service-wide defaults from settings;
+    portals override them in ``Portal.settings["triage"]`` / ``["usage"]``."""
+    triage = TriageService(
+        llm=llm,
+        triage=store.triage,
+        crm=gateway,
+        effects=store.effects,
+        ledger=store.ledger,
+        clock=clock,
+        defaults=TriageSettings(
+            enabled=settings.triage_enabled,
+            model=settings.triage_model,
+            min_confidence=settings.triage_min_confidence,
+            recheck_every=max(1, settings.triage_recheck_every),
+            timeline_comment=settings.triage_timeline_comment,
+            crm_field=settings.triage_crm_field,
+        ),
+    )
+    usage = UsageService(
+        views=store.ledger_views,
+        cache=cache,
+        clock=clock,
+        chat=gateway,
+        defaults=UsageSettings(
+            cheap_model=settings.cheap_model,
+            strong_model=settings.answer_model,
+            routing=settings.model_routing,
+            monthly_budget_usd=settings.monthly_budget_usd,
+            warn_share=settings.budget_warn_share,
+            over_budget=settings.budget_action,
+        ),
+    )
+    return triage, usage

@@ -28,6 +28,8 @@ from b24claude.adapters.sql.privacy import (
 )
 from b24claude.adapters.sql.retention import SqlRetentionStore
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
+from b24claude.adapters.sql.triage import SqlTriageRepository
+from b24claude.adapters.sql.usage import SqlLedgerViews
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import BotApi, PortalAuth
 from b24claude.ports.store import (
@@ -780,6 +782,8 @@ class SqlStore:
         self.retention = SqlRetentionStore(self.db)
         self.knowledge = SqlKnowledgeRepository(self.db)
         self.memory = SqlMemoryRepository(self.db)
+        self.triage = SqlTriageRepository(self.db)  # issue 9: the dialogue's classification
+        self.ledger_views = SqlLedgerViews(self.db)  # issue 9: spend per portal/dialogue/feature/model
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod
