@@ -1,0 +1,1 @@
+"""Usage: the token and cost ledger per portal, dialogue, feature and model."""
