@@ -119,7 +119,7 @@ async def test_pipeline_stages_run_in_order_and_flows_skip_or_stop() -> None:
     def step(name: str, flow: Flow | None = None) -> Any:
         async def run(turn: MessageContext) -> Flow | None:
             ran.append(name)
-            return flow if turn.msg.text == "rule" or flow is Flow.STOP and turn.msg.text == "stop" else None
+            return flow if turn.msg.text == "rule" or (flow is Flow.STOP and turn.msg.text == "stop") else None
 
         return run
 
