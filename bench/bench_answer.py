@@ -43,8 +43,8 @@ async def main(
     async def timing(nxt: Any, update: Any, ctx: Context) -> None:
         t0 = time.perf_counter()
         await nxt(update, ctx)
-        if isinstance(update, IncomingMessage) and "llm_latency_s" in ctx.extras:
-            middleware_ms.append((time.perf_counter() - t0 - float(ctx.extras["llm_latency_s"])) * 1000)
+        if isinstance(update, IncomingMessage) and ctx.timings.llm_calls:
+            middleware_ms.append((time.perf_counter() - t0 - ctx.timings.llm_s) * 1000)
 
     try:
         assert stack.container is not None

@@ -30,10 +30,14 @@ from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redi
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.client_memory import handlers as client_memory_handlers
 from b24claude.client_memory.service import ClientMemoryService
-from b24claude.conversations.handlers import conversations_router, portals_router
-from b24claude.conversations.service import AnswerConfig, AnswerService
-from b24claude.dispatch import Dispatcher
+from b24claude.conversations import handlers as conversations_handlers
+from b24claude.conversations.schemas import AnswerConfig
+from b24claude.conversations.service import AnswerService
+from b24claude.crm_assist import handlers as crm_assist_handlers
+from b24claude.crm_assist.service import ClientCards, CrmAssistConfig
+from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
@@ -43,19 +47,23 @@ from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.breaker import CircuitBreaker
 from b24claude.kit.clock import Clock, SystemClock
 from b24claude.kit.signed import SignedTokens
+from b24claude.knowledge import handlers as knowledge_handlers
 from b24claude.knowledge.lemmas import Lemmatiser
 from b24claude.knowledge.search import HybridSearch
 from b24claude.knowledge.service import KnowledgeService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
+from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
 from b24claude.ports.llm import LLM
+from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.queue import TaskQueue
 from b24claude.ports.ratelimit import RequestThrottle
 from b24claude.ports.retention import LogArchive
+from b24claude.privacy import handlers as privacy_handlers
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
 from b24claude.privacy.logtext import LogTextPolicy
@@ -63,9 +71,12 @@ from b24claude.privacy.policy import PrivacyPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
+from b24claude.routing import handlers as routing_handlers
+from b24claude.routing.service import HandoffService
 from b24claude.settings import Settings
 from b24claude.triage.schemas import TriageSettings
 from b24claude.triage.service import TriageService
+from b24claude.usage.metered import MeteredLLM
 from b24claude.usage.schemas import UsageSettings
 from b24claude.usage.service import UsageService
 
@@ -92,6 +103,7 @@ class Container:
     portal_service: PortalService
     inbox_service: InboxService
     answers: AnswerService
+    pipeline: Pipeline
     pseudonymiser: Pseudonymiser
     log_text: LogTextPolicy
     dispatcher: Dispatcher
@@ -206,6 +218,31 @@ def priority_policy(settings: Settings) -> PriorityPolicy:
         urgent_words=settings.urgent_words,
         aging_s=settings.priority_aging_s,
     )
+
+
+def build_pipeline(
+    *,
+    answers: AnswerService,
+    cards: ClientCards,
+    knowledge: KnowledgeSource,
+    handoffs: HandoffService,
+    memory: ClientMemoryService,
+    subjects: SubjectRepository,
+) -> Pipeline:
+    """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
+
+    To add a step, a domain writes ``register_steps(pipeline, ...)`` in its ``handlers.py`` calling
+    ``pipeline.register(stage, step, name="<domain>.<step>")`` and is called here. The ``classify``
+    slot is empty: with no classifier the message goes on unclassified and routing uses its rules.
+    """
+    pipeline = Pipeline()
+    privacy_handlers.register_steps(pipeline)  # pseudonymise
+    conversations_handlers.register_steps(pipeline, answers)  # user turn, history, generate, send
+    crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
+    knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
+    client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
+    routing_handlers.register_steps(pipeline, handoffs)  # answer: the failover
+    return pipeline
 
 
 def handler_url(settings: Settings) -> str:
@@ -375,8 +412,7 @@ async def build(
         repo=store.memory,
         subjects=store.subjects,
         portals=store.portals,
-        llm=models,
-        ledger=store.ledger,
+        llm=MeteredLLM(models, store.ledger),  # the ledger meters it (feature "memory")
         clock=clock,
         model=settings.memory_model,
         idle_s=settings.memory_idle_s,
@@ -409,14 +445,9 @@ async def build(
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)
     log_text = LogTextPolicy(portals=store.portals, detector=detector, default=settings.log_message_text)
     answers = AnswerService(
-        llm=models,
-        crm=gateway,
+        llm=MeteredLLM(models, store.ledger),
         chat=gateway,
         dialogues=store.dialogues,
-        effects=store.effects,
-        ledger=store.ledger,
-        knowledge=knowledge,
-        cache=shared.cache,
         clock=clock,
         config=AnswerConfig(
             persona=settings.persona,
@@ -425,16 +456,31 @@ async def build(
             history_turns=settings.history_turns,
             max_tokens=settings.answer_max_tokens,
             model=settings.answer_model,
-            capture_contacts=settings.capture_contacts,
         ),
-        pseudonymiser=pseudonymiser,
-        consents=store.consents,
+    )
+    cards = ClientCards(
+        crm=gateway,
+        cache=shared.cache,
         subjects=store.subjects,
+        config=CrmAssistConfig(capture_contacts=settings.capture_contacts),
+    )
+    handoffs = HandoffService(chat=gateway)
+    pipeline = build_pipeline(
+        answers=answers,
+        cards=cards,
+        knowledge=knowledge,
+        handoffs=handoffs,
         memory=memory,
+        subjects=store.subjects,
     )
     dispatcher = Dispatcher()
+    dispatcher.outer.append(effects_middleware(store.effects))
+    dispatcher.outer.append(privacy_handlers.mask_middleware(pseudonymiser, store.consents))
     dispatcher.include(portals_router(portal_service))
-    dispatcher.include(conversations_router(answers))
+    dispatcher.include(conversations_handlers.conversations_router(pipeline, answers))
+    # Listeners of ReplySent run in this order: the handoff owed, then the CRM write.
+    dispatcher.include(routing_handlers.routing_router(handoffs))
+    dispatcher.include(crm_assist_handlers.crm_assist_router(cards))
     queue = build_queue(settings, role=role)
     policy = priority_policy(settings)
     feeder = InboxFeeder(
@@ -501,6 +547,7 @@ async def build(
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,
+        pipeline=pipeline,
         pseudonymiser=pseudonymiser,
         log_text=log_text,
         dispatcher=dispatcher,

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from b24claude.cli.stack import SandboxStack
-from b24claude.conversations.failover import PREPARED
+from b24claude.routing.schemas import PREPARED
 from b24claude.sandbox.claude import ClaudeState
 from tests.e2e.conftest import bot_replies
 

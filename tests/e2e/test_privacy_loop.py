@@ -119,7 +119,7 @@ async def test_pii_never_reaches_claude_logs_or_caches_but_bitrix24_gets_it_back
     assert caplog.records and leaks(records) == []
 
     # 5. Caches: the card cache holds the masked card only.
-    cache = stack.container.answers._cache  # the in-process cache the service was built with
+    cache = stack.container.shared.cache  # the in-process cache the card service was built with
     snapshot = everything(cache.snapshot())  # type: ignore[attr-defined]
     assert "ИМЯ_" in snapshot and leaks(snapshot) == []
 

@@ -21,7 +21,7 @@ from b24claude.kit.clock import Clock
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.memory import FACT_KINDS, ClientFact, FactKind, MemoryRepository
 from b24claude.ports.privacy import SubjectRepository
-from b24claude.ports.store import LedgerEntry, LedgerRepository, PortalRepository
+from b24claude.ports.store import PortalRepository
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ class ClientMemoryService:
         subjects: SubjectRepository,
         portals: PortalRepository,
         llm: LLM,
-        ledger: LedgerRepository,
         clock: Clock,
         model: str | None,
         idle_s: float,
@@ -86,7 +85,6 @@ class ClientMemoryService:
         self._subjects = subjects
         self._portals = portals
         self._llm = llm
-        self._ledger = ledger
         self._clock = clock
         self._model = model
         self._idle_s = idle_s
@@ -143,22 +141,8 @@ class ClientMemoryService:
                 model=self._model,
                 feature="memory",
                 json_schema=FACTS_SCHEMA,
-            )
-        )
-        u = result.usage
-        await self._ledger.add(
-            LedgerEntry(
                 member_id=member_id,
-                feature="memory",
-                model=result.model,
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cache_creation_input_tokens=u.cache_creation_input_tokens,
-                cache_read_input_tokens=u.cache_read_input_tokens,
-                cost_usd=result.cost_usd,
-                latency_s=result.latency_s,
                 dialog_key=dialog_key,
-                request_id=result.request_id,
             )
         )
         now = self._clock.now()

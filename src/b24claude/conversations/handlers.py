@@ -1,36 +1,50 @@
-"""Routers of the conversations and portals domains."""
+"""The conversations domain on the dispatcher: the handler that runs a customer message through the
+answer pipeline, and this domain's steps on it (the customer's turn, history, the answer, the send)."""
 
 from __future__ import annotations
 
 from b24claude.conversations.service import AnswerService
-from b24claude.dispatch import Context, Router
-from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted, IncomingMessage
-from b24claude.portals.service import PortalService
+from b24claude.dispatch import Context, MessageContext, Pipeline, ReplySent, Router
+from b24claude.events.models import IncomingMessage
+from b24claude.kit.text import language_of
 
 
-def conversations_router(answers: AnswerService) -> Router:
+def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
+    """Our own messages, other bots, system messages, empty texts and operators in Open Lines are not
+    answered."""
+    if msg.is_system or msg.author_is_bot or not msg.text.strip():
+        return False
+    if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
+        return False
+    return not (msg.is_open_line and not msg.author_is_connector)
+
+
+def register_steps(pipeline: Pipeline, answers: AnswerService) -> None:
+    pipeline.register("pseudonymise", answers.record_user_turn, name="conversations.user_turn")
+    pipeline.register("context", answers.load_history, name="conversations.history")
+    pipeline.register("answer", answers.generate, name="conversations.generate")
+    pipeline.register("send", answers.send, name="conversations.send")
+
+
+def conversations_router(pipeline: Pipeline, answers: AnswerService) -> Router:
     router = Router("conversations")
+    default_language = answers.config.default_language
 
-    @router.on(IncomingMessage)(lambda m, c: AnswerService.should_answer(m, c))
+    @router.on(IncomingMessage)(should_answer)
     async def on_message(msg: IncomingMessage, ctx: Context) -> None:
-        await answers.answer(msg, ctx)
-
-    return router
-
-
-def portals_router(portals: PortalService) -> Router:
-    router = Router("portals")
-
-    @router.on(AppInstalled)()
-    async def on_install(update: AppInstalled, ctx: Context) -> None:
-        await portals.ensure_bot(update)
-
-    @router.on(AppUninstalled)()
-    async def on_uninstall(update: AppUninstalled, ctx: Context) -> None:
-        await portals.uninstall(update)
-
-    @router.on(BotDeleted)()
-    async def on_bot_deleted(update: BotDeleted, ctx: Context) -> None:
-        await portals.bot_deleted(update)
+        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, default_language))
+        effect = await ctx.row_effects().get("reply")
+        if effect is not None and effect.status == "done":
+            # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
+            turn.mask = await ctx.mask()
+            turn.masked = turn.mask.mask(turn.text)
+            ctx.emit(ReplySent(turn, replayed=True))
+            return
+        if effect is not None:  # intent recorded, result unknown: send the recorded text (or find it sent)
+            turn.resumed = True
+            turn.reply = str(effect.payload.get("text", ""))
+            turn.citations = tuple(str(c) for c in effect.payload.get("citations") or ())
+            turn.reply_kind = "resumed"
+        await pipeline.run(turn)
 
     return router

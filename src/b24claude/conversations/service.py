@@ -1,14 +1,13 @@
-"""The answer to a customer's message: context, Claude, reply, history — once per message.
+"""The answer to a customer's message: history, Claude, reply — once per message.
 
 Effects are recorded against the inbox row that caused them (DESIGN.md §7): the reply is an
 intent (with the generated text) before it is sent and done after, so a replay after a crash
 neither asks Claude again nor answers twice; an intent without a result is checked against the
 chat's latest messages before it is sent again.
 
-Privacy (DESIGN.md §2 step 3): the customer's text, the CRM card and the author's name are
-pseudonymised per dialogue before anything is stored, cached or sent to Claude; history turns,
-effect payloads and the card cache hold placeholders only. Real values are restored for Bitrix24
-alone: the reply the customer reads and the contact details written to the CRM card.
+Privacy (DESIGN.md §2 step 3): everything here works on the pseudonymised text (``turn.masked``,
+the masked card); history turns and effect payloads hold placeholders only. Real values are restored
+for Bitrix24 alone: the reply the customer reads.
 """
 
 from __future__ import annotations
@@ -17,39 +16,18 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
-from b24claude.dispatch import Context
-from b24claude.errors import Bitrix24Error, LLMError, StorageError
-from b24claude.events.models import IncomingMessage
+from b24claude.conversations.schemas import AnswerConfig
+from b24claude.dispatch import Flow, MessageContext, ReplySent
+from b24claude.errors import LLMError
 from b24claude.kit.clock import Clock
-from b24claude.ports.bitrix import BotIdentity, ChatGateway, ClientCard, CrmGateway, CrmRefs
-from b24claude.ports.cache import Cache
-from b24claude.ports.knowledge import KnowledgeSource, Passage
+from b24claude.ports.bitrix import BotIdentity, ChatGateway
+from b24claude.ports.knowledge import Passage
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
-from b24claude.ports.memory import ClientFact, ClientRecall
-from b24claude.ports.privacy import ConsentRepository, DialogueSubject, SubjectRepository
-from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
-from b24claude.privacy.normalise import normalise
-from b24claude.privacy.policy import PrivacyPolicy, client_key
-from b24claude.privacy.pseudonymise import DialogueMask, Pseudonymiser, placeholders_in, type_of
+from b24claude.ports.store import DialogueRepository, Turn
 
 log = logging.getLogger("b24claude.conversations")
-
-CARD_TTL_S = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class AnswerConfig:
-    persona: str
-    company: str
-    default_language: str = "ru"
-    history_turns: int = 10
-    max_tokens: int = 1024
-    model: str | None = None
-    capture_contacts: bool = True  # write phones/e-mails the customer gives into the bound CRM card
 
 
 class AnswerService:
@@ -57,88 +35,109 @@ class AnswerService:
         self,
         *,
         llm: LLM,
-        crm: CrmGateway,
         chat: ChatGateway,
         dialogues: DialogueRepository,
-        effects: EffectRepository,
-        ledger: LedgerRepository,
-        knowledge: KnowledgeSource,
-        cache: Cache,
         clock: Clock,
         config: AnswerConfig,
-        pseudonymiser: Pseudonymiser,
-        consents: ConsentRepository,
-        subjects: SubjectRepository,
-        memory: ClientRecall | None = None,
     ) -> None:
-        self._llm = llm
-        self._memory = memory
-        self._crm = crm
+        self._llm = llm  # metered: the ledger is written by the wrapper (usage.metered)
         self._chat = chat
         self._dialogues = dialogues
-        self._effects = effects
-        self._ledger = ledger
-        self._knowledge = knowledge
-        self._cache = cache
         self._clock = clock
         self._cfg = config
-        self._pseudo = pseudonymiser
-        self._consents = consents
-        self._subjects = subjects
-        self._failover = Failover(chat=chat, effects=effects)
 
-    @staticmethod
-    def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
-        """Our own messages, other bots, system messages, empty texts and operators in Open Lines are not
-        answered."""
-        if msg.is_system or msg.author_is_bot or not msg.text.strip():
-            return False
-        if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
-            return False
-        return not (msg.is_open_line and not msg.author_is_connector)
+    @property
+    def config(self) -> AnswerConfig:
+        return self._cfg
 
-    async def answer(self, msg: IncomingMessage, ctx: Context) -> None:
-        bot = BotIdentity(msg.bot_id or (ctx.portal.bot_id or 0), ctx.portal.bot_code, msg.bot_api)
-        effect = await self._effects.get(ctx.inbox_id, "reply")
-        if effect is not None and effect.status == "done":
-            # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
-            mask = await self.open_mask(msg, ctx)
-            await self._resume_failover(msg, ctx, _language(msg.text, self._cfg.default_language))
-            await self._capture_contacts(msg, ctx, mask, mask.mask(msg.text), None)
-            return
-        mask = await self.open_mask(msg, ctx)
-        masked = mask.mask(msg.text)
-        await mask.save()  # placeholders are durable before any masked text is stored or sent
+    # --- stage "pseudonymise" (after privacy): the customer's turn is history --------------------
+
+    async def record_user_turn(self, turn: MessageContext) -> Flow | None:
+        msg = turn.msg
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("user", masked, msg.message_id, self._clock.now())
+            msg.member_id, msg.dialog_key, Turn("user", turn.masked, msg.message_id, self._clock.now())
         )
-        language = _language(msg.text, self._cfg.default_language)
-        card: ClientCard | None = None
-        if effect is not None:  # intent recorded, result unknown: did the send happen before the crash?
-            masked_reply = str(effect.payload.get("text", ""))
-            citations = tuple(str(c) for c in effect.payload.get("citations") or ())
-            if await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language)):
-                await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply, citations=citations)
-                await self._resume_failover(msg, ctx, language)
-                await self._capture_contacts(msg, ctx, mask, masked, None)
-                return
-        else:
-            try:
-                masked_reply, card, citations = await self._generate(msg, ctx, mask, masked, language)
-            except LLMError as exc:
-                # Claude is down, over budget or refused: a prepared reply now, then a human (failover.py).
-                await self._failover.begin(ctx.inbox_id, exc)
-                masked_reply, card, citations = prepared_reply(language, open_line=msg.is_open_line), None, ()
-            await mask.save()
-            await self._effects.record_intent(
-                ctx.inbox_id,
-                "reply",
-                {"text": masked_reply, "dialog_id": msg.dialog_id, "citations": list(citations)},
+        return None
+
+    # --- stage "context": the last turns ---------------------------------------------------------
+
+    async def load_history(self, turn: MessageContext) -> Flow | None:
+        turn.history = await self._dialogues.last_turns(
+            turn.member_id, turn.dialog_key, limit=self._cfg.history_turns
+        )
+        return None
+
+    # --- stage "answer": Claude ------------------------------------------------------------------
+
+    async def generate(self, turn: MessageContext) -> Flow | None:
+        """Claude's reply, with placeholders in it (as the model saw the dialogue), and the sources of the
+        passages it cites (their ``[id]`` markers are taken out of the text). A failure of Claude is left
+        in ``turn.llm_error`` for the failover step (routing)."""
+        if turn.reply is not None:
+            return None
+        msg, mask = turn.msg, turn.require_mask()
+        turns = [ChatTurn(t.role, t.text) for t in turn.history]
+        if not turns or turns[-1].role != "user" or turns[-1].text != turn.masked:
+            turns.append(ChatTurn("user", turn.masked))
+        blocks = build_system_blocks(
+            persona=self._cfg.persona,
+            company=self._cfg.company,
+            card=turn.card,
+            passages=turn.passages,
+            language=turn.language,
+            author_name=mask.mask_name(msg.author_name),
+            memory=turn.memory,
+        )
+        await mask.save()
+        try:
+            result = await self._llm.complete(
+                LLMRequest(
+                    system=join_blocks(blocks),
+                    system_blocks=blocks,
+                    messages=turns,
+                    max_tokens=self._cfg.max_tokens,
+                    model=self._cfg.model,
+                    feature="answer",
+                    metadata_user_id=_opaque(msg.member_id, msg.author_id),
+                    member_id=msg.member_id,
+                    dialog_key=msg.dialog_key,
+                    inbox_id=turn.ctx.inbox_id,
+                )
             )
-        text = mask.unmask(masked_reply, language=language)
+        except LLMError as exc:
+            turn.llm_error = exc
+            return None
+        turn.ctx.timings.llm_s += result.latency_s  # for timing middlewares (benchmarks, metrics)
+        turn.ctx.timings.llm_calls += 1
+        text, citations = take_citations(result.text, turn.passages)
+        turn.reply, turn.citations = (text or _fallback(turn.language)), citations
+        return None
+
+    # --- stage "send" ----------------------------------------------------------------------------
+
+    async def send(self, turn: MessageContext) -> Flow | None:
+        msg, mask, effects = turn.msg, turn.require_mask(), turn.ctx.row_effects()
+        bot = BotIdentity(msg.bot_id or (turn.ctx.portal.bot_id or 0), turn.ctx.portal.bot_code, msg.bot_api)
+        if turn.reply is None:
+            if turn.llm_error is not None:
+                raise turn.llm_error  # no failover step took it: the row is retried
+            return None
+        if turn.resumed:
+            # Intent recorded, result unknown: did the send happen before the crash?
+            restored = mask.unmask(turn.reply, language=turn.language)
+            if await self._already_sent(msg.member_id, bot, msg.dialog_id, restored):
+                await self._finish(turn, message_id=None)
+                turn.ctx.emit(ReplySent(turn))
+                return None
+        else:
+            await mask.save()
+            await effects.intent(
+                "reply", {"text": turn.reply, "dialog_id": msg.dialog_id, "citations": list(turn.citations)}
+            )
+        text = mask.unmask(turn.reply, language=turn.language)
         message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
-        await self._finish(msg, ctx, message_id=message_id, masked_reply=masked_reply, citations=citations)
-        await self._resume_failover(msg, ctx, language)
+        await self._finish(turn, message_id=message_id)
+        turn.ctx.emit(ReplySent(turn))
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
         # the portal's admin turned text logging on.
         log.info(
@@ -146,226 +145,27 @@ class AnswerService:
             extra={
                 "member_id": msg.member_id,
                 "dialog_key": msg.dialog_key,
-                "inbox_id": ctx.inbox_id,
-                "text": masked,
-                "reply": masked_reply,
+                "inbox_id": turn.ctx.inbox_id,
+                "text": turn.masked,
+                "reply": turn.reply,
+                "kind": turn.reply_kind,
             },
         )
-        await self._capture_contacts(msg, ctx, mask, masked, card)
+        return None
 
-    async def _resume_failover(self, msg: IncomingMessage, ctx: Context, language: str) -> None:
-        reason = await self._failover.pending(ctx.inbox_id)
-        if reason is not None:
-            await self._failover.finish(
-                msg,
-                ctx.inbox_id,
-                reason=reason,
-                language=language,
-                alert_user_ids=alert_user_ids(ctx.portal.settings),
-            )
-
-    async def open_mask(self, msg: IncomingMessage, ctx: Context) -> DialogueMask:
-        """The dialogue's pseudonyms, masking what the portal's policy (and the client's consent) says."""
-        policy = PrivacyPolicy.from_settings(ctx.portal.settings)
-        consent = (
-            await self._consents.get(msg.member_id, client_key(msg.author_id))
-            if policy.respect_consent
-            else None
-        )
-        return await self._pseudo.open(msg.member_id, msg.dialog_key, policy.types_for(consent))
-
-    async def _finish(
-        self,
-        msg: IncomingMessage,
-        ctx: Context,
-        *,
-        message_id: int | None,
-        masked_reply: str,
-        citations: tuple[str, ...] = (),
-    ) -> None:
-        await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
+    async def _finish(self, turn: MessageContext, *, message_id: int | None) -> None:
+        assert turn.reply is not None
+        turn.message_id = message_id
+        await turn.ctx.row_effects().done("reply", {"message_id": message_id})
         await self._dialogues.append(
-            msg.member_id,
-            msg.dialog_key,
-            Turn("assistant", masked_reply, message_id, self._clock.now(), citations=citations),
+            turn.member_id,
+            turn.dialog_key,
+            Turn("assistant", turn.reply, message_id, self._clock.now(), citations=turn.citations),
         )
 
-    async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> bool:
-        recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=20)
+    async def _already_sent(self, member_id: str, bot: BotIdentity, dialog_id: str, text: str) -> bool:
+        recent = await self._chat.recent_messages(member_id, bot, dialog_id=dialog_id, limit=20)
         return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
-
-    async def _generate(
-        self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, language: str
-    ) -> tuple[str, ClientCard | None, tuple[str, ...]]:
-        """Claude's reply, with placeholders in it (as the model saw the dialogue), the masked card, and the
-        sources of the passages the reply cites (their ``[id]`` markers are taken out of the text)."""
-        card = await self.client_card(msg, mask)
-        history = await self._dialogues.last_turns(
-            msg.member_id, msg.dialog_key, limit=self._cfg.history_turns
-        )
-        turns = [ChatTurn(t.role, t.text) for t in history]
-        if not turns or turns[-1].role != "user" or turns[-1].text != masked:
-            turns.append(ChatTurn("user", masked))
-        passages = await self._knowledge.search(msg.member_id, masked, limit=3)
-        remembered = await self._recall(msg)
-        blocks = build_system_blocks(
-            persona=self._cfg.persona,
-            company=self._cfg.company,
-            card=card,
-            passages=passages,
-            language=language,
-            author_name=mask.mask_name(msg.author_name),
-            memory=remembered,
-        )
-        await mask.save()
-        result = await self._llm.complete(
-            LLMRequest(
-                system=join_blocks(blocks),
-                system_blocks=blocks,
-                messages=turns,
-                max_tokens=self._cfg.max_tokens,
-                model=self._cfg.model,
-                feature="answer",
-                metadata_user_id=_opaque(msg.member_id, msg.author_id),
-            )
-        )
-        ctx.extras["llm_latency_s"] = result.latency_s  # for timing middlewares (benchmarks, metrics)
-        u = result.usage
-        await self._ledger.add(
-            LedgerEntry(
-                member_id=msg.member_id,
-                feature="answer",
-                model=result.model,
-                input_tokens=u.input_tokens,
-                output_tokens=u.output_tokens,
-                cache_creation_input_tokens=u.cache_creation_input_tokens,
-                cache_read_input_tokens=u.cache_read_input_tokens,
-                cost_usd=result.cost_usd,
-                latency_s=result.latency_s,
-                dialog_key=msg.dialog_key,
-                request_id=result.request_id,
-                inbox_id=ctx.inbox_id,
-            )
-        )
-        text, citations = take_citations(result.text, passages)
-        return (text or _fallback(language)), card, citations
-
-    async def _recall(self, msg: IncomingMessage) -> list[ClientFact]:
-        """The client's memory from earlier dialogues (its CRM contact as bound by the card, or the chat
-        user); a store failure leaves it out rather than the answer."""
-        if self._memory is None:
-            return []
-        subject = await self._subjects.get(msg.member_id, msg.dialog_key)
-        try:
-            return await self._memory.recall(
-                msg.member_id, author_id=msg.author_id, contact_id=subject.contact_id if subject else None
-            )
-        except StorageError as exc:
-            log.warning(
-                "conversation.memory_read_failed", extra={"member_id": msg.member_id, "code": exc.code}
-            )
-            return []
-
-    async def _capture_contacts(
-        self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, card: ClientCard | None
-    ) -> None:
-        """Phones and e-mails the customer wrote go into the bound CRM card (real values, once)."""
-        if not self._cfg.capture_contacts:
-            return
-        wanted = [(type_of(ph), mask.value_of(ph)) for ph in placeholders_in(masked)]
-        if not any(t in ("phone", "email") for t, _ in wanted):
-            wanted += [(s.type, s.value) for s in self._pseudo.detector.detect(msg.text, ("phone", "email"))]
-        if not any(t in ("phone", "email") for t, _ in wanted):
-            return
-        done = await self._effects.get(ctx.inbox_id, "crm_contacts")
-        if done is not None and done.status == "done":
-            return
-        if done is not None:  # an update may have happened before a crash: compare with the CRM as it is now
-            await self._cache.delete(self._card_key(msg, mask))
-            card = None
-        card = card or await self.client_card(msg, mask)
-        if card is None or not (card.refs.contact_id or card.refs.lead_id):
-            return
-        known = {("phone", normalise("phone", mask.value_of(p) or p)) for p in card.phones}
-        known |= {("email", normalise("email", mask.value_of(e) or e)) for e in card.emails}
-        phones: list[str] = []
-        emails: list[str] = []
-        for pii_type, value in wanted:
-            if value is None or pii_type not in ("phone", "email"):
-                continue
-            key = (pii_type, normalise(pii_type, value))
-            if key in known:
-                continue
-            known.add(key)
-            (phones if pii_type == "phone" else emails).append(value)
-        if not phones and not emails:
-            if done is not None:  # the update before the crash had gone through
-                await self._effects.record_done(ctx.inbox_id, "crm_contacts", {"entity": "", "already": True})
-            return
-        await self._effects.record_intent(
-            ctx.inbox_id, "crm_contacts", {"phones": len(phones), "emails": len(emails)}
-        )
-        entity = await self._crm.add_contact_details(msg.member_id, card.refs, phones=phones, emails=emails)
-        await self._effects.record_done(ctx.inbox_id, "crm_contacts", {"entity": entity})
-        await self._cache.delete(self._card_key(msg, mask))
-
-    def _card_key(self, msg: IncomingMessage, mask: DialogueMask) -> str:
-        types = ",".join(sorted(mask.types))
-        return f"card:{msg.member_id}:{msg.dialog_key}:{hashlib.sha1(types.encode()).hexdigest()[:8]}"
-
-    async def client_card(self, msg: IncomingMessage, mask: DialogueMask) -> ClientCard | None:
-        """The CRM card behind the chat, masked, loaded once per dialogue and reused (cache) afterwards.
-
-        Only the masked card is cached; the placeholders it uses are saved with the dialogue's vault.
-        """
-        key = self._card_key(msg, mask)
-        cached = await self._cache.get(key)
-        if isinstance(cached, ClientCard):
-            return cached
-        try:
-            card, refs = await self._read_card(msg)
-        except Bitrix24Error as exc:
-            # The customer still gets an answer, without what the CRM would have added (DESIGN §2);
-            # nothing is cached, so the next message tries the CRM again.
-            log.warning(
-                "conversation.context_read_failed",
-                extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "code": exc.code},
-            )
-            return None
-        bound = card.refs if card is not None else refs
-        await self._subjects.bind(
-            DialogueSubject(
-                member_id=msg.member_id,
-                dialog_key=msg.dialog_key,
-                author_id=msg.author_id,
-                contact_id=bound.contact_id,
-                lead_id=bound.lead_id,
-                company_id=bound.company_id,
-            )
-        )
-        if card is None:
-            return None
-        masked = mask.mask_card(card)
-        await mask.save()
-        await self._cache.set(key, masked, ttl_s=CARD_TTL_S)
-        return masked
-
-    async def _read_card(self, msg: IncomingMessage) -> tuple[ClientCard | None, CrmRefs]:
-        refs = msg.crm_refs
-        if refs.is_empty() and msg.is_open_line and msg.chat_id:
-            refs = await self._crm.openlines_refs(msg.member_id, msg.chat_id)
-        if refs.is_empty():
-            refs = await self._find_by_text(msg)
-        card = None if refs.is_empty() else await self._crm.load_client(msg.member_id, refs)
-        return card, refs
-
-    async def _find_by_text(self, msg: IncomingMessage) -> CrmRefs:
-        """A phone or e-mail in the customer's own words, looked up in the CRM (real values: Bitrix24)."""
-        for span in self._pseudo.detector.detect(msg.text, ("phone", "email")):
-            if span.type == "phone":
-                return await self._crm.find_by_comm(msg.member_id, phone=span.value)
-            return await self._crm.find_by_comm(msg.member_id, email=span.value)
-        return CrmRefs()
 
 
 _CITATION = re.compile(r"\s*\[(k\d+)\]")
@@ -387,15 +187,6 @@ def take_citations(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[
 
     text = _CITATION.sub(drop, reply).strip()
     return re.sub(r"[ \t]{2,}", " ", text), tuple(cited)
-
-
-def _language(text: str, default: str) -> str:
-    """The customer's language from their own words: Cyrillic → ru, Latin only → en."""
-    if re.search("[а-яёА-ЯЁ]", text):
-        return "ru"
-    if re.search("[a-zA-Z]{2,}", text):
-        return "en"
-    return default
 
 
 def _opaque(member_id: str, user_id: int) -> str:

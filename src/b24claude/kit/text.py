@@ -28,3 +28,12 @@ def stem(word: str, size: int = 5) -> str:
 
 def stems(text: str) -> set[str]:
     return {stem(w) for w in words(text) if w not in STOP_WORDS and len(w) > 2}
+
+
+def language_of(text: str, default: str) -> str:
+    """The customer's language from their own words: Cyrillic → ru, Latin only → en."""
+    if re.search("[а-яёА-ЯЁ]", text):
+        return "ru"
+    if re.search("[a-zA-Z]{2,}", text):
+        return "en"
+    return default

@@ -33,6 +33,10 @@ class LLMRequest:
     json_schema: Mapping[str, Any] | None = None  # structured output when set
     cache_system: bool = True  # put a prompt-cache breakpoint after the system prompt
     metadata_user_id: str | None = None  # opaque hash, never a name or e-mail
+    # Who the call is for, for the ledger (usage.metered.MeteredLLM); adapters ignore them.
+    member_id: str = ""
+    dialog_key: str = ""
+    inbox_id: int | None = None
     # When set, the system prompt is sent as these blocks (``system`` is then their joined text, for
     # logs and tests): stable parts first, each with its own cache breakpoint where it says so.
     system_blocks: Sequence[SystemBlock] = ()

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from b24claude.ports.bitrix import ClientCard
+
 PiiType = Literal[
     "phone", "email", "card", "inn", "snils", "passport", "ogrn", "birthdate", "address", "name"
 ]
@@ -100,4 +102,38 @@ class AuditRepository(Protocol):
 
     async def list(self, member_id: str, *, limit: int = 100) -> list[AuditRecord]:
         """Newest first."""
+        ...
+
+
+class Mask(Protocol):
+    """One dialogue's pseudonyms, as the other domains use them (privacy.pseudonymise.DialogueMask).
+
+    Masked text (placeholders such as "[ТЕЛЕФОН_1]") is what is stored, cached and sent to Claude; real
+    values come back only for Bitrix24 (the reply, a CRM field).
+    """
+
+    @property
+    def types(self) -> frozenset[PiiType]: ...
+
+    def mask(self, text: str) -> str: ...
+
+    def mask_name(self, name: str) -> str: ...
+
+    def mask_card(self, card: ClientCard) -> ClientCard: ...
+
+    def unmask(self, text: str, *, language: str = "ru") -> str: ...
+
+    def value_of(self, placeholder: str) -> str | None: ...
+
+    def contacts(self, masked: str, raw: str) -> list[tuple[PiiType, str]]:
+        """The phones and e-mails (real values) the customer wrote: from the placeholders of ``masked``,
+        else detected in ``raw`` (when those types are not masked)."""
+        ...
+
+    def contact_key(self, pii_type: PiiType, value: str) -> str:
+        """What makes two written phones (e-mails) the same one."""
+        ...
+
+    async def save(self) -> None:
+        """Store new placeholders (before any masked text that uses them is stored or sent)."""
         ...

@@ -135,6 +135,21 @@ class DialogueMask:
     def value_of(self, placeholder: str) -> str | None:
         return self._values.get(placeholder)
 
+    def contacts(self, masked: str, raw: str) -> list[tuple[PiiType, str]]:
+        """Phones and e-mails (real values) the customer wrote: behind the placeholders of ``masked``,
+        else detected in ``raw`` (their types are not masked by this portal's policy)."""
+        found: list[tuple[PiiType, str]] = []
+        for ph in placeholders_in(masked):
+            pii_type, value = type_of(ph), self._values.get(ph)
+            if pii_type in ("phone", "email") and value is not None:
+                found.append((pii_type, value))
+        if not found:
+            found = [(s.type, s.value) for s in self._detector.detect(raw, ("phone", "email"))]
+        return found
+
+    def contact_key(self, pii_type: PiiType, value: str) -> str:
+        return normalise(pii_type, value)
+
     @property
     def pending(self) -> list[VaultEntry]:
         return list(self._new)

@@ -1,1 +1,1 @@
-"""Cost control (issue 9 part 6): which model answers what, monthly budgets per portal, ledger views."""
+"""Usage and cost control: the metered ledger around the LLM port, model routing, monthly budgets, ledger views."""
