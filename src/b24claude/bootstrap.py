@@ -202,7 +202,12 @@ def priority_policy(settings: Settings) -> PriorityPolicy:
 
 
 def build_pipeline(
-    *, answers: AnswerService, cards: ClientCards, knowledge: KnowledgeSource, handoffs: HandoffService
+    *,
+    answers: AnswerService,
+    cards: ClientCards,
+    knowledge: KnowledgeSource,
+    handoffs: HandoffService,
+    clock: Clock,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -215,7 +220,8 @@ def build_pipeline(
     conversations_handlers.register_steps(pipeline, answers)  # user turn, history, generate, send
     crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
     knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
-    routing_handlers.register_steps(pipeline, handoffs)  # answer: the failover
+    # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
+    routing_handlers.register_steps(pipeline, handoffs, clock)
     return pipeline
 
 
@@ -417,8 +423,8 @@ async def build(
         subjects=store.subjects,
         config=CrmAssistConfig(capture_contacts=settings.capture_contacts),
     )
-    handoffs = HandoffService(chat=gateway)
-    pipeline = build_pipeline(answers=answers, cards=cards, knowledge=knowledge, handoffs=handoffs)
+    handoffs = HandoffService(chat=gateway, operators=gateway, cache=shared.cache, dialogues=store.dialogues)
+    pipeline = build_pipeline(answers=answers, cards=cards, knowledge=knowledge, handoffs=handoffs, clock=clock)
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
     dispatcher.outer.append(privacy_handlers.mask_middleware(pseudonymiser, store.consents))
