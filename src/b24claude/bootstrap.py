@@ -228,6 +228,7 @@ def build_pipeline(
     handoffs: HandoffService,
     memory: ClientMemoryService,
     subjects: SubjectRepository,
+    clock: Clock,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -241,7 +242,8 @@ def build_pipeline(
     crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
     knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
     client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
-    routing_handlers.register_steps(pipeline, handoffs)  # answer: the failover
+    # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
+    routing_handlers.register_steps(pipeline, handoffs, clock)
     return pipeline
 
 
@@ -464,7 +466,7 @@ async def build(
         subjects=store.subjects,
         config=CrmAssistConfig(capture_contacts=settings.capture_contacts),
     )
-    handoffs = HandoffService(chat=gateway)
+    handoffs = HandoffService(chat=gateway, operators=gateway, cache=shared.cache, dialogues=store.dialogues)
     pipeline = build_pipeline(
         answers=answers,
         cards=cards,
@@ -472,6 +474,7 @@ async def build(
         handoffs=handoffs,
         memory=memory,
         subjects=store.subjects,
+        clock=clock,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))

@@ -136,7 +136,7 @@ async def test_pipeline_stages_run_in_order_and_flows_skip_or_stop() -> None:
     ]
     ran.clear()
     await pipeline.run(MessageContext(msg=_msg("rule"), ctx=_ctx(), language="ru"))
-    assert ran == ["prefilter", "canned", "send"]
+    assert ran == ["prefilter", "canned", "pseudonymise", "send"]  # nothing is sent unmasked
     ran.clear()
     await pipeline.run(MessageContext(msg=_msg("stop"), ctx=_ctx(), language="ru"))
     assert ran == ["prefilter", "canned", "pseudonymise", "classify", "route", "handoff"]

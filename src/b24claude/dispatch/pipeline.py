@@ -10,7 +10,8 @@ each with its own ``handlers.py``::
 A step is ``async def step(turn: MessageContext) -> Flow | None``: it reads and fills the typed
 per-message context (:class:`MessageContext`) and returns ``None`` (go on), ``Flow.SEND`` (a reply is
 ready: skip to the send stage, e.g. a prefilter rule's canned answer or a prepared failover reply) or
-``Flow.STOP`` (nothing more for this message, e.g. it was handed to a human). Steps of one stage run
+``Flow.STOP`` (nothing more for this message, e.g. it was handed to a human). A reply decided in the
+prefilter still goes through the pseudonymise stage before it is sent. Steps of one stage run
 in registration order. An empty stage does nothing — in particular **classify**: with no classifier
 configured the message goes on unclassified (``turn.classification is None``) and routing falls back
 to its rules.
@@ -166,6 +167,11 @@ class Pipeline:
                     return
                 if flow is Flow.SEND and stages[i] != "send":
                     turn.notes.append(f"send:{hung.name}")
+                    # Nothing leaves unmasked: a reply decided before the pseudonymise stage still
+                    # goes through it (the customer's turn is masked and recorded), then to send.
+                    if stages.index(stages[i]) < stages.index("pseudonymise") and not turn.resumed:
+                        for later in self._steps["pseudonymise"]:
+                            await later.step(turn)
                     i = stages.index("send") - 1
                     break
             i += 1

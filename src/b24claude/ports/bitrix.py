@@ -166,6 +166,58 @@ class ChatGateway(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Employee:
+    id: int
+    name: str
+    position: str = ""
+    departments: tuple[int, ...] = ()
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    id: int
+    name: str
+    parent_id: int = 0
+    head_id: int = 0
+
+
+class OperatorGateway(Protocol):
+    """Open Lines operators, queues and escalation (reference/bitrix24.md §5, §6 "Users, structure, tasks")."""
+
+    async def transfer(
+        self, member_id: str, *, chat_id: int, user_id: int | None = None, queue_id: int | None = None
+    ) -> None:
+        """``imopenlines.bot.session.transfer`` to an employee or to a line's queue (``QUEUE_ID`` = line id)."""
+        ...
+
+    async def employees(self, member_id: str) -> Sequence[Employee]:
+        """Active employees (``user.get``, all pages)."""
+        ...
+
+    async def departments(self, member_id: str) -> Sequence[Department]:
+        """The company structure (``department.get``)."""
+        ...
+
+    async def line_queue(self, member_id: str, line_id: int) -> Sequence[int]:
+        """The operators of an Open Line's queue (``imopenlines.config.get`` ``QUEUE``)."""
+        ...
+
+    async def add_task(
+        self,
+        member_id: str,
+        *,
+        title: str,
+        description: str,
+        responsible_id: int,
+        crm: Sequence[str] = (),
+        high_priority: bool = True,
+    ) -> int:
+        """``tasks.task.add``; ``crm`` as ``UF_CRM_TASK`` codes ("C_907", "L_4", "D_482"); the task id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class FrameUser:
     """The Bitrix24 user behind an app frame, as the portal itself told us."""
 

@@ -1,18 +1,80 @@
 """The routing domain on the dispatcher.
 
-- stage "answer" (after the answer step): when Claude could not answer, the handoff is recorded and
-  the customer gets the prepared reply (the failover);
-- ``ReplySent`` listener: a handoff this row started is carried out once the reply is out.
+- stage "prefilter": silent while a human holds the session; internal chats only when the portal allows;
+  rules without an LLM (greetings, thanks, spam; a request for a human → handoff at once);
+- stage "context" (after the CRM card): a critical complaint, or a VIP client's complaint → handoff
+  with escalation to a supervisor (the classifier's verdict when one is hung on "classify", else rules);
+- stage "answer" (after the answer step): when Claude could not answer, the failover;
+- ``ReplySent`` listener: the handoff this row started is carried out once the reply is out;
+- ``BotJoined`` listener: the bot brought back into a dialogue speaks again.
 """
 
 from __future__ import annotations
 
 from b24claude.dispatch import Context, Flow, MessageContext, Pipeline, ReplySent, Router
-from b24claude.routing.schemas import failover_reason, prepared_reply
-from b24claude.routing.service import HandoffService, alert_user_ids
+from b24claude.events.models import BotJoined, dialog_key
+from b24claude.kit.clock import Clock
+from b24claude.routing.competence import is_critical, topic_of
+from b24claude.routing.prefilter import intent_of, is_open
+from b24claude.routing.schemas import HandoffReason, RoutingSettings, failover_reason, prepared_reply
+from b24claude.routing.service import FAILOVER_REASONS, HandoffService, alert_user_ids
 
 
-def register_steps(pipeline: Pipeline, handoffs: HandoffService) -> None:
+def register_steps(pipeline: Pipeline, handoffs: HandoffService, clock: Clock) -> None:
+    async def gate(turn: MessageContext) -> Flow | None:
+        settings = RoutingSettings.from_settings(turn.ctx.portal.settings)
+        if not turn.msg.is_open_line and not settings.internal_chats:
+            turn.notes.append("internal_chat_off")
+            return Flow.STOP
+        if await handoffs.is_silent(turn.msg):
+            turn.notes.append("silent_after_handoff")
+            return Flow.STOP
+        return None
+
+    async def rules(turn: MessageContext) -> Flow | None:
+        settings = RoutingSettings.from_settings(turn.ctx.portal.settings)
+        if not settings.prefilter:
+            return None
+        intent = intent_of(turn.text)
+        if intent == "spam":
+            turn.notes.append("spam")
+            return Flow.STOP
+        if intent in ("greeting", "thanks"):
+            turn.reply, turn.reply_kind = settings.text(intent, turn.language), "rule"
+            return Flow.SEND
+        if intent == "human" and turn.msg.is_open_line:
+            return await _hand_off(turn, "customer_request", settings, urgent=False)
+        return None
+
+    async def escalate(turn: MessageContext) -> Flow | None:
+        if not turn.msg.is_open_line:
+            return None
+        settings = RoutingSettings.from_settings(turn.ctx.portal.settings)
+        c = turn.classification
+        complaint = (c.type == "complaint") if c is not None else topic_of(turn.text) == "complaint"
+        critical = (c.urgency == "critical") if c is not None else is_critical(turn.text)
+        refs = turn.card.refs if turn.card is not None else turn.msg.crm_refs
+        vip = turn.msg.author_id in settings.vip_user_ids or bool(
+            refs.contact_id and refs.contact_id in settings.vip_contact_ids
+        )
+        if complaint and critical:
+            return await _hand_off(turn, "critical_complaint", settings, urgent=True)
+        if vip and complaint:
+            return await _hand_off(turn, "vip", settings, urgent=True)
+        if c is not None and c.needs_human:
+            return await _hand_off(turn, "needs_human", settings, urgent=False)
+        return None
+
+    async def _hand_off(
+        turn: MessageContext, reason: HandoffReason, settings: RoutingSettings, *, urgent: bool
+    ) -> Flow:
+        await handoffs.begin(turn.ctx.row_effects(), reason, topic=topic_of(turn.text), urgent=urgent)
+        text = settings.text("escalated" if urgent else "handoff", turn.language)
+        if not is_open(settings.working_hours, clock.now()) and settings.working_hours is not None:
+            text += " " + settings.text("after_hours", turn.language, hours=settings.working_hours.label())
+        turn.reply, turn.reply_kind = text, "handoff"
+        return Flow.SEND
+
     async def failover(turn: MessageContext) -> Flow | None:
         if turn.llm_error is None or turn.reply is not None:
             return None
@@ -24,6 +86,9 @@ def register_steps(pipeline: Pipeline, handoffs: HandoffService) -> None:
         turn.citations = ()
         return Flow.SEND
 
+    pipeline.register("prefilter", gate, name="routing.gate")
+    pipeline.register("prefilter", rules, name="routing.rules")
+    pipeline.register("context", escalate, name="routing.escalate")
     pipeline.register("answer", failover, name="routing.failover")
 
 
@@ -34,8 +99,10 @@ def routing_router(handoffs: HandoffService) -> Router:
     async def finish_handoff(event: ReplySent, ctx: Context) -> None:
         effects = ctx.row_effects()
         pending = await handoffs.pending(effects)
-        if pending is not None:
-            reason, detail = pending
+        if pending is None:
+            return
+        reason, detail = pending
+        if reason in FAILOVER_REASONS:
             await handoffs.finish(
                 event.turn.msg,
                 effects,
@@ -44,5 +111,13 @@ def routing_router(handoffs: HandoffService) -> Router:
                 language=event.turn.language,
                 alert_user_ids=alert_user_ids(ctx.portal.settings),
             )
+        else:
+            await handoffs.carry_out(
+                event.turn, effects, settings=RoutingSettings.from_settings(ctx.portal.settings)
+            )
+
+    @router.on(BotJoined).listen()
+    async def bot_back(event: BotJoined, ctx: Context) -> None:
+        await handoffs.give_back(event.member_id, dialog_key(event.dialog_id))
 
     return router

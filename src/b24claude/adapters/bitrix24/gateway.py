@@ -20,6 +20,8 @@ from b24claude.ports.bitrix import (
     ClientCard,
     CrmRefs,
     DealInfo,
+    Department,
+    Employee,
     FetchedEvent,
     FetchedEvents,
     FrameUser,
@@ -252,6 +254,66 @@ class Bitrix24Gateway:
         if tag:
             params["TAG"] = tag
         await self._client.call(member_id, "im.notify.system.add", params)
+
+    # ----- OperatorGateway ------------------------------------------------------------------------
+    async def transfer(
+        self, member_id: str, *, chat_id: int, user_id: int | None = None, queue_id: int | None = None
+    ) -> None:
+        # LEAVE=N (the default): the bot stays in the chat until the operator accepts; our routing keeps it
+        # silent meanwhile (reference/bitrix24.md §5).
+        params: dict[str, Any] = {"CHAT_ID": chat_id}
+        if user_id:
+            params["USER_ID"] = user_id
+        elif queue_id:
+            params["QUEUE_ID"] = queue_id
+        await self._client.call(member_id, "imopenlines.bot.session.transfer", params)
+
+    async def employees(self, member_id: str) -> Sequence[Employee]:
+        out: list[Employee] = []
+        params = {"FILTER": {"ACTIVE": True, "USER_TYPE": "employee"}}
+        async for u in self._client.iter_list(member_id, "user.get", params, fast=False):
+            if not isinstance(u, Mapping):
+                continue
+            name = " ".join(p for p in (_text(u.get("NAME")), _text(u.get("LAST_NAME"))) if p)
+            deps = tuple(_int(d) for d in _values(u.get("UF_DEPARTMENT")) if _int(d))
+            out.append(Employee(_int(u.get("ID")), name, _text(u.get("WORK_POSITION")), deps))
+        return out
+
+    async def departments(self, member_id: str) -> Sequence[Department]:
+        out: list[Department] = []
+        async for d in self._client.iter_list(member_id, "department.get", {}, fast=False):
+            if isinstance(d, Mapping):
+                out.append(
+                    Department(_int(d.get("ID")), _text(d.get("NAME")), _int(d.get("PARENT")), _int(d.get("UF_HEAD")))
+                )
+        return out
+
+    async def line_queue(self, member_id: str, line_id: int) -> Sequence[int]:
+        result = (await self._client.call(member_id, "imopenlines.config.get", {"CONFIG_ID": line_id})).result
+        queue = result.get("QUEUE") if isinstance(result, Mapping) else None
+        return [_int(q) for q in _values(queue) if _int(q)]
+
+    async def add_task(
+        self,
+        member_id: str,
+        *,
+        title: str,
+        description: str,
+        responsible_id: int,
+        crm: Sequence[str] = (),
+        high_priority: bool = True,
+    ) -> int:
+        fields: dict[str, Any] = {
+            "TITLE": title,
+            "DESCRIPTION": description,
+            "RESPONSIBLE_ID": responsible_id,
+            "PRIORITY": "2" if high_priority else "1",
+        }
+        if crm:
+            fields["UF_CRM_TASK"] = list(crm)
+        result = (await self._client.call(member_id, "tasks.task.add", {"fields": fields})).result
+        task = result.get("task") if isinstance(result, Mapping) else None
+        return _int(task.get("id")) if isinstance(task, Mapping) else 0
 
     # ----- InstallVerifier ------------------------------------------------------------------------
     async def exchange_refresh_token(self, refresh_token: str, *, member_id: str) -> TokenGrant:

@@ -29,7 +29,7 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, crm, events, im, openlines, placements
+    from . import auth, bots, crm, events, im, openlines, placements, tasks
 
     table: dict[str, MethodSpec] = {}
     for registry in (
@@ -40,6 +40,7 @@ def all_methods() -> dict[str, MethodSpec]:
         bots.methods,
         openlines.methods,
         placements.methods,
+        tasks.methods,
     ):
         table.update(registry.methods)
     return table

@@ -297,6 +297,7 @@ class PortalState:
         self.delivery_log: list[DeliveryRecord] = []
         # im.notify.system.add: what each employee was notified of (their bell), in order.
         self.notifications: list[JSON] = []
+        self.tasks: list[JSON] = []  # tasks.task.add, in order
         self._counters: dict[str, int] = {}
         self._deliverer: Deliverer | None = None
         from .limits import Limiter
