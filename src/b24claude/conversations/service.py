@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
 from b24claude.dispatch import Context
@@ -92,6 +93,8 @@ class AnswerService:
             return False
         if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
             return False
+        if msg.is_open_line and not BotSettings.from_settings(ctx.portal.settings).answers_line(msg.line_id):
+            return False  # a line the portal's admin did not give the bot
         return not (msg.is_open_line and not msg.author_is_connector)
 
     async def answer(self, msg: IncomingMessage, ctx: Context) -> None:
@@ -100,7 +103,7 @@ class AnswerService:
         if effect is not None and effect.status == "done":
             # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
             mask = await self.open_mask(msg, ctx)
-            await self._resume_failover(msg, ctx, _language(msg.text, self._cfg.default_language))
+            await self._resume_failover(msg, ctx, _language(msg.text, self._default_language(ctx)))
             await self._capture_contacts(msg, ctx, mask, mask.mask(msg.text), None)
             return
         mask = await self.open_mask(msg, ctx)
@@ -109,7 +112,7 @@ class AnswerService:
         await self._dialogues.append(
             msg.member_id, msg.dialog_key, Turn("user", masked, msg.message_id, self._clock.now())
         )
-        language = _language(msg.text, self._cfg.default_language)
+        language = _language(msg.text, self._default_language(ctx))
         card: ClientCard | None = None
         if effect is not None:  # intent recorded, result unknown: did the send happen before the crash?
             masked_reply = str(effect.payload.get("text", ""))
@@ -161,6 +164,9 @@ class AnswerService:
                 alert_user_ids=alert_user_ids(ctx.portal.settings),
             )
 
+    def _default_language(self, ctx: Context) -> str:
+        return BotSettings.from_settings(ctx.portal.settings).default_language or self._cfg.default_language
+
     async def open_mask(self, msg: IncomingMessage, ctx: Context) -> DialogueMask:
         """The dialogue's pseudonyms, masking what the portal's policy (and the client's consent) says."""
         policy = PrivacyPolicy.from_settings(ctx.portal.settings)
@@ -205,8 +211,8 @@ class AnswerService:
             turns.append(ChatTurn("user", masked))
         passages = await self._knowledge.search(msg.member_id, masked, limit=3)
         blocks = build_system_blocks(
-            persona=self._cfg.persona,
-            company=self._cfg.company,
+            persona=(bot := BotSettings.from_settings(ctx.portal.settings)).persona or self._cfg.persona,
+            company=bot.company_name or self._cfg.company,
             card=card,
             passages=passages,
             language=language,

@@ -13,7 +13,7 @@ from typing import Any
 
 from b24claude.errors import BadRequest, Forbidden, Unauthorized
 from b24claude.kit.clock import Clock
-from b24claude.ports.privacy import AuditRecord, AuditRepository, ConsentRepository
+from b24claude.ports.privacy import AuditRecord, AuditRepository, ConsentRecord, ConsentRepository
 from b24claude.ports.store import Portal, PortalRepository
 from b24claude.privacy.policy import PrivacyPolicy
 
@@ -92,6 +92,11 @@ class PrivacyAdminService:
             )
         )
         log.info("privacy.consent.recorded", extra={"member_id": member_id, "user_id": user_id})
+
+    async def consents(self, member_id: str, *, limit: int = 200) -> list[ConsentRecord]:
+        """The consents recorded for the portal's clients (any user of the portal may read them)."""
+        await self._portal(member_id)
+        return await self._consents.list(member_id, limit=limit)
 
     async def _portal(self, member_id: str) -> Portal:
         portal = await self._portals.get(member_id)
