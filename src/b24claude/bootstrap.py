@@ -29,6 +29,7 @@ from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redi
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.conversations.app_settings import AppSettingsService
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
 from b24claude.dispatch import Dispatcher
@@ -46,6 +47,7 @@ from b24claude.knowledge.search import HybridSearch
 from b24claude.knowledge.service import KnowledgeService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.install import InstallPolicy
+from b24claude.portals.installer import AppLayout, InstallerService, default_layout
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
@@ -91,6 +93,8 @@ class Container:
     puller: EventPuller
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
+    installer: InstallerService
+    app_settings: AppSettingsService
     retention: RetentionService
     rights: PrivacyRights
     queue: TaskQueue
@@ -193,6 +197,11 @@ def priority_policy(settings: Settings) -> PriorityPolicy:
 
 def handler_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/b24/events"
+
+
+def app_layout(settings: Settings) -> AppLayout:
+    """What the installer page binds on this deployment (see ``portals.installer.app_layout``)."""
+    return default_layout(settings.public_url, events_url=handler_url(settings))
 
 
 def session_key(keyring: Keyring) -> bytes:
@@ -356,13 +365,15 @@ async def build(
         bot_name=settings.bot_name,
         handler_url=handler_url(settings),
         verifier=gateway,
-        install_policy=InstallPolicy(
-            client_id=settings.b24_client_id,
-            oauth_url=settings.b24_oauth_url,
-            app_code=settings.b24_app_code,
-            allow_loopback=settings.sandbox,
-            rate_per_s=settings.install_rate_per_s,
-            burst=settings.install_burst,
+        install_policy=(
+            install_policy := InstallPolicy(
+                client_id=settings.b24_client_id,
+                oauth_url=settings.b24_oauth_url,
+                app_code=settings.b24_app_code,
+                allow_loopback=settings.sandbox,
+                rate_per_s=settings.install_rate_per_s,
+                burst=settings.install_burst,
+            )
         ),
         on_reinstalled=bitrix.forget,
     )
@@ -445,6 +456,10 @@ async def build(
         portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
     retention, rights = privacy_services(settings, store, clock)
+    installer = InstallerService(
+        verifier=gateway, setup=gateway, policy=install_policy, layout=app_layout(settings), clock=clock
+    )
+    app_settings = AppSettingsService(portals=store.portals, audit=store.audit, clock=clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -467,6 +482,8 @@ async def build(
         puller=puller,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
+        installer=installer,
+        app_settings=app_settings,
         retention=retention,
         rights=rights,
         queue=queue,

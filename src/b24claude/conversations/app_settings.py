@@ -69,11 +69,11 @@ def _text(errors: dict[str, str], name: str, value: Any, limit: int) -> str | No
     if not isinstance(value, str):
         errors[name] = "not_text"
         return None
-    value = value.strip()
-    if len(value) > limit:
+    text = str(value).strip()
+    if len(text) > limit:
         errors[name] = "too_long"
         return None
-    return value
+    return text
 
 
 def _flag(errors: dict[str, str], name: str, value: Any) -> bool | None:
@@ -90,7 +90,7 @@ def _days(errors: dict[str, str], name: str, value: Any) -> int | None:
     if not 0 <= value <= MAX_DAYS:
         errors[name] = "range"
         return None
-    return value
+    return int(value)
 
 
 def _unknown(errors: dict[str, str], prefix: str, raw: Mapping[str, Any], known: Sequence[str]) -> None:
@@ -99,13 +99,18 @@ def _unknown(errors: dict[str, str], prefix: str, raw: Mapping[str, Any], known:
             errors[f"{prefix}.{name}"] = "unknown_field"
 
 
-def _apply_bot(current: BotSettings, raw: Mapping[str, Any], known_lines: set[int] | None = None) -> BotSettings:
+def _apply_bot(
+    current: BotSettings, raw: Mapping[str, Any], known_lines: set[int] | None = None
+) -> BotSettings:
     errors: dict[str, str] = {}
     _unknown(errors, "bot", raw, list(BotSettings.__dataclass_fields__))
     values: dict[str, Any] = {}
     if "persona" in raw and (v := _text(errors, "bot.persona", raw["persona"], MAX_PERSONA)) is not None:
         values["persona"] = v
-    if "company_name" in raw and (v := _text(errors, "bot.company_name", raw["company_name"], MAX_COMPANY)) is not None:
+    if (
+        "company_name" in raw
+        and (v := _text(errors, "bot.company_name", raw["company_name"], MAX_COMPANY)) is not None
+    ):
         values["company_name"] = v
     if "default_language" in raw:
         lang = raw["default_language"]
@@ -184,7 +189,9 @@ class AppSettingsService:
 
     async def view(self, member_id: str) -> SettingsView:
         portal = await self._portal(member_id)
-        return SettingsView(BotSettings.from_settings(portal.settings), PrivacyPolicy.from_settings(portal.settings))
+        return SettingsView(
+            BotSettings.from_settings(portal.settings), PrivacyPolicy.from_settings(portal.settings)
+        )
 
     async def update(
         self,
@@ -205,7 +212,9 @@ class AppSettingsService:
             if section in changes and not isinstance(changes[section], Mapping):
                 raise BadRequest(f"{section} must be an object")
         portal = await self._portal(member_id)
-        before = SettingsView(BotSettings.from_settings(portal.settings), PrivacyPolicy.from_settings(portal.settings))
+        before = SettingsView(
+            BotSettings.from_settings(portal.settings), PrivacyPolicy.from_settings(portal.settings)
+        )
         errors: dict[str, str] = {}
         bot, privacy = before.bot, before.privacy
         try:
@@ -232,7 +241,10 @@ class AppSettingsService:
                 created_at=self._clock.now(),
             )
         )
-        log.info("app.settings.changed", extra={"member_id": member_id, "user_id": user_id, "sections": sorted(changes)})
+        log.info(
+            "app.settings.changed",
+            extra={"member_id": member_id, "user_id": user_id, "sections": sorted(changes)},
+        )
         return after
 
     async def _portal(self, member_id: str) -> Portal:

@@ -22,7 +22,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from b24claude.errors import Bitrix24AuthError, Bitrix24Error, Forbidden, ServiceUnavailable, Unauthorized
+from b24claude.errors import (
+    Bitrix24AuthError,
+    Bitrix24Error,
+    Forbidden,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.kit.urls import UnsafeURL, check_host
@@ -50,6 +57,38 @@ class AppLayout:
     events: Sequence[EventHandler]
 
 
+def default_layout(public_url: str, *, events_url: str) -> AppLayout:
+    """The app page in the left menu (api-reference/widgets/left-menu.md), its settings in the
+    Contact Center (where an admin sets up Open Lines), and the two lifecycle events."""
+    base = public_url.rstrip("/")
+    return AppLayout(
+        widgets=(
+            Widget(
+                placement="LEFT_MENU",
+                handler=f"{base}/app",
+                titles={"ru": "Claude", "en": "Claude"},
+                descriptions={
+                    "ru": "Ассистент открытых линий: настройки и качество ответов",
+                    "en": "Open Lines assistant: settings and answer quality",
+                },
+            ),
+            Widget(
+                placement="CONTACT_CENTER",
+                handler=f"{base}/app?section=bot",
+                titles={"ru": "Claude: настройки", "en": "Claude: settings"},
+                descriptions={
+                    "ru": "Настройки ассистента открытых линий",
+                    "en": "Settings of the Open Lines assistant",
+                },
+            ),
+        ),
+        events=(
+            EventHandler("ONAPPINSTALL", f"{base}/b24/install"),
+            EventHandler("ONAPPUNINSTALL", events_url),
+        ),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class InstalledFrame:
     member_id: str
@@ -71,7 +110,9 @@ class InstallerService:
         self._setup = setup
         self._policy = policy
         self._layout = layout
-        self._limiter = KeyedTokenBucket(rate_per_s=policy.rate_per_s, burst=policy.burst, monotonic=clock.monotonic)
+        self._limiter = KeyedTokenBucket(
+            rate_per_s=policy.rate_per_s, burst=policy.burst, monotonic=clock.monotonic
+        )
 
     async def run(self, frame: InstallerFrame) -> InstalledFrame:
         """Prove the frame, then bind; raises Unauthorized (401), Forbidden (403), 429 or 503."""
@@ -85,8 +126,6 @@ class InstallerService:
             raise Unauthorized("DOMAIN is not a portal host name") from None
         wait = self._limiter.take("installer")
         if wait > 0:
-            from b24claude.errors import TooManyRequests
-
             raise TooManyRequests("too many installer pages to confirm at once", retry_after=wait)
         claim = InstallClaim(
             member_id=frame.member_id,
@@ -97,7 +136,9 @@ class InstallerService:
         )
         grant = await confirm_install(claim, self._verifier, self._policy)
         try:
-            admin = await self._setup.is_admin(grant.client_endpoint, grant.access_token, member_id=claim.member_id)
+            admin = await self._setup.is_admin(
+                grant.client_endpoint, grant.access_token, member_id=claim.member_id
+            )
         except Bitrix24AuthError:
             raise Unauthorized("the portal refused the installer's token") from None
         except Bitrix24Error as exc:

@@ -14,19 +14,19 @@ from b24claude.errors import Bitrix24Error, ConfigurationError
 from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
     AppInfo,
-    EventHandler,
-    OpenLine,
-    Widget,
     BotApi,
     BotIdentity,
     ChatMessage,
     ClientCard,
     CrmRefs,
     DealInfo,
+    EventHandler,
     FetchedEvent,
     FetchedEvents,
     FrameUser,
+    OpenLine,
     TokenGrant,
+    Widget,
 )
 
 from .batch import BatchResult, Command, encode_command, parse_batch_result
@@ -60,7 +60,8 @@ class Bitrix24Gateway:
         batch = await self._client.batch(member_id, cmds)
         for key, error in batch.errors.items():
             log.info(
-                "bitrix24.load_client.partial", extra={"member_id": member_id, "part": key, "code": error.code}
+                "bitrix24.load_client.partial",
+                extra={"member_id": member_id, "part": key, "code": error.code},
             )
         return client_card(refs, batch)
 
@@ -246,9 +247,13 @@ class Bitrix24Gateway:
         events: Sequence[EventHandler],
     ) -> None:
         async def call(method: str, params: Mapping[str, Any] | None = None) -> Any:
-            return (await self._client.call_with(member_id, client_endpoint, access_token, method, params)).result
+            return (
+                await self._client.call_with(member_id, client_endpoint, access_token, method, params)
+            ).result
 
-        bound = {(str(p.get("placement")), str(p.get("handler"))) for p in _records(await call("placement.get"))}
+        bound = {
+            (str(p.get("placement")), str(p.get("handler"))) for p in _records(await call("placement.get"))
+        }
         for w in widgets:
             if (w.placement, w.handler) in bound:
                 continue
@@ -263,7 +268,9 @@ class Bitrix24Gateway:
                 },
             }
             await call("placement.bind", params)
-        hooks = {(str(e.get("event")).upper(), str(e.get("handler"))) for e in _records(await call("event.get"))}
+        hooks = {
+            (str(e.get("event")).upper(), str(e.get("handler"))) for e in _records(await call("event.get"))
+        }
         for e in events:
             if (e.event.upper(), e.handler) not in hooks:
                 await call("event.bind", {"event": e.event, "handler": e.handler})

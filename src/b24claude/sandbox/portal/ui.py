@@ -17,10 +17,10 @@ The user is named in the query (``user_id``): the emulator has no sign-in of its
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 from html import escape
 from importlib import resources
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -193,7 +193,9 @@ def build_ui_router(state: PortalState) -> APIRouter:
         if app is None or not app.installed or user_id not in state.users:
             return _page(state, user_id, lang, f'<p class="notice">{escape(text["no_app"])}</p>')
         if not app.finished and not state.is_admin(user_id):
-            return _page(state, user_id, lang, f'<p class="notice" id="unfinished">{escape(text["unfinished"])}</p>')
+            return _page(
+                state, user_id, lang, f'<p class="notice" id="unfinished">{escape(text["unfinished"])}</p>'
+            )
         handler = app.install_url if not app.finished else app.handler_url
         if not handler:
             return _page(state, user_id, lang, f'<p class="notice">{escape(text["no_app"])}</p>')
@@ -209,7 +211,11 @@ def build_ui_router(state: PortalState) -> APIRouter:
         if placement is None or user_id not in state.users:
             return _page(state, user_id, lang, f'<p class="notice">{escape(_TEXT[lang]["no_app"])}</p>')
         post = state.open_app_frame(
-            placement.client_id, user_id, placement=placement.placement, placement_options=placement.options, lang=lang
+            placement.client_id,
+            user_id,
+            placement=placement.placement,
+            placement_options=placement.options,
+            lang=lang,
         )
         return _framed(state, placement.client_id, placement.handler, post, install=False, lang=lang)
 
