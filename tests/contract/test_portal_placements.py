@@ -152,7 +152,7 @@ async def test_install_finish_sends_onappinstall_to_the_handler_the_installer_bo
 
 
 async def test_the_portal_serves_bx24_js_and_its_interface_around_the_app() -> None:
-    async with ui_portal() as (state, base):
+    async with ui_portal() as (_state, base):
         async with httpx.AsyncClient() as http:
             script = await http.get(f"{base}/bitrix/js/rest/bx24.js")
             employee = await http.get(f"{base}/_sandbox/ui/app/{CLIENT}", params={"user_id": EMPLOYEE})

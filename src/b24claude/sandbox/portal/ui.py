@@ -47,7 +47,7 @@ _TEXT = {
         "menu": "Menu",
         "apps": "Applications",
         "unfinished": (
-            "The application has not been fully installed yet. Ask your Bitrix24 administrator "
+            "The application is not fully installed yet. Please contact your Bitrix24 administrator "
             "to complete the installation."
         ),
         "no_app": "Application not found.",
