@@ -235,6 +235,17 @@ async def test_an_admin_installs_opens_and_configures_the_app_in_a_browser(stack
     for name in ("admin-ru-1200.png", "admin-en-1200.png", "admin-ru-360.png", "employee-ru-1200.png"):
         assert (ARTIFACTS / name).stat().st_size > 1000
 
+    # Removing the app: ONAPPUNINSTALL reaches the handler the installer bound (an app with an
+    # interface hears of it only that way), and the portal is marked uninstalled.
+    assert await stack.portal.uninstall_app(DEMO_CLIENT_ID) == 200
+    assert stack.container is not None
+    for _ in range(200):  # the worker handles the stored event
+        gone = await stack.container.store.portals.get(stack.member_id)
+        if gone is not None and not gone.installed:
+            break
+        await asyncio.sleep(0.05)
+    assert gone is not None and not gone.installed
+
 
 async def test_the_installer_page_refuses_a_frame_the_oauth_server_does_not_vouch_for(
     stack: SandboxStack,
