@@ -175,7 +175,6 @@ class SqlConsentRepository:
         async with self._db.write("consents.delete") as conn:
             return int((await conn.execute(stmt)).rowcount or 0)
 
-
     async def list(self, member_id: str, *, limit: int = 200) -> list[ConsentRecord]:
         c = client_consents.c
         stmt = (
