@@ -1,6 +1,6 @@
 """Knowledge-base retrieval quality, latency and ingestion speed on the «ВелоГрад» set.
 
-    .venv/bin/python -m bench.bench_kb [--filler 10000] [--strict]
+    .venv/bin/python -m bench.bench_kb [--filler 10000] [--loop 60] [--strict]
 
 Ingests ``bench/data/kb_velograd`` (13 documents: md, txt, html, pdf, docx, xlsx and csv FAQ tables)
 into a fresh SQLite store, then scores ``kb_ru_dev.jsonl`` and ``kb_ru_holdout.jsonl`` (the holdout
@@ -168,7 +168,7 @@ async def latency(kb: KnowledgeParts, rows: list[dict[str, Any]]) -> tuple[float
     return percentile(times, 0.5), percentile(times, 0.99)
 
 
-async def run(filler: int, strict: bool) -> int:
+async def run(filler: int, strict: bool, loop_sample: int = 60) -> int:
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         store = await SqlStore.open(f"sqlite+aiosqlite:///{tmp}/kb.db")
@@ -229,17 +229,92 @@ async def run(filler: int, strict: bool) -> int:
             )
             if strict and not target_ok:
                 failures += 1
+            if loop_sample:
+                failures += await loop(dev, holdout, answerable=loop_sample)
         finally:
             await store.close()
     return 1 if failures else 0
+
+
+DECLINES = ("В базе знаний нет ответа", "knowledge base has no answer")
+
+
+async def loop(dev: list[dict[str, Any]], holdout: list[dict[str, Any]], *, answerable: int) -> int:
+    """The whole answer loop in the sandbox, the bench base loaded: every unanswerable question (dev and
+    holdout) and an even sample of ``answerable`` answerable ones, each from a new customer. Counts replies
+    that decline and offer a specialist, and answers whose stored citations name a relevant passage."""
+    from sqlalchemy import text
+
+    from b24claude.cli.stack import SandboxStack
+
+    rows = dev + holdout
+    unanswerable = [r for r in rows if r["kind"] == "unanswerable"]
+    pool = [r for r in rows if r["kind"] != "unanswerable"]
+    sample = pool[:: max(1, len(pool) // answerable)][:answerable]
+    # Only the bench base: the sandbox's own demo documents (a coffee shop) stay out.
+    stack = SandboxStack(bot_api="v2", settings_overrides={"memory_interval_s": 0, "knowledge_dir": ""})
+    await stack.start()
+    failures = 0
+    try:
+        assert stack.container is not None
+        outcomes = await stack.container.kb.add(stack.member_id, [DATA / "kb_velograd"])
+        failures += sum(1 for o in outcomes if o.status == "failed")
+
+        async def ask(query: str, customer: str) -> tuple[str, str]:
+            msg = await stack.portal.customer_writes(query, customer)
+            return await stack.wait_reply(msg.chat_id, after_id=msg.id), f"dlg:chat{msg.chat_id}"
+
+        declined = 0
+        for i, r in enumerate(unanswerable):
+            reply, _ = await ask(r["query"], f"bench-u{i}")
+            declined += any(d in reply for d in DECLINES)
+        answered, dialogs = 0, []
+        for i, r in enumerate(sample):
+            reply, dialog = await ask(r["query"], f"bench-a{i}")
+            answered += not any(d in reply for d in DECLINES)
+            dialogs.append((r, dialog))
+        cites: dict[str, set[str]] = {}
+        for _ in range(100):  # a turn is stored just after its reply is sent
+            async with stack.container.store.engine.connect() as conn:
+                stored = (
+                    await conn.execute(
+                        text("SELECT dialog_key, citations FROM dialogue_turns WHERE role = 'assistant'")
+                    )
+                ).all()
+            cites = {key: set((json.loads(c) if isinstance(c, str) else c) or ()) for key, c in stored}
+            if all(d in cites for _, d in dialogs):
+                break
+            await asyncio.sleep(0.05)
+        missing = [d for _, d in dialogs if d not in cites]
+        if missing:
+            print(f"LOOP: no stored answer for {len(missing)} dialogues")
+            failures += 1
+        relevant = sum(1 for r, d in dialogs if set(r["relevant"]) & cites.get(d, set()))
+        print(
+            f"\nthe answer loop in the sandbox (imbot.v2, Claude emulator), bench base loaded:\n"
+            f"  unanswerable questions declined with a specialist offered: {declined}/{len(unanswerable)} "
+            f"= {declined / max(len(unanswerable), 1):.3f}\n"
+            f"  answerable questions answered (not declined): {answered}/{len(sample)} = "
+            f"{answered / max(len(sample), 1):.3f}; a relevant passage among the answer's stored citations: "
+            f"{relevant}/{len(sample)} = {relevant / max(len(sample), 1):.3f}"
+        )
+    finally:
+        await stack.stop()
+    return failures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filler", type=int, default=10_000, help="generated passages for the latency run")
     parser.add_argument("--strict", action="store_true", help="exit non-zero when a target is missed")
+    parser.add_argument(
+        "--loop",
+        type=int,
+        default=60,
+        help="answerable questions also asked through the sandbox loop (0: none)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.filler, args.strict)))
+    sys.exit(asyncio.run(run(args.filler, args.strict, args.loop)))
 
 
 if __name__ == "__main__":

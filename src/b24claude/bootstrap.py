@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -29,6 +30,7 @@ from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redi
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.client_memory.service import ClientMemoryService
 from b24claude.conversations.app_settings import AppSettingsService
 from b24claude.conversations.handlers import conversations_router, portals_router
 from b24claude.conversations.service import AnswerConfig, AnswerService
@@ -52,16 +54,22 @@ from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
+from b24claude.ports.llm import LLM
 from b24claude.ports.queue import TaskQueue
 from b24claude.ports.ratelimit import RequestThrottle
 from b24claude.ports.retention import LogArchive
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
 from b24claude.privacy.logtext import LogTextPolicy
+from b24claude.privacy.policy import PrivacyPolicy
 from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
 from b24claude.settings import Settings
+from b24claude.triage.schemas import TriageSettings
+from b24claude.triage.service import TriageService
+from b24claude.usage.schemas import UsageSettings
+from b24claude.usage.service import UsageService
 
 log = logging.getLogger("b24claude")
 
@@ -97,10 +105,13 @@ class Container:
     app_settings: AppSettingsService
     retention: RetentionService
     rights: PrivacyRights
+    memory: ClientMemoryService
     queue: TaskQueue
     feeder: InboxFeeder
     shared: SharedState
     role: Role = "all"
+    triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
+    usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -114,6 +125,11 @@ class Container:
         if self.role in ("all", "ingress"):
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
+        if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
+            # One sweeper, beside the purge: two would pay twice for the same extraction.
+            self._tasks.append(
+                asyncio.create_task(self.memory.run(self.settings.memory_interval_s), name="client-memory")
+            )
         if self.role in ("all", "ingress") and self.settings.purge_interval_s > 0:
             self._tasks.append(
                 asyncio.create_task(
@@ -123,6 +139,7 @@ class Container:
 
     async def stop(self) -> None:
         await self.retention.stop()
+        await self.memory.stop()
         await self.puller.stop()
         await self.worker.stop()
         for t in self._tasks:
@@ -283,7 +300,12 @@ def privacy_services(
     """The retention purge and the rights of a person (erase, export, consent, audit) over ``store``."""
     logs = log_archive(settings)
     retention = RetentionService(
-        store=store.retention, portals=store.portals, audit=store.audit, logs=logs, clock=clock
+        store=store.retention,
+        portals=store.portals,
+        audit=store.audit,
+        logs=logs,
+        memory=store.memory,
+        clock=clock,
     )
     rights = PrivacyRights(
         store=store.retention,
@@ -292,10 +314,16 @@ def privacy_services(
         consents=store.consents,
         audit=store.audit,
         logs=logs,
+        memory=store.memory,
         digest=store.digest,
         clock=clock,
     )
     return retention, rights
+
+
+def dialogues_lifetime(settings: Mapping[str, Any] | None) -> float | None:
+    """How long the portal keeps dialogues (its privacy policy): the cap on a client fact's life."""
+    return PrivacyPolicy.from_settings(settings).retention.seconds("dialogues")
 
 
 async def build(
@@ -352,6 +380,17 @@ async def build(
             monotonic=clock.monotonic,
         ),
     )
+    memory = ClientMemoryService(
+        repo=store.memory,
+        subjects=store.subjects,
+        portals=store.portals,
+        llm=models,
+        ledger=store.ledger,
+        clock=clock,
+        model=settings.memory_model,
+        idle_s=settings.memory_idle_s,
+        dialogues_lifetime=dialogues_lifetime,
+    )
     kb = knowledge_parts(settings, store, clock)
     if knowledge is None:
         await sync_shared_base(settings, kb.service)
@@ -402,6 +441,7 @@ async def build(
         pseudonymiser=pseudonymiser,
         consents=store.consents,
         subjects=store.subjects,
+        memory=memory,
     )
     dispatcher = Dispatcher()
     dispatcher.include(portals_router(portal_service))
@@ -460,6 +500,7 @@ async def build(
         verifier=gateway, setup=gateway, policy=install_policy, layout=app_layout(settings), clock=clock
     )
     app_settings = AppSettingsService(portals=store.portals, audit=store.audit, clock=clock)
+    triage, usage = intelligence_parts(settings, store, models, gateway, shared.cache, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -486,8 +527,49 @@ async def build(
         app_settings=app_settings,
         retention=retention,
         rights=rights,
+        memory=memory,
         queue=queue,
         feeder=feeder,
         shared=shared,
         role=role,
+        triage=triage,
+        usage=usage,
     )
+
+
+def intelligence_parts(
+    settings: Settings, store: SqlStore, llm: LLM, gateway: Bitrix24Gateway, cache: Cache, clock: Clock
+) -> tuple[TriageService, UsageService]:
+    """Classification (triage/) and cost control (usage/), with the service-wide defaults from settings;
+    portals override them in ``Portal.settings["triage"]`` / ``["usage"]``."""
+    triage = TriageService(
+        llm=llm,
+        triage=store.triage,
+        crm=gateway,
+        effects=store.effects,
+        ledger=store.ledger,
+        clock=clock,
+        defaults=TriageSettings(
+            enabled=settings.triage_enabled,
+            model=settings.triage_model,
+            min_confidence=settings.triage_min_confidence,
+            recheck_every=max(1, settings.triage_recheck_every),
+            timeline_comment=settings.triage_timeline_comment,
+            crm_field=settings.triage_crm_field,
+        ),
+    )
+    usage = UsageService(
+        views=store.ledger_views,
+        cache=cache,
+        clock=clock,
+        chat=gateway,
+        defaults=UsageSettings(
+            cheap_model=settings.cheap_model,
+            strong_model=settings.answer_model,
+            routing=settings.model_routing,
+            monthly_budget_usd=settings.monthly_budget_usd,
+            warn_share=settings.budget_warn_share,
+            over_budget=settings.budget_action,
+        ),
+    )
+    return triage, usage

@@ -55,9 +55,12 @@ class Settings(BaseSettings):
     )
 
     # --- Bitrix24 -----------------------------------------------------------------------------------
-    b24_client_id: str = Field(default="", description="The local application's client_id (local.…), from the portal.")
+    b24_client_id: str = Field(
+        default="", description="The local application's client_id (local.…), from the portal."
+    )
     b24_client_secret: SecretStr = Field(
-        default=SecretStr(""), description="The app's client_secret (or enc:… from `b24claude privacy encrypt-secret`)."
+        default=SecretStr(""),
+        description="The app's client_secret (or enc:… from `b24claude privacy encrypt-secret`).",
     )
     b24_oauth_url: str = Field(
         default="https://oauth.bitrix.info",
@@ -70,21 +73,32 @@ class Settings(BaseSettings):
         "client id (a local application's app.info CODE).",
     )
     b24_webhook_url: str = Field(default="", description="Incoming webhook URL (dev/scripts mode).")
-    b24_rate_limit_per_s: float = Field(default=2.0, description="REST requests/s per portal (5 on Enterprise).")
-    b24_rate_burst: int = Field(default=50, description="REST leaky-bucket size per portal (250 on Enterprise).")
-    b24_max_wait_s: float = Field(default=30.0, description="Longest wait on Bitrix24 rate limits before giving up.")
+    b24_rate_limit_per_s: float = Field(
+        default=2.0, description="REST requests/s per portal (5 on Enterprise)."
+    )
+    b24_rate_burst: int = Field(
+        default=50, description="REST leaky-bucket size per portal (250 on Enterprise)."
+    )
+    b24_max_wait_s: float = Field(
+        default=30.0, description="Longest wait on Bitrix24 rate limits before giving up."
+    )
     b24_timeout_s: float = Field(default=30.0, description="Timeout of one Bitrix24 REST request, seconds.")
     bot_api: Literal["v1", "v2"] = Field(
         default="v2",
         description="v2 = imbot.v2 with eventMode fetch (no public URL needed, nothing lost); v1 = classic events.",
     )
     bot_code: str = Field(default="b24claude", description="The chat-bot's CODE on the portal.")
-    bot_name: str = Field(default="Claude", description="The chat-bot's name as operators and customers see it.")
-    v2_poll_interval_s: float = Field(default=2.0, description="imbot.v2 fetch mode: pause between empty polls.")
+    bot_name: str = Field(
+        default="Claude", description="The chat-bot's name as operators and customers see it."
+    )
+    v2_poll_interval_s: float = Field(
+        default=2.0, description="imbot.v2 fetch mode: pause between empty polls."
+    )
 
     # --- Claude ------------------------------------------------------------------------------------
     anthropic_api_key: SecretStr = Field(
-        default=SecretStr(""), description="Claude API key (or enc:… from `b24claude privacy encrypt-secret`)."
+        default=SecretStr(""),
+        description="Claude API key (or enc:… from `b24claude privacy encrypt-secret`).",
     )
     anthropic_base_url: str = Field(default="https://api.anthropic.com", description="Claude API address.")
     answer_model: str = Field(default="claude-sonnet-5-5", description="Model that answers customers.")
@@ -104,7 +118,9 @@ class Settings(BaseSettings):
     llm_breaker_cooldown_s: float = Field(
         default=30.0, description="How long a failing model is skipped before one trial call."
     )
-    llm_max_retry_after_s: float = Field(default=20.0, description="Cap on a retry-after wait from the Claude API.")
+    llm_max_retry_after_s: float = Field(
+        default=20.0, description="Cap on a retry-after wait from the Claude API."
+    )
     prices: dict[str, ModelPrice] = Field(
         default_factory=lambda: dict(DEFAULT_PRICES), description="USD per million tokens per model (JSON)."
     )
@@ -118,7 +134,9 @@ class Settings(BaseSettings):
         ),
         description="The bot's instructions (system prompt).",
     )
-    default_language: Literal["ru", "en"] = Field(default="ru", description="Language when the customer's is unknown.")
+    default_language: Literal["ru", "en"] = Field(
+        default="ru", description="Language when the customer's is unknown."
+    )
     history_turns: int = Field(default=10, description="Dialogue turns sent to Claude with each question.")
     capture_contacts: bool = Field(
         default=True, description="Write phones/e-mails customers give in chat into the bound CRM card."
@@ -130,17 +148,60 @@ class Settings(BaseSettings):
     kb_min_coverage: float = Field(
         default=0.34, description="Share of a question's terms a passage must hold to be answered from."
     )
+    memory_model: str = Field(
+        default="claude-haiku-5-5", description="Model that extracts client facts from finished dialogues."
+    )
+    memory_idle_s: float = Field(
+        default=1800.0, description="A dialogue quiet this long counts as finished: its facts are extracted."
+    )
+    memory_interval_s: float = Field(
+        default=300.0, description="How often finished dialogues are read for client facts (0 = never)."
+    )
+
+    # --- conversation intelligence: classification and cost control (issue 9) ------------------------
+    triage_enabled: bool = Field(default=True, description="Classify each new request (type, urgency, sentiment).")
+    triage_model: str = Field(default="claude-haiku-5-5", description="The cheap model that classifies requests.")
+    triage_min_confidence: float = Field(
+        default=0.6, description="Under this confidence the bot abstains and a human takes the dialogue (0..1)."
+    )
+    triage_recheck_every: int = Field(
+        default=4, description="Re-classify at least every N customer messages, besides when the dialogue turns."
+    )
+    triage_timeline_comment: bool = Field(
+        default=True, description="Write the classification into the bound CRM entity's timeline."
+    )
+    triage_crm_field: str = Field(
+        default="", description="A CRM field (e.g. UF_CRM_B24C_TRIAGE) that also gets type/urgency/sentiment."
+    )
+    cheap_model: str = Field(
+        default="claude-haiku-5-5", description="Model for small talk and simple FAQ answers (model routing)."
+    )
+    model_routing: bool = Field(
+        default=True, description="Route simple answers to the cheap model; off: every answer on answer_model."
+    )
+    monthly_budget_usd: float = Field(
+        default=0.0, description="Claude spend per portal per calendar month, USD; 0 = no budget."
+    )
+    budget_warn_share: float = Field(default=0.8, description="Share of the budget at which admins are warned.")
+    budget_action: Literal["cheap_only", "handoff"] = Field(
+        default="cheap_only",
+        description="At 100 % of the budget: answer with the cheap model only, or hand dialogues to operators.",
+    )
 
     # --- processing ----------------------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")
-    inbox_max_attempts: int = Field(default=8, description="Attempts per inbox event before it is marked failed.")
+    inbox_max_attempts: int = Field(
+        default=8, description="Attempts per inbox event before it is marked failed."
+    )
     max_body_bytes: int = Field(default=1_000_000, description="Largest request body accepted, bytes.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_message_text: bool = Field(
         default=False,
         description="Service-wide default for logging message text (PII-masked even then); portals override.",
     )
-    log_format: Literal["json", "console"] = Field(default="json", description="json (one object a line) or console.")
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json (one object a line) or console."
+    )
     log_dir: str = Field(
         default="",
         description="When set, logs are also written as <log_dir>/<member_id or _service>/<YYYY-MM-DD>.jsonl "

@@ -124,7 +124,7 @@ async def test_pii_never_reaches_claude_logs_or_caches_but_bitrix24_gets_it_back
     assert "ИМЯ_" in snapshot and leaks(snapshot) == []
 
     # 6. Stores: history, effects and the ledger hold placeholders; the vault holds the values, not in clear.
-    for _ in range(100):  # the reply is visible a moment before its turn is recorded
+    for _ in range(300):  # the reply is visible a moment before its turn is recorded
         if (await stack.container.store.inbox.counts()).get("done", 0) >= 2:
             break
         await asyncio.sleep(0.05)

@@ -6,11 +6,13 @@ Help texts are bilingual (English / Russian), as is everything a person reads.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from b24claude.cli.kb import kb_app
+from b24claude.cli.memory import memory_app
 from b24claude.cli.privacy import privacy_app
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(kb_app, name="kb")
+app.add_typer(memory_app, name="memory")
 
 
 def _logging(level: str, settings: Settings | None = None) -> None:
@@ -151,6 +154,46 @@ def demo(
     _logging("WARNING")
     code = asyncio.run(run_demo(quiet=quiet, bot_api=bot_api))
     raise typer.Exit(code)
+
+
+@app.command("eval")
+def eval_command(
+    file: Annotated[Path, typer.Argument(help="Labelled conversations, JSONL / Размеченные диалоги, JSONL")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per conversation, then a summary / JSON на диалог и итог")
+    ] = False,
+    knowledge: Annotated[
+        Path | None, typer.Option(help="Load this knowledge base first / Сначала загрузить эту базу знаний")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write results here / Куда сохранить результаты")] = None,
+) -> None:
+    """Replay labelled conversations and score classification, handoffs, retrieval, cost.
+
+    Прогнать размеченные диалоги и оценить классификацию, передачу человеку, поиск, стоимость.
+    Against the sandbox the figures measure the pipeline, not Claude's judgement /
+    в песочнице цифры измеряют конвейер, а не суждения Claude.
+    """
+    import json
+
+    from b24claude.cli.evaluate import run_eval
+
+    _logging("WARNING")
+    if not file.is_file():
+        typer.echo(f"no such file / нет такого файла: {file}", err=True)
+        raise typer.Exit(2)
+    if knowledge is not None and not knowledge.is_dir():
+        typer.echo(f"no such folder / нет такой папки: {knowledge}", err=True)
+        raise typer.Exit(2)
+    try:
+        summary = asyncio.run(run_eval(file, knowledge=knowledge, out=out, as_json=as_json))
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+    else:
+        for key, value in summary.items():
+            typer.echo(f"{key:28} {value}")
 
 
 @sandbox_app.command("portal")

@@ -23,13 +23,14 @@ from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
 from b24claude.dispatch import Context
-from b24claude.errors import Bitrix24Error, LLMError
+from b24claude.errors import Bitrix24Error, LLMError, StorageError
 from b24claude.events.models import IncomingMessage
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import BotIdentity, ChatGateway, ClientCard, CrmGateway, CrmRefs
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import KnowledgeSource, Passage
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
+from b24claude.ports.memory import ClientFact, ClientRecall
 from b24claude.ports.privacy import ConsentRepository, DialogueSubject, SubjectRepository
 from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEntry, LedgerRepository, Turn
 from b24claude.privacy.normalise import normalise
@@ -69,8 +70,10 @@ class AnswerService:
         pseudonymiser: Pseudonymiser,
         consents: ConsentRepository,
         subjects: SubjectRepository,
+        memory: ClientRecall | None = None,
     ) -> None:
         self._llm = llm
+        self._memory = memory
         self._crm = crm
         self._chat = chat
         self._dialogues = dialogues
@@ -210,6 +213,7 @@ class AnswerService:
         if not turns or turns[-1].role != "user" or turns[-1].text != masked:
             turns.append(ChatTurn("user", masked))
         passages = await self._knowledge.search(msg.member_id, masked, limit=3)
+        remembered = await self._recall(msg)
         blocks = build_system_blocks(
             persona=(bot := BotSettings.from_settings(ctx.portal.settings)).persona or self._cfg.persona,
             company=bot.company_name or self._cfg.company,
@@ -217,6 +221,7 @@ class AnswerService:
             passages=passages,
             language=language,
             author_name=mask.mask_name(msg.author_name),
+            memory=remembered,
         )
         await mask.save()
         result = await self._llm.complete(
@@ -250,6 +255,22 @@ class AnswerService:
         )
         text, citations = take_citations(result.text, passages)
         return (text or _fallback(language)), card, citations
+
+    async def _recall(self, msg: IncomingMessage) -> list[ClientFact]:
+        """The client's memory from earlier dialogues (its CRM contact as bound by the card, or the chat
+        user); a store failure leaves it out rather than the answer."""
+        if self._memory is None:
+            return []
+        subject = await self._subjects.get(msg.member_id, msg.dialog_key)
+        try:
+            return await self._memory.recall(
+                msg.member_id, author_id=msg.author_id, contact_id=subject.contact_id if subject else None
+            )
+        except StorageError as exc:
+            log.warning(
+                "conversation.memory_read_failed", extra={"member_id": msg.member_id, "code": exc.code}
+            )
+            return []
 
     async def _capture_contacts(
         self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, card: ClientCard | None

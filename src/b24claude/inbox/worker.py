@@ -159,7 +159,8 @@ class InboxWorker:
             )
         except Exception as exc:  # a bug must not kill the worker; retry a few times, then park it
             log.exception(
-                "inbox.handler.crashed", extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind}
+                "inbox.handler.crashed",
+                extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind},
             )
             await self._failed(item, attempt, exc, retryable=True, retry_after=None)
 

@@ -135,7 +135,8 @@ class PortalService:
         )
         await self._portals.set_bot(update.member_id, bot_id=bot.bot_id, bot_code=bot.code, bot_api=bot.api)
         log.info(
-            "portal.bot.registered", extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api}
+            "portal.bot.registered",
+            extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api},
         )
 
     async def uninstall(self, update: AppUninstalled) -> None:

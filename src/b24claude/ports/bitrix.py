@@ -121,6 +121,16 @@ class CrmGateway(Protocol):
         """Add phones/e-mails to the bound contact (else lead); returns "contact:<id>", "lead:<id>" or ""."""
         ...
 
+    async def add_timeline_comment(self, member_id: str, refs: CrmRefs, *, text: str) -> str:
+        """A comment in the timeline of the bound deal (else lead, contact, company), via
+        ``crm.timeline.comment.add``; returns "deal:<id>"... or "" when nothing is bound."""
+        ...
+
+    async def set_entity_field(self, member_id: str, refs: CrmRefs, *, field: str, value: str) -> str:
+        """Write one field (e.g. a ``UF_CRM_*`` the admin mapped) of the bound deal (else lead, contact,
+        company); returns the entity written ("deal:<id>"...) or ""."""
+        ...
+
 
 class ChatGateway(Protocol):
     async def register_bot(

@@ -149,7 +149,9 @@ class InboxRepository(Protocol):
         """Rows in these statuses, newest first (for operators: what is stuck, what failed)."""
         ...
 
-    async def replay(self, item_ids: Sequence[int] | None = None, *, statuses: Sequence[InboxStatus] = ()) -> int:
+    async def replay(
+        self, item_ids: Sequence[int] | None = None, *, statuses: Sequence[InboxStatus] = ()
+    ) -> int:
         """Put rows back to ``pending`` with a fresh retry budget: the given ids, or every row in
         ``statuses``; returns how many. Handlers are idempotent, so a replay repeats no effect."""
         ...

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from b24claude.errors import B24ClaudeError
 from b24claude.kit.clock import Clock
+from b24claude.ports.memory import MemoryRepository
 from b24claude.ports.privacy import AuditRecord, AuditRepository
 from b24claude.ports.retention import LogArchive, RetentionStore
 from b24claude.ports.store import PortalRepository
@@ -44,12 +45,14 @@ class RetentionService:
         portals: PortalRepository,
         audit: AuditRepository,
         logs: LogArchive | None = None,
+        memory: MemoryRepository | None = None,
         clock: Clock,
     ) -> None:
         self._store = store
         self._portals = portals
         self._audit = audit
         self._logs = logs
+        self._memory = memory
         self._clock = clock
         self._stopping = asyncio.Event()
 
@@ -100,6 +103,8 @@ class RetentionService:
             counts["ledger"] = await self._store.purge_ledger(member_id, before=now - days_s)
         if (days_s := retention.seconds("logs")) and self._logs is not None:
             counts["log_files"] = await self._logs.delete_before(member_id, before=now - days_s)
+        if self._memory is not None:  # each fact carries its own expiry (capped by the dialogues period)
+            counts["memory"] = await self._memory.purge_expired(member_id, now=now)
         return counts
 
     async def _policy(self, member_id: str) -> PrivacyPolicy:
@@ -108,9 +113,7 @@ class RetentionService:
             return PrivacyPolicy.from_settings(portal.settings if portal else None)
         except B24ClaudeError:
             # Settings that no longer parse must not stop retention: the defaults apply.
-            log.warning(
-                "retention.policy.unreadable", extra={"member_id": member_id}
-            )
+            log.warning("retention.policy.unreadable", extra={"member_id": member_id})
             return PrivacyPolicy()
 
     # --- the periodic task ------------------------------------------------------------------------

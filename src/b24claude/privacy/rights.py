@@ -25,6 +25,7 @@ from typing import Any
 
 from b24claude.errors import BadRequest
 from b24claude.kit.clock import Clock
+from b24claude.ports.memory import MemoryRepository
 from b24claude.ports.privacy import (
     AuditRecord,
     AuditRepository,
@@ -123,9 +124,11 @@ class PrivacyRights:
         consents: ConsentRepository,
         audit: AuditRepository,
         logs: LogArchive | None = None,
+        memory: MemoryRepository | None = None,
         digest: Callable[[str], str],
         clock: Clock,
     ) -> None:
+        self._memory = memory
         self._store = store
         self._vault = vault
         self._subjects = subjects
@@ -161,9 +164,15 @@ class PrivacyRights:
             )
         for key in self._client_keys(person, found):
             counts["consents"] += await self._consents.delete(member_id, key)
+        memory = 0
+        if self._memory is not None:  # facts kept under the client, whichever dialogue they came from
+            memory = await self._memory.forget(
+                member_id, client_keys=self._client_keys(person, found), dialog_keys=found.dialog_keys
+            )
         counts.update(
             await self._store.delete_dialogues(member_id, found.dialog_keys, inbox_ids=found.inbox_ids)
         )
+        counts["memory"] = counts.get("memory", 0) + memory
         details = {"dialogues": len(found.dialog_keys), **counts}
         audit_id = await self._audit.add(
             AuditRecord(
@@ -208,6 +217,7 @@ class PrivacyRights:
             )
             logs = [dict(r) for r in records]
         ledger = await self._store.ledger_summary(member_id, found.dialog_keys, inbox_ids=found.inbox_ids)
+        memory = await self._facts(member_id, person, found)
         now = self._clock.now()
         export: dict[str, Any] = {
             "format": EXPORT_FORMAT,
@@ -226,6 +236,7 @@ class PrivacyRights:
                 for e in events
             ],
             "consents": consents,
+            "client_memory": memory,
             "ledger": dict(ledger),
             "logs": logs,
         }
@@ -234,6 +245,7 @@ class PrivacyRights:
             "turns": sum(len(d["turns"]) for d in dialogues),
             "inbox_events": len(events),
             "consents": len(consents),
+            "client_memory": len(memory),
             "log_lines": len(logs),
         }
         await self._audit.add(
@@ -294,6 +306,26 @@ class PrivacyRights:
                     keys.add(row.dialog_key)
                 if source == "inbox":
                     inbox_ids.add(row.row_id)
+
+    async def _facts(self, member_id: str, person: Person, found: Found) -> list[dict[str, Any]]:
+        """The client-memory facts held about the person: under their client keys or from their dialogues."""
+        if self._memory is None:
+            return []
+        keys = set(self._client_keys(person, found))
+        dialogues = set(found.dialog_keys)
+        return [
+            {
+                "id": f.id,
+                "client_key": f.client_key,
+                "kind": f.kind,
+                "text": f.text,
+                "source_dialog": f.source_dialog,
+                "created_at": f.created_at,
+                "expires_at": f.expires_at,
+            }
+            for f in await self._memory.all_facts(member_id)
+            if f.client_key in keys or f.source_dialog in dialogues
+        ]
 
     def _client_keys(self, person: Person, found: Found) -> list[str]:
         keys = [client_key(a) for a in found.authors]

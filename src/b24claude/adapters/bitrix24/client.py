@@ -146,7 +146,9 @@ class Bitrix24Client:
         self._timeout = httpx.Timeout(timeout_s)
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._max_wait_s = max_wait_s
-        self._throttle: RequestThrottle = throttle or PortalThrottle(clock, rate_per_s=rate_per_s, burst=burst)
+        self._throttle: RequestThrottle = throttle or PortalThrottle(
+            clock, rate_per_s=rate_per_s, burst=burst
+        )
         self._refresher = TokenRefresher(
             token_store,
             self._http,
@@ -328,7 +330,12 @@ class Bitrix24Client:
                 return body
             error = map_response(status, body)
             code = error.code
-            if status == 401 and code in REFRESHABLE and not auth.webhook and attempts.refreshes < MAX_REFRESHES:
+            if (
+                status == 401
+                and code in REFRESHABLE
+                and not auth.webhook
+                and attempts.refreshes < MAX_REFRESHES
+            ):
                 # A token refreshed by a peer may itself have expired by the time we use it: refresh
                 # again (bounded), never give up on a refresh that works.
                 attempts.refreshes += 1

@@ -103,6 +103,22 @@ class Bitrix24Gateway:
         await self._client.call(member_id, f"crm.{kind}.update", {"id": entity_id, "fields": fields})
         return f"{kind}:{entity_id}"
 
+    async def add_timeline_comment(self, member_id: str, refs: CrmRefs, *, text: str) -> str:
+        kind, entity_id = _timeline_target(refs)
+        if not entity_id or not text.strip():
+            return ""
+        # Lower-case `fields` only since crm 23.100.0 (method spec crm.timeline.comment.add).
+        fields = {"ENTITY_ID": entity_id, "ENTITY_TYPE": kind, "COMMENT": text}
+        await self._client.call(member_id, "crm.timeline.comment.add", {"fields": fields})
+        return f"{kind}:{entity_id}"
+
+    async def set_entity_field(self, member_id: str, refs: CrmRefs, *, field: str, value: str) -> str:
+        kind, entity_id = _timeline_target(refs)
+        if not entity_id or not field:
+            return ""
+        await self._client.call(member_id, f"crm.{kind}.update", {"id": entity_id, "fields": {field: value}})
+        return f"{kind}:{entity_id}"
+
     async def openlines_refs(self, member_id: str, chat_id: int) -> CrmRefs:
         result = (await self._client.call(member_id, "imopenlines.dialog.get", {"CHAT_ID": chat_id})).result
         if not isinstance(result, Mapping):
@@ -481,3 +497,17 @@ def _str_or_none(value: Any) -> str | None:
 
 def _yes(value: Any) -> bool:
     return value is True or str(value).upper() in ("Y", "1", "TRUE")
+
+
+def _timeline_target(refs: CrmRefs) -> tuple[str, int | None]:
+    """The entity a dialogue's notes belong to: the deal the talk is about, else the lead, the contact,
+    the company."""
+    for kind, entity_id in (
+        ("deal", refs.deal_id),
+        ("lead", refs.lead_id),
+        ("contact", refs.contact_id),
+        ("company", refs.company_id),
+    ):
+        if entity_id:
+            return kind, entity_id
+    return "", None

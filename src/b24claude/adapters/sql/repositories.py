@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase, make_engine, migrate
 from b24claude.adapters.sql.knowledge import SqlKnowledgeRepository
+from b24claude.adapters.sql.memory import SqlMemoryRepository
 from b24claude.adapters.sql.privacy import (
     SqlAuditRepository,
     SqlConsentRepository,
@@ -27,6 +28,8 @@ from b24claude.adapters.sql.privacy import (
 )
 from b24claude.adapters.sql.retention import SqlRetentionStore
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
+from b24claude.adapters.sql.triage import SqlTriageRepository
+from b24claude.adapters.sql.usage import SqlLedgerViews
 from b24claude.errors import PortalNotInstalled, StorageError
 from b24claude.ports.bitrix import BotApi, PortalAuth
 from b24claude.ports.store import (
@@ -420,9 +423,13 @@ def _claimable(now: float, busy_dialogs: Sequence[str] = ()) -> ColumnElement[bo
     serialisable = and_(
         row.dialog_key.not_in(list(busy_dialogs)) if busy_dialogs else true(),
         ~exists().where(running.c.dialog_key == row.dialog_key, running.c.status == "processing"),
-        ~exists().where(older.c.dialog_key == row.dialog_key, older.c.status == "pending", older.c.id < row.id),
+        ~exists().where(
+            older.c.dialog_key == row.dialog_key, older.c.status == "pending", older.c.id < row.id
+        ),
     )
-    return and_(row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable))
+    return and_(
+        row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable)
+    )
 
 
 # --- portals --------------------------------------------------------------------------------------
@@ -774,6 +781,9 @@ class SqlStore:
         self.audit = SqlAuditRepository(self.db)
         self.retention = SqlRetentionStore(self.db)
         self.knowledge = SqlKnowledgeRepository(self.db)
+        self.memory = SqlMemoryRepository(self.db)
+        self.triage = SqlTriageRepository(self.db)  # issue 9: the dialogue's classification
+        self.ledger_views = SqlLedgerViews(self.db)  # issue 9: spend per portal/dialogue/feature/model
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod

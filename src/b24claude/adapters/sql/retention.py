@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from b24claude.adapters.sql.engine import SqlDatabase
 from b24claude.adapters.sql.tables import (
     client_consents,
+    client_facts,
     dialogue_subjects,
     dialogue_turns,
     effects,
     inbox,
     llm_ledger,
+    memory_marks,
     pii_vault,
     portals,
 )
@@ -36,7 +38,16 @@ class SqlRetentionStore:
         self._db = db
 
     async def members(self) -> list[str]:
-        tables = (portals, dialogue_turns, inbox, llm_ledger, pii_vault, dialogue_subjects, client_consents)
+        tables = (
+            portals,
+            dialogue_turns,
+            inbox,
+            llm_ledger,
+            pii_vault,
+            dialogue_subjects,
+            client_consents,
+            client_facts,
+        )
         stmt = union(*(select(t.c.member_id) for t in tables))
         async with self._db.read("retention.members") as conn:
             members: list[Any] = list((await conn.execute(stmt)).scalars().all())
@@ -163,7 +174,7 @@ class SqlRetentionStore:
                 counts["inbox"] = _count(
                     await conn.execute(delete(inbox).where(i.member_id == member_id, i.id.in_(ids)))
                 )
-            counts["turns"] = counts["vault"] = counts["subjects"] = 0
+            counts["turns"] = counts["vault"] = counts["subjects"] = counts["memory"] = 0
             if keys:
                 counts["turns"] = _count(
                     await conn.execute(
@@ -179,6 +190,16 @@ class SqlRetentionStore:
                     await conn.execute(
                         delete(dialogue_subjects).where(s.member_id == member_id, _in(s.dialog_key, keys))
                     )
+                )
+                # Client memory extracted from these dialogues goes with them (and their read marks).
+                f, m = client_facts.c, memory_marks.c
+                counts["memory"] = _count(
+                    await conn.execute(
+                        delete(client_facts).where(f.member_id == member_id, _in(f.source_dialog, keys))
+                    )
+                )
+                await conn.execute(
+                    delete(memory_marks).where(m.member_id == member_id, _in(m.dialog_key, keys))
                 )
         return counts
 

@@ -196,6 +196,33 @@ client_consents = Table(
     PrimaryKeyConstraint("member_id", "client_key", name="pk_client_consents"),
 )
 
+# Client memory (migration 0005): durable facts per client, and how far each dialogue has been read.
+client_facts = Table(
+    "client_facts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("client_key", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source_dialog", String(255), nullable=False),
+    Column("source_seq", BigInteger, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+    Index("ix_client_facts_client", "member_id", "client_key"),
+    Index("ix_client_facts_dialog", "member_id", "source_dialog"),
+)
+
+memory_marks = Table(
+    "memory_marks",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("read_seq", BigInteger, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "dialog_key", name="pk_memory_marks"),
+)
+
 audit_log = Table(
     "audit_log",
     metadata,
@@ -258,3 +285,26 @@ SEARCH_INDEX_PREFIX = "kb_fts"
 def is_search_index(name: str | None) -> bool:
     """FTS5's virtual table and its shadow tables, which autogenerate must not compare."""
     return bool(name) and str(name).startswith(SEARCH_INDEX_PREFIX)
+
+# --- conversation intelligence: triage (migration 0005_triage) -------------------------------------
+
+# The latest classification of a dialogue (type, urgency, sentiment...); one row per dialogue, replaced
+# when the dialogue turns. Labels only: no message text.
+dialogue_triage = Table(
+    "dialogue_triage",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("sentiment", String(16), nullable=False),
+    Column("needs_human", Boolean, nullable=False),
+    Column("topic", String(255), nullable=False, server_default=""),
+    Column("confidence", Double, nullable=False),
+    Column("abstained", Boolean, nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("turns_seen", Integer, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    PrimaryKeyConstraint("member_id", "dialog_key", name="pk_dialogue_triage"),
+)

@@ -121,6 +121,7 @@ class Decision:
 class _Dialogue:
     last_user: str
     user_text: str
+    user_messages: list[str]
     first_turn: bool
     tool_results: list[tuple[str, bool]]
     prefill: str
@@ -149,6 +150,7 @@ def _dialogue(messages: list[dict[str, Any]]) -> _Dialogue:
     return _Dialogue(
         last_user=_message_text(last),
         user_text="\n".join(_message_text(messages[i]) for i in users),
+        user_messages=[_message_text(messages[i]) for i in users],
         first_turn=not any(m.get("role") == "assistant" for m in messages[:last_index]),
         tool_results=results,
         prefill=prefill,
@@ -190,6 +192,7 @@ class Brain:
             answer,
             _topic(context, dialogue),
             self.today,
+            user_messages=dialogue.user_messages,
         )
         tool = self._pick_tool(body, dialogue)
         if tool is not None:

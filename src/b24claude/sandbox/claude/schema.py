@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import memory
+from .classify import Classification, classification_value, classify_dialogue
 from .lexicon import (
     HUMAN_STEMS,
     NEGATIVE_STEMS,
@@ -43,10 +45,19 @@ class Facts:
     answer: str = ""
     topic: str = ""
     today: str = "2026-01-01"
+    user_messages: list[str] = field(default_factory=list)  # the customer's turns, oldest first
     stem_set: set[str] = field(init=False, default_factory=set)
+    _classification: Classification | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.stem_set = stems(self.user_text)
+
+    @property
+    def classification(self) -> Classification:
+        """Type, urgency, sentiment... of the dialogue (classify.py), computed once."""
+        if self._classification is None:
+            self._classification = classify_dialogue(self.user_messages or [self.user_text])
+        return self._classification
 
     def client_value(self, *keys: str) -> str:
         for key in keys:
@@ -111,7 +122,9 @@ def fill(schema: Any, facts: Facts, *, name: str = "", root: Any = None, depth: 
     if "const" in schema:
         return schema["const"]
     if "enum" in schema:
-        return choose(list(schema["enum"]), facts)
+        options = list(schema["enum"])
+        classified = classification_value(name, options, facts.classification) if name else None
+        return classified if classified is not None else choose(options, facts)
     for key in ("anyOf", "oneOf"):
         if key in schema:
             options = [o for o in schema[key] if not (isinstance(o, dict) and o.get("type") == "null")]
@@ -198,6 +211,8 @@ def _string(schema: dict[str, Any], facts: Facts, *, name: str) -> str:
         value = facts.sentiment()
     elif _has(key, "urgency", "priority"):
         value = "high" if facts.stem_set & URGENT_STEMS else "normal"
+    elif key == "topic":
+        value = facts.classification.topic
     elif _has(key, "intent", "category", "topic", "type", "reason", "subject"):
         value = facts.topic or (content_words(facts.last_message) or ["question"])[0]
     elif _has(key, "lang"):
@@ -219,7 +234,9 @@ def _number(schema: dict[str, Any], facts: Facts, *, name: str, integer: bool) -
     key = name.lower()
     numbers = facts.numbers()
     value: float = 0.0
-    if _has(key, "amount", "sum", "budget", "price", "cost", "total", "opportunity", "сумм", "бюджет"):
+    if _has(key, "confidence", "certainty", "probability"):
+        value = facts.classification.confidence
+    elif _has(key, "amount", "sum", "budget", "price", "cost", "total", "opportunity", "сумм", "бюджет"):
         value = max(numbers) if numbers else 0.0
     elif _has(key, "count", "quantity", "qty", "number", "колич"):
         small = [n for n in numbers if n < 10_000]
@@ -244,6 +261,8 @@ def _bound(schema: dict[str, Any], inclusive: str, exclusive: str, step: float) 
 
 def _boolean(name: str, facts: Facts) -> bool:
     key = name.lower()
+    if key in ("needs_human", "needs_a_human", "handoff", "needs_handoff"):
+        return facts.classification.needs_human
     if _has(key, "handoff", "human", "operator", "escalat", "transfer", "оператор"):
         return bool(facts.stem_set & HUMAN_STEMS) or bool(facts.stem_set & NEGATIVE_STEMS)
     if _has(key, "urgent", "срочн"):
@@ -252,6 +271,8 @@ def _boolean(name: str, facts: Facts) -> bool:
 
 
 def _array(schema: dict[str, Any], facts: Facts, *, name: str, root: Any, depth: int) -> list[Any]:
+    if memory.wants_facts(schema):
+        return memory.extract(facts.user_text)
     items = schema.get("items", {})
     count = max(int(schema.get("minItems", 0)), 1)
     if schema.get("maxItems") is not None:
