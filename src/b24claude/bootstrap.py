@@ -30,6 +30,7 @@ from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redi
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.admin.settings import AppSettingsService
 from b24claude.client_memory import handlers as client_memory_handlers
 from b24claude.client_memory.service import ClientMemoryService
 from b24claude.conversations import handlers as conversations_handlers
@@ -54,6 +55,7 @@ from b24claude.knowledge.service import KnowledgeService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
+from b24claude.portals.installer import AppLayout, InstallerService, default_layout
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
@@ -111,6 +113,8 @@ class Container:
     puller: EventPuller
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
+    installer: InstallerService
+    app_settings: AppSettingsService
     retention: RetentionService
     rights: PrivacyRights
     memory: ClientMemoryService
@@ -249,6 +253,11 @@ def build_pipeline(
 
 def handler_url(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/b24/events"
+
+
+def app_layout(settings: Settings) -> AppLayout:
+    """What the installer page binds on this deployment (see ``portals.installer.app_layout``)."""
+    return default_layout(settings.public_url, events_url=handler_url(settings))
 
 
 def session_key(keyring: Keyring) -> bytes:
@@ -433,13 +442,15 @@ async def build(
         bot_name=settings.bot_name,
         handler_url=handler_url(settings),
         verifier=gateway,
-        install_policy=InstallPolicy(
-            client_id=settings.b24_client_id,
-            oauth_url=settings.b24_oauth_url,
-            app_code=settings.b24_app_code,
-            allow_loopback=settings.sandbox,
-            rate_per_s=settings.install_rate_per_s,
-            burst=settings.install_burst,
+        install_policy=(
+            install_policy := InstallPolicy(
+                client_id=settings.b24_client_id,
+                oauth_url=settings.b24_oauth_url,
+                app_code=settings.b24_app_code,
+                allow_loopback=settings.sandbox,
+                rate_per_s=settings.install_rate_per_s,
+                burst=settings.install_burst,
+            )
         ),
         on_reinstalled=bitrix.forget,
     )
@@ -534,6 +545,10 @@ async def build(
         portals=store.portals, consents=store.consents, audit=store.audit, clock=clock
     )
     retention, rights = privacy_services(settings, store, clock)
+    installer = InstallerService(
+        verifier=gateway, setup=gateway, policy=install_policy, layout=app_layout(settings), clock=clock
+    )
+    app_settings = AppSettingsService(portals=store.portals, audit=store.audit, clock=clock)
     triage, usage = intelligence_parts(settings, store, models, gateway, shared.cache, clock)
     return Container(
         settings=settings,
@@ -558,6 +573,8 @@ async def build(
         puller=puller,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
+        installer=installer,
+        app_settings=app_settings,
         retention=retention,
         rights=rights,
         memory=memory,

@@ -35,6 +35,17 @@ class BadRequest(B24ClaudeError):
     code = "bad_request"
 
 
+class InvalidFields(BadRequest):
+    """Input that fails field by field: ``fields`` maps a dotted field name to a reason code
+    (``too_long``, ``range``, ``required``, ...) that a page shows next to that field."""
+
+    code = "invalid_fields"
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in sorted(fields.items())))
+        self.fields = dict(fields)
+
+
 class Unauthorized(B24ClaudeError):
     """Missing or wrong application/bot token: answered 401."""
 

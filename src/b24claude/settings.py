@@ -275,3 +275,10 @@ class Settings(BaseSettings):
     )
     purge_interval_s: float = Field(default=3600.0, description="How often the retention purge runs.")
     app_session_ttl_s: float = Field(default=3600.0, description="Lifetime of an app-page session.")
+    bx24_js_url: str = Field(
+        default="",
+        description=(
+            "Where the app pages load BX24.js; empty = from the portal itself "
+            "(https://<portal>/bitrix/js/rest/bx24.js), so the page asks no other host."
+        ),
+    )

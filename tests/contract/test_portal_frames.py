@@ -82,11 +82,12 @@ async def test_gateway_verifies_a_frame_user_with_one_request_and_no_refresh() -
         user = await gateway.verify_frame_user(
             env.member_id, env.state.open_app_frame(CLIENT_ID, 4).form["AUTH_ID"]
         )
-        assert user == FrameUser(user_id=4, is_admin=False)
+        seeded = env.state.users[4]
+        assert user == FrameUser(user_id=4, is_admin=False, name=f"{seeded['NAME']} {seeded['LAST_NAME']}")
         assert env.rest_calls() == calls + 1  # user.current + user.admin in one batch
         assert await gateway.verify_frame_user(
             env.member_id, env.state.open_app_frame(CLIENT_ID, 1).form["AUTH_ID"]
-        ) == FrameUser(1, True)
+        ) == FrameUser(1, True, f"{env.state.users[1]['NAME']} {env.state.users[1]['LAST_NAME']}")
 
         oauth = env.state.stats.oauth_requests
         for bad in ("f" * 70, ""):

@@ -134,3 +134,36 @@ async def test_an_app_with_an_interface_hears_of_its_removal_only_through_event_
         state.install_finish(CLIENT)
         assert await state.uninstall_app(CLIENT) is None
         assert state.placements == []
+
+
+async def test_install_finish_sends_onappinstall_to_the_handler_the_installer_bound() -> None:
+    """on-app-install.md: the handler may be set in the install script; no events before the
+    install is finished — so it arrives once installFinish is called, with the app's token."""
+    async with ui_portal() as (state, base):
+        admin = token_of(state, ADMIN)
+        handler = "http://127.0.0.1:9/b24/install"
+        bound = await call(base, "event.bind", admin, event="ONAPPINSTALL", handler=handler)
+        assert bound.json()["result"] is True
+        assert state.delivery_log == []
+        async with httpx.AsyncClient() as http:
+            finish = await http.post(f"{base}/_sandbox/install-finish", json={"client_id": CLIENT})
+        assert finish.json() == {"finished": True}
+        assert [(d.event, d.url) for d in state.delivery_log] == [("ONAPPINSTALL", handler)]
+
+
+async def test_the_portal_serves_bx24_js_and_its_interface_around_the_app() -> None:
+    async with ui_portal() as (_state, base):
+        async with httpx.AsyncClient() as http:
+            script = await http.get(f"{base}/bitrix/js/rest/bx24.js")
+            employee = await http.get(f"{base}/_sandbox/ui/app/{CLIENT}", params={"user_id": EMPLOYEE})
+            admin = await http.get(
+                f"{base}/_sandbox/ui/app/{CLIENT}", params={"user_id": ADMIN, "lang": "en"}
+            )
+        assert script.status_code == 200 and script.headers["content-type"].startswith(
+            "application/javascript"
+        )
+        assert f'var PORTAL = "{base}";' in script.text and "installFinish" in script.text
+        # Not finished: an employee gets the portal's notice, the admin the installer in a frame.
+        assert "не установлено до конца" in employee.text and "app-frame" not in employee.text
+        assert 'action="https://app.example.com/app/install?DOMAIN=' in admin.text
+        assert 'name="REFRESH_ID"' in admin.text and '"INSTALL": true' in admin.text

@@ -54,12 +54,16 @@ async def _audit(stack: SandboxStack, member_id: str) -> list[tuple[str, str, st
 # --- the frame --------------------------------------------------------------------------------------
 
 
-async def test_admin_opens_the_page_and_gets_a_bilingual_settings_page(stack: SandboxStack) -> None:
+async def test_admin_opens_the_page_in_the_portal_language_only(stack: SandboxStack) -> None:
     page = await open_frame(stack, stack.portal.open_app_frame(DEMO_CLIENT_ID, ADMIN, lang="ru"))
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    assert "Claude: конфиденциальность / Claude: privacy" in page.text
-    assert "Паспорта / Passports" in page.text and "Сохранить / Save" in page.text
+    user = stack.portal.users[ADMIN]
+    assert f"Здравствуйте, {user['NAME']} {user['LAST_NAME']}" in page.text
+    assert "Паспорта" in page.text and "Сохранить" in page.text
+    assert "Passports" not in page.text and ">Save<" not in page.text
+    # BX24.js from the portal itself (its client endpoint's host), under the page's nonce.
+    assert f'src="{stack.portal.base_url}/bitrix/js/rest/bx24.js"' in page.text
     assert page.headers["cache-control"] == "no-store"
     assert "frame-ancestors https://sandbox.bitrix24.ru" in page.headers["content-security-policy"]
     assert session_of(page)
@@ -68,8 +72,9 @@ async def test_admin_opens_the_page_and_gets_a_bilingual_settings_page(stack: Sa
 async def test_employee_page_has_no_editor(stack: SandboxStack) -> None:
     page = await open_frame(stack, stack.portal.open_app_frame(DEMO_CLIENT_ID, EMPLOYEE, lang="en"))
     assert page.status_code == 200
-    assert "Claude: privacy / Claude: конфиденциальность" in page.text
-    assert "Only a Bitrix24 administrator" in page.text and "Save" not in page.text
+    assert "Claude for Bitrix24" in page.text and "Конфиденциальность" not in page.text
+    assert "Only a Bitrix24 administrator" in page.text and ">Save<" not in page.text
+    assert page.text.count("<fieldset disabled>") == 3  # bot, lines, privacy: read-only
 
 
 @pytest.mark.parametrize(

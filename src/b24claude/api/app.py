@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from b24claude.api.access_log import AccessLogMiddleware, claimed_member_id, log_rejected_event, note_portal
-from b24claude.api.app_pages import build_app_router
+from b24claude.api.app_pages import build_app_router, installer_page
 from b24claude.api.forms import FORM, read_form
 from b24claude.api.health import build_health_router
 from b24claude.api.responses import error_json
@@ -117,10 +117,10 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": "bad_request", "reason": str(exc.errors()[:1])}, status_code=400)
 
-    async def accept(request: Request) -> JSONResponse:
-        form: dict[str, Any] | None = None
+    async def accept(request: Request, form: dict[str, Any] | None = None) -> JSONResponse:
         try:
-            form = await read_form(request, max_bytes)
+            if form is None:
+                form = await read_form(request, max_bytes)
             accepted = await container.inbox_service.accept_classic(form)
         except B24ClaudeError as exc:
             if 400 <= exc.http_status < 500:
@@ -141,9 +141,23 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     async def events(request: Request) -> JSONResponse:
         return await accept(request)
 
-    @app.post("/b24/install", summary="Initial installation path: ONAPPINSTALL", openapi_extra=EVENT_OPENAPI)
-    async def install(request: Request) -> JSONResponse:
-        return await accept(request)
+    @app.post(
+        "/b24/install",
+        summary="Initial installation path: ONAPPINSTALL (server-side app) or the installer frame (app with UI)",
+        openapi_extra=EVENT_OPENAPI,
+        response_model=None,
+    )
+    async def install(request: Request) -> Response:
+        # An API-only app gets the ONAPPINSTALL event here; an app with an interface opens this
+        # path in a frame for the admin (a frame POST: AUTH_ID, REFRESH_ID, no ``event``).
+        try:
+            form = await read_form(request, max_bytes)
+        except B24ClaudeError as exc:
+            log_rejected_event(request, status=exc.http_status, code=exc.code, reason=exc.message, form=None)
+            raise
+        if "event" not in form and "AUTH_ID" in form:
+            return await installer_page(container, request, form)
+        return await accept(request, form)
 
     app.include_router(build_app_router(container))
 

@@ -7,24 +7,32 @@ the session — no route takes a member_id from the request.
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from b24claude.api.forms import FORM, read_form, read_json_object
-from b24claude.api.page_html import render_error, render_page
+from b24claude.api.i18n import page_lang
+from b24claude.api.pages import LineView, render_app, render_error, render_installer
 from b24claude.api.responses import error_headers
-from b24claude.errors import B24ClaudeError, BadRequest, Forbidden, Unauthorized
+from b24claude.errors import B24ClaudeError, BadRequest, Bitrix24Error, Forbidden, Unauthorized
 from b24claude.portals.frame import AppSession, FrameRequest
+from b24claude.portals.installer import InstallerFrame
 from b24claude.ports.privacy import PII_TYPES
 
 if TYPE_CHECKING:
     from b24claude.bootstrap import Container
 
+log = logging.getLogger("b24claude.api.app")
+
 MAX_SETTINGS_BYTES = 64_000
+BX24_JS_PATH = "/bitrix/js/rest/bx24.js"
 
 _FRAME_FIELDS = {
     "AUTH_ID": "Access token of the user who opened the page (checked against the portal).",
@@ -81,6 +89,24 @@ CONSENT_SCHEMA: dict[str, Any] = {
 }
 
 
+_BOT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "persona": {"type": "string", "maxLength": 4000},
+        "company_name": {"type": "string", "maxLength": 200},
+        "default_language": {"type": "string", "enum": ["", "ru", "en"]},
+        "all_lines": {"type": "boolean"},
+        "line_ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "maxItems": 500},
+    },
+}
+SETTINGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"bot": _BOT, "privacy": PRIVACY_SCHEMA},
+}
+
+
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
@@ -90,12 +116,48 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _origin(url: str) -> str:
+    """``https://acme.bitrix24.ru/rest/…`` → ``https://acme.bitrix24.ru`` ("" for nothing usable)."""
+    parts = urlsplit(url.strip())
+    return (
+        f"{parts.scheme}://{parts.netloc}".lower()
+        if parts.scheme in ("http", "https") and parts.netloc
+        else ""
+    )
+
+
+def _page_headers(nonce: str, ancestors: list[str]) -> dict[str, str]:
+    """The page holds a session token: never cached, framed only by its own portal, scripts only
+    with this response's nonce (ours and BX24.js), requests only to ourselves."""
+    return {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
+            f"connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+            f"frame-ancestors {' '.join(dict.fromkeys(a for a in ancestors if a))}"
+        ),
+    }
+
+
+def _ancestors(domain: str, client_endpoint: str) -> list[str]:
+    host = domain.strip().lower()
+    return [f"https://{host}", f"http://{host}", _origin(client_endpoint)]
+
+
 def build_app_router(container: Container) -> APIRouter:
     router = APIRouter()
     frames = container.frame_auth
     admin = container.privacy_admin
-    max_form_bytes = container.settings.max_body_bytes
+    app_settings = container.app_settings
+    lines_directory = container.gateway
+    settings = container.settings
+    max_form_bytes = settings.max_body_bytes
     bearer = HTTPBearer(auto_error=False, description="The session token of the app page (POST /app).")
+
+    def bx24_js(client_endpoint: str) -> str:
+        return settings.bx24_js_url or (_origin(client_endpoint) + BX24_JS_PATH)
 
     async def session(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> AppSession:
         if creds is None:
@@ -107,6 +169,21 @@ def build_app_router(container: Container) -> APIRouter:
         if not current.is_admin:
             raise Forbidden("only a Bitrix24 administrator may change this")
         return current
+
+    async def known_lines(member_id: str) -> list[LineView] | None:
+        try:
+            found = await lines_directory.open_lines(member_id)
+        except Bitrix24Error as exc:
+            log.info("app.lines.unavailable", extra={"member_id": member_id, "code": exc.code})
+            return None
+        return [LineView(line.id, line.name, line.active) for line in found]
+
+    def error_page(exc: B24ClaudeError, lang: str) -> HTMLResponse:
+        status = 503 if exc.http_status >= 500 else exc.http_status
+        reason = exc.message if status < 500 else "temporarily unavailable"
+        return HTMLResponse(
+            render_error(status, reason, lang=lang), status_code=status, headers=error_headers(exc)
+        )
 
     @router.post(
         "/app",
@@ -120,8 +197,8 @@ def build_app_router(container: Container) -> APIRouter:
         lang: str = Query("", alias="LANG", max_length=8, description="Interface language"),
         protocol: str = Query("", alias="PROTOCOL", max_length=1, description="1 = https"),
         app_sid: str = Query("", alias="APP_SID", max_length=64, description="BX24.js link"),
+        section: str = Query("", max_length=32, description="The section to open (overview, bot, …)"),
     ) -> HTMLResponse:
-        page_lang = "en" if lang.lower().startswith("en") else "ru"
         try:
             form = await read_form(request, max_form_bytes)
             opened = await frames.open(
@@ -133,37 +210,68 @@ def build_app_router(container: Container) -> APIRouter:
                     application_token=_text(form.get("APPLICATION_TOKEN")),
                 )
             )
-            policy = await admin.policy(opened.session.member_id)
+            member_id = opened.session.member_id
+            view = await app_settings.view(member_id)
+            consents = await admin.consents(member_id)
         except B24ClaudeError as exc:
-            status = 503 if exc.http_status >= 500 else exc.http_status
-            headers = error_headers(exc)
-            reason = exc.message if status < 500 else "temporarily unavailable"
-            return HTMLResponse(
-                render_error(status, reason, lang=page_lang), status_code=status, headers=headers
-            )
+            return error_page(exc, lang)
+        lines = await known_lines(member_id)
         nonce = secrets.token_urlsafe(12)
-        html = render_page(
-            policy,
-            user_id=opened.session.user_id,
-            is_admin=opened.session.is_admin,
+        endpoint = opened.portal.auth.client_endpoint
+        html = render_app(
+            lang=lang,
             token=opened.token,
-            lang=page_lang,
             nonce=nonce,
+            bx24_js=bx24_js(endpoint),
+            user_name=opened.user_name or f"#{opened.session.user_id}",
+            is_admin=opened.session.is_admin,
+            domain=opened.portal.domain,
+            section=section,
+            settings=view.to_dict(),
+            defaults={"persona": settings.persona, "company_name": settings.company_name},
+            lines=lines,
+            consents=consents,
         )
-        host = opened.portal.domain.strip().lower()
-        return HTMLResponse(
-            html,
-            headers={
-                # The page holds a session token: never cached, only framed by its own portal.
-                "Cache-Control": "no-store",
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": (
-                    f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-                    f"connect-src 'self'; frame-ancestors https://{host} http://{host}"
-                ),
-            },
+        return HTMLResponse(html, headers=_page_headers(nonce, _ancestors(opened.portal.domain, endpoint)))
+
+    @router.get("/app/api/settings", summary="The portal's bot and privacy settings (any user of the portal)")
+    async def get_settings(current: AppSession = Depends(session)) -> dict[str, Any]:
+        view = await app_settings.view(current.member_id)
+        return {**view.to_dict(), "user": {"id": current.user_id, "admin": current.is_admin}}
+
+    @router.patch(
+        "/app/api/settings",
+        summary="Change some settings (Bitrix24 administrators); fields left out keep their values",
+        openapi_extra=_json_body(SETTINGS_SCHEMA),
+    )
+    async def patch_settings(
+        request: Request, current: AppSession = Depends(admin_session)
+    ) -> dict[str, Any]:
+        changes = await read_json_object(request, MAX_SETTINGS_BYTES)
+        lines: set[int] | None = None
+        bot = changes.get("bot")
+        if isinstance(bot, Mapping) and "line_ids" in bot:
+            found = await known_lines(current.member_id)
+            lines = {line.id for line in found} if found is not None else None
+        view = await app_settings.update(
+            current.member_id, changes, user_id=current.user_id, is_admin=current.is_admin, known_lines=lines
         )
+        return view.to_dict()
+
+    @router.get("/app/api/consents", summary="Recorded client consents (any user of the portal)")
+    async def get_consents(current: AppSession = Depends(session)) -> dict[str, Any]:
+        records = await admin.consents(current.member_id)
+        return {
+            "consents": [
+                {
+                    "client_key": r.client_key,
+                    "granted": r.granted,
+                    "source": r.source,
+                    "updated_at": r.updated_at,
+                }
+                for r in records
+            ]
+        }
 
     @router.get("/app/api/privacy", summary="The portal's privacy settings (any user of the portal)")
     async def get_privacy(current: AppSession = Depends(session)) -> dict[str, Any]:
@@ -202,3 +310,32 @@ def build_app_router(container: Container) -> APIRouter:
         return {"client_key": client_key, "granted": granted}
 
     return router
+
+
+async def installer_page(container: Container, request: Request, form: Mapping[str, Any]) -> HTMLResponse:
+    """The installer frame (``POST /b24/install`` without an ``event``): prove it, bind our widgets
+    and events, then let the page call ``BX24.installFinish()``. Stores nothing."""
+    query = request.query_params
+    lang = query.get("LANG", "")[:8]
+    try:
+        done = await container.installer.run(
+            InstallerFrame(
+                member_id=_text(form.get("member_id")),
+                domain=query.get("DOMAIN", "")[:255] or _text(form.get("DOMAIN")),
+                auth_id=_text(form.get("AUTH_ID")),
+                refresh_id=_text(form.get("REFRESH_ID")),
+            )
+        )
+    except B24ClaudeError as exc:
+        status = 503 if exc.http_status >= 500 else exc.http_status
+        reason = exc.message if status < 500 else "temporarily unavailable"
+        return HTMLResponse(
+            render_error(status, reason, lang=lang), status_code=status, headers=error_headers(exc)
+        )
+    nonce = secrets.token_urlsafe(12)
+    script = container.settings.bx24_js_url or (_origin(done.client_endpoint) + BX24_JS_PATH)
+    domain = query.get("DOMAIN", "") or _text(form.get("DOMAIN"))
+    return HTMLResponse(
+        render_installer(lang=page_lang(lang), nonce=nonce, bx24_js=script),
+        headers=_page_headers(nonce, _ancestors(domain, done.client_endpoint)),
+    )

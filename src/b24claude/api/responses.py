@@ -28,6 +28,8 @@ def error_json(exc: B24ClaudeError, *, bearer: bool = False) -> JSONResponse:
         return JSONResponse(
             {"error": exc.code, "reason": "temporarily unavailable"}, status_code=503, headers=headers
         )
-    return JSONResponse(
-        {"error": exc.code, "reason": exc.message}, status_code=exc.http_status, headers=headers
-    )
+    body: dict[str, object] = {"error": exc.code, "reason": exc.message}
+    fields = getattr(exc, "fields", None)
+    if isinstance(fields, dict):
+        body["fields"] = fields
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)

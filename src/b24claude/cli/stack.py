@@ -142,6 +142,21 @@ class SandboxStack:
             line.welcome_bot_id = bots[0].id
         return bots[0].id
 
+    async def add_app_with_ui(self) -> None:
+        """Add the app as an admin adds a local app *with* an interface ("Uses API only" unticked):
+        handler path ``/app``, initial installation path ``/b24/install``. Nothing is posted; the
+        install happens when the admin opens the app (the installer page) and it calls
+        ``BX24.installFinish()`` (``/_sandbox/ui/app/<client_id>`` in a browser)."""
+        await self.portal.install_app(
+            client_id=DEMO_CLIENT_ID,
+            client_secret=DEMO_CLIENT_SECRET,
+            install_url=f"{self.app_url}/b24/install",
+            handler_url=f"{self.app_url}/app",
+            scopes=SCOPES,
+            with_ui=True,
+        )
+        self.member_id = self.portal.config.member_id
+
     async def ask(self, text: str, customer: str | dict[str, Any], *, timeout: float = 30.0) -> str:
         """The customer writes; returns the bot's reply as the customer saw it."""
         msg = await self.portal.customer_writes(text, customer)

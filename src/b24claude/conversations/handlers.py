@@ -3,6 +3,7 @@ answer pipeline, and this domain's steps on it (the customer's turn, history, th
 
 from __future__ import annotations
 
+from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.service import AnswerService
 from b24claude.dispatch import Context, MessageContext, Pipeline, ReplySent, Router
 from b24claude.events.models import IncomingMessage
@@ -16,6 +17,8 @@ def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
         return False
     if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
         return False
+    if msg.is_open_line and not BotSettings.from_settings(ctx.portal.settings).answers_line(msg.line_id):
+        return False  # a line the portal's admin did not give the bot
     return not (msg.is_open_line and not msg.author_is_connector)
 
 
@@ -32,7 +35,9 @@ def conversations_router(pipeline: Pipeline, answers: AnswerService) -> Router:
 
     @router.on(IncomingMessage)(should_answer)
     async def on_message(msg: IncomingMessage, ctx: Context) -> None:
-        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, default_language))
+        # The portal admin's reply language (the app page) before the service-wide default.
+        fallback = BotSettings.from_settings(ctx.portal.settings).default_language or default_language
+        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, fallback))
         effect = await ctx.row_effects().get("reply")
         if effect is not None and effect.status == "done":
             # Answered before a crash; a handoff or the CRM write after the reply may still be owed.

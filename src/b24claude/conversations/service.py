@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Sequence
 
+from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
 from b24claude.conversations.schemas import AnswerConfig
 from b24claude.dispatch import Flow, MessageContext, ReplySent
@@ -79,9 +80,10 @@ class AnswerService:
         turns = [ChatTurn(t.role, t.text) for t in turn.history]
         if not turns or turns[-1].role != "user" or turns[-1].text != turn.masked:
             turns.append(ChatTurn("user", turn.masked))
+        bot = BotSettings.from_settings(turn.ctx.portal.settings)  # the admin's persona and company name
         blocks = build_system_blocks(
-            persona=self._cfg.persona,
-            company=self._cfg.company,
+            persona=bot.persona or self._cfg.persona,
+            company=bot.company_name or self._cfg.company,
             card=turn.card,
             passages=turn.passages,
             language=turn.language,

@@ -36,6 +36,14 @@ class IncomingMessage:
         return self.chat_type == "L" or self.entity_type == "LINES"
 
     @property
+    def line_id(self) -> int | None:
+        """The Open Line of the chat: ``CHAT_ENTITY_ID`` is ``connector|LINE_ID|chat|user``."""
+        parts = self.entity_id.split("|")
+        if not self.is_open_line or len(parts) < 2 or not parts[1].isdigit():
+            return None
+        return int(parts[1]) or None
+
+    @property
     def dialog_key(self) -> str:
         return dialog_key(self.dialog_id)
 

@@ -60,6 +60,7 @@ class OpenedFrame:
     session: AppSession
     token: str  # the bearer for /app/api/*
     portal: Portal
+    user_name: str = ""  # as user.current gave it
 
 
 class FrameAuthService:
@@ -122,7 +123,7 @@ class FrameAuthService:
             "app.frame.opened",
             extra={"member_id": portal.member_id, "user_id": user.user_id, "admin": user.is_admin},
         )
-        return OpenedFrame(session, token, portal)
+        return OpenedFrame(session, token, portal, user.name)
 
     async def session(self, bearer: str) -> AppSession:
         """The session behind a bearer token; raises Unauthorized for a forged, expired or orphaned one."""

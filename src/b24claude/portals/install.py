@@ -69,7 +69,7 @@ class InstallClaim:
 
     member_id: str
     domain: str
-    client_endpoint: str
+    client_endpoint: str  # "" for an installer frame: the OAuth server names it
     refresh_token: str
     application_token: str
 
@@ -115,7 +115,11 @@ async def confirm_install(
         raise Unauthorized(
             "install not confirmed: the OAuth server named no usable portal endpoint"
         ) from None
-    if named.url != claim.client_endpoint:
+    # An installer frame names no endpoint (claim.client_endpoint ""): the one the OAuth server
+    # named must then be the claimed domain's (or, in the sandbox only, its loopback emulator).
+    expected = claim.client_endpoint or f"https://{claim.domain}/rest/"
+    sandbox_frame = not claim.client_endpoint and policy.allow_loopback and is_loopback_host(named.host)
+    if named.url != expected and not sandbox_frame:
         log.warning("install.refused.endpoint_mismatch", extra={"member_id": claim.member_id})
         raise Unauthorized("install not confirmed: client_endpoint is not the portal's")
     try:

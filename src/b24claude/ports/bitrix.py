@@ -223,6 +223,7 @@ class FrameUser:
 
     user_id: int
     is_admin: bool
+    name: str = ""  # "First Last" as user.current has it ("" when the portal gave none)
 
 
 class PortalUsers(Protocol):
@@ -274,4 +275,56 @@ class InstallVerifier(Protocol):
     async def app_info(self, client_endpoint: str, access_token: str, *, member_id: str) -> AppInfo:
         """``app.info`` at ``client_endpoint`` (already checked by the caller) with ``access_token``;
         no refresh, no retry on an auth error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Widget:
+    """A ``placement.bind`` of ours: where, which page, its title in each language."""
+
+    placement: str  # LEFT_MENU, CONTACT_CENTER, ...
+    handler: str
+    titles: Mapping[str, str]  # language -> title; "ru" is the default TITLE
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EventHandler:
+    """An ``event.bind`` of ours."""
+
+    event: str
+    handler: str
+
+
+class AppSetup(Protocol):
+    """What the installer page does on a portal with the installing admin's fresh token, before the
+    portal is stored (the caller has confirmed the endpoint with the OAuth server)."""
+
+    async def is_admin(self, client_endpoint: str, access_token: str, *, member_id: str) -> bool:
+        """``user.admin`` under that token."""
+        ...
+
+    async def bind(
+        self,
+        client_endpoint: str,
+        access_token: str,
+        *,
+        member_id: str,
+        widgets: Sequence[Widget],
+        events: Sequence[EventHandler],
+    ) -> None:
+        """Bind what is missing (``placement.get``/``event.get`` first); idempotent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLine:
+    id: int
+    name: str
+    active: bool = True
+
+
+class OpenLinesDirectory(Protocol):
+    async def open_lines(self, member_id: str) -> Sequence[OpenLine]:
+        """The portal's Open Lines (``imopenlines.config.list.get``)."""
         ...

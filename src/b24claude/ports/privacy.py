@@ -87,6 +87,14 @@ class SubjectRepository(Protocol):
     ) -> list[str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    client_key: str
+    granted: bool
+    source: str
+    updated_at: float
+
+
 class ConsentRepository(Protocol):
     async def get(self, member_id: str, client_key: str) -> bool | None:
         """The client's consent (``None``: never asked / not recorded)."""
@@ -95,6 +103,10 @@ class ConsentRepository(Protocol):
     async def set(self, member_id: str, client_key: str, granted: bool, *, source: str) -> None: ...
 
     async def delete(self, member_id: str, client_key: str) -> int: ...
+
+    async def list(self, member_id: str, *, limit: int = 200) -> list[ConsentRecord]:
+        """The portal's recorded consents, newest first."""
+        ...
 
 
 class AuditRepository(Protocol):

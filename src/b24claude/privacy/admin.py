@@ -11,9 +11,9 @@ import logging
 import re
 from typing import Any
 
-from b24claude.errors import BadRequest, Forbidden, Unauthorized
+from b24claude.errors import Forbidden, InvalidFields, Unauthorized
 from b24claude.kit.clock import Clock
-from b24claude.ports.privacy import AuditRecord, AuditRepository, ConsentRepository
+from b24claude.ports.privacy import AuditRecord, AuditRepository, ConsentRecord, ConsentRepository
 from b24claude.ports.store import Portal, PortalRepository
 from b24claude.privacy.policy import PrivacyPolicy
 
@@ -77,7 +77,7 @@ class PrivacyAdminService:
         """Record a client's consent as decided by an admin (the CLI passes ``actor="cli"``)."""
         _require_admin(is_admin)
         if not CLIENT_KEY.match(client_key):
-            raise BadRequest("client_key must be an opaque id: 1-128 of A-Z a-z 0-9 : _ . -")
+            raise InvalidFields({"consent.client_key": "bad_client_key"})
         await self._portal(member_id)
         actor = actor or f"admin:{user_id}"
         await self._consents.set(member_id, client_key, granted, source=actor)
@@ -92,6 +92,11 @@ class PrivacyAdminService:
             )
         )
         log.info("privacy.consent.recorded", extra={"member_id": member_id, "user_id": user_id})
+
+    async def consents(self, member_id: str, *, limit: int = 200) -> list[ConsentRecord]:
+        """The consents recorded for the portal's clients (any user of the portal may read them)."""
+        await self._portal(member_id)
+        return await self._consents.list(member_id, limit=limit)
 
     async def _portal(self, member_id: str) -> Portal:
         portal = await self._portals.get(member_id)

@@ -225,7 +225,12 @@ class Bitrix24Client:
         return await self._refresher.grant(refresh_token, member_id=member_id)
 
     async def call_with(
-        self, member_id: str, client_endpoint: str, access_token: str, method: str
+        self,
+        member_id: str,
+        client_endpoint: str,
+        access_token: str,
+        method: str,
+        params: Mapping[str, Any] | None = None,
     ) -> CallResult:
         """One method at ``client_endpoint`` with ``access_token``, for a portal not stored yet
         (install confirmation): no refresh, no retry on an error, not paced by a stored portal's
@@ -234,7 +239,12 @@ class Bitrix24Client:
         self._check_endpoint(client_endpoint)
         await self._check_resolves_public(client_endpoint)
         status, body = await self._send(
-            member_id, method, auth, {}, read=is_read_method(method), attempts=_Attempts(transient=3)
+            member_id,
+            method,
+            auth,
+            dict(params or {}),
+            read=is_read_method(method),
+            attempts=_Attempts(transient=3),
         )
         if status != 200 or not isinstance(body, dict) or error_fields(body) is not None:
             error = map_response(status, body)

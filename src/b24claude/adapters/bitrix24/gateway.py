@@ -22,10 +22,13 @@ from b24claude.ports.bitrix import (
     DealInfo,
     Department,
     Employee,
+    EventHandler,
     FetchedEvent,
     FetchedEvents,
     FrameUser,
+    OpenLine,
     TokenGrant,
+    Widget,
 )
 
 from .batch import BatchResult, Command, encode_command, parse_batch_result
@@ -242,9 +245,62 @@ class Bitrix24Gateway:
             raise error
         user = batch.result.get("user")
         user_id = _int(user.get("ID")) if isinstance(user, Mapping) else 0
-        if user_id <= 0:
+        if user_id <= 0 or not isinstance(user, Mapping):
             raise Bitrix24Error("user.current answered without a user id", code="ERROR_UNEXPECTED_ANSWER")
-        return FrameUser(user_id=user_id, is_admin=_yes(batch.result.get("admin")))
+        name = " ".join(p for p in (_text(user.get("NAME")), _text(user.get("LAST_NAME"))) if p).strip()
+        return FrameUser(user_id=user_id, is_admin=_yes(batch.result.get("admin")), name=name[:200])
+
+    # ----- AppSetup (the installer page) --------------------------------------------------------
+    async def is_admin(self, client_endpoint: str, access_token: str, *, member_id: str) -> bool:
+        result = await self._client.call_with(member_id, client_endpoint, access_token, "user.admin")
+        return _yes(result.result)
+
+    async def bind(
+        self,
+        client_endpoint: str,
+        access_token: str,
+        *,
+        member_id: str,
+        widgets: Sequence[Widget],
+        events: Sequence[EventHandler],
+    ) -> None:
+        async def call(method: str, params: Mapping[str, Any] | None = None) -> Any:
+            return (
+                await self._client.call_with(member_id, client_endpoint, access_token, method, params)
+            ).result
+
+        bound = {
+            (str(p.get("placement")), str(p.get("handler"))) for p in _records(await call("placement.get"))
+        }
+        for w in widgets:
+            if (w.placement, w.handler) in bound:
+                continue
+            params: dict[str, Any] = {
+                "PLACEMENT": w.placement,
+                "HANDLER": w.handler,
+                "TITLE": w.titles.get("ru") or next(iter(w.titles.values()), ""),
+                "DESCRIPTION": w.descriptions.get("ru", ""),
+                "LANG_ALL": {
+                    lang: {"TITLE": title, "DESCRIPTION": w.descriptions.get(lang, "")}
+                    for lang, title in w.titles.items()
+                },
+            }
+            await call("placement.bind", params)
+        hooks = {
+            (str(e.get("event")).upper(), str(e.get("handler"))) for e in _records(await call("event.get"))
+        }
+        for e in events:
+            if (e.event.upper(), e.handler) not in hooks:
+                await call("event.bind", {"event": e.event, "handler": e.handler})
+
+    # ----- OpenLinesDirectory ---------------------------------------------------------------------
+    async def open_lines(self, member_id: str) -> Sequence[OpenLine]:
+        result = (await self._client.call(member_id, "imopenlines.config.list.get")).result
+        lines = [
+            OpenLine(id=_int(r.get("ID")), name=_text(r.get("LINE_NAME")), active=_yes(r.get("ACTIVE")))
+            for r in _records(result)
+        ]
+        return [line for line in lines if line.id > 0]
 
     async def hand_to_operator(self, member_id: str, *, chat_id: int) -> None:
         await self._client.call(member_id, "imopenlines.bot.session.operator", {"CHAT_ID": chat_id})

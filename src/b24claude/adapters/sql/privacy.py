@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
 from b24claude.adapters.sql.engine import SqlDatabase
 from b24claude.adapters.sql.tables import audit_log, client_consents, dialogue_subjects, pii_vault
-from b24claude.ports.privacy import AuditRecord, DialogueSubject, PiiType, VaultEntry
+from b24claude.ports.privacy import AuditRecord, ConsentRecord, DialogueSubject, PiiType, VaultEntry
 
 Digest = Callable[[str], str]
 
@@ -174,6 +174,18 @@ class SqlConsentRepository:
         stmt = delete(client_consents).where(c.member_id == member_id, c.client_key == client_key)
         async with self._db.write("consents.delete") as conn:
             return int((await conn.execute(stmt)).rowcount or 0)
+
+    async def list(self, member_id: str, *, limit: int = 200) -> list[ConsentRecord]:
+        c = client_consents.c
+        stmt = (
+            select(c.client_key, c.granted, c.source, c.updated_at)
+            .where(c.member_id == member_id)
+            .order_by(c.updated_at.desc(), c.client_key)
+            .limit(limit)
+        )
+        async with self._db.read("consents.list") as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [ConsentRecord(str(r[0]), bool(r[1]), str(r[2] or ""), float(r[3] or 0)) for r in rows]
 
 
 class SqlAuditRepository:

@@ -14,6 +14,7 @@ from . import rest
 from .auth import oauth_token
 from .control import build_router
 from .state import PortalState
+from .ui import build_ui_router
 
 
 def create_portal_app(state: PortalState | None = None) -> FastAPI:
@@ -57,4 +58,5 @@ def create_portal_app(state: PortalState | None = None) -> FastAPI:
     app.add_api_route("/rest/{user_id}/{code}/{method}", webhook_call, methods=["GET", "POST"])
     app.add_api_route("/rest/{method}", oauth_call, methods=["GET", "POST"])
     app.include_router(build_router(portal))
+    app.include_router(build_ui_router(portal))
     return app

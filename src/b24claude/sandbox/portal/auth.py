@@ -247,6 +247,7 @@ async def install_app(
     language: str,
     user_id: int,
     with_ui: bool = False,
+    handler_url: str | None = None,
 ) -> InstallResult:
     """Register a local app and POST ONAPPINSTALL (fixture ONAPPINSTALL.json) to ``install_url``.
 
@@ -265,32 +266,23 @@ async def install_app(
         version=(previous.version + 1) if previous else 1,
         finished=not with_ui,
         with_ui=with_ui,
+        handler_url=handler_url,
+        installed_by=user_id,
     )
     state.apps[client_id] = app
     # Bitrix removes handlers and widgets on reinstall/update: the installer must bind again.
     state.event_bindings = [b for b in state.event_bindings if b.client_id != client_id]
     state.placements = [p for p in state.placements if p.client_id != client_id]
-    access, refresh = issue_tokens(state, client_id, user_id, app.scopes)
-    auth: JSON = {
-        "access_token": access.value,
-        **_portal_fields(state, app),
-        "refresh_token": refresh.value,
-        "application_token": app.application_token,
-    }
-    body: JSON = {
-        "event": "ONAPPINSTALL",
-        "data": {"VERSION": str(app.version), "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": language},
-        "ts": str(int(state.now())),
-        "auth": auth,
-    }
+    body = app_installed_body(state, app, user_id)
+    access_token, refresh_token = body["auth"]["access_token"], body["auth"]["refresh_token"]
     status: int | None = None
     error: str | None = None
     if install_url and not with_ui:
         status, error = await state.deliverer.post_form_now(install_url, body, event="ONAPPINSTALL")
     return InstallResult(
         client_id=client_id,
-        access_token=access.value,
-        refresh_token=refresh.value,
+        access_token=access_token,
+        refresh_token=refresh_token,
         expires_in=int(state.config.token_lifetime),
         member_id=state.config.member_id,
         application_token=app.application_token,
@@ -301,6 +293,23 @@ async def install_app(
         handler_status=status,
         handler_error=error,
     )
+
+
+def app_installed_body(state: PortalState, app: App, user_id: int) -> JSON:
+    """ONAPPINSTALL (fixture ONAPPINSTALL.json) with fresh tokens of ``user_id``."""
+    access, refresh = issue_tokens(state, app.client_id, user_id, app.scopes)
+    auth: JSON = {
+        "access_token": access.value,
+        **_portal_fields(state, app),
+        "refresh_token": refresh.value,
+        "application_token": app.application_token,
+    }
+    return {
+        "event": "ONAPPINSTALL",
+        "data": {"VERSION": str(app.version), "ACTIVE": "Y", "INSTALLED": "Y", "LANGUAGE_ID": app.language},
+        "ts": str(int(state.now())),
+        "auth": auth,
+    }
 
 
 async def uninstall_app(state: PortalState, client_id: str, *, clean: bool = True) -> int | None:

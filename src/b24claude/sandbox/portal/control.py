@@ -136,13 +136,16 @@ def build_router(state: PortalState) -> APIRouter:
             scopes=scopes,
             language=str(body.get("language", "ru")),
             with_ui=bool(body.get("with_ui", False)),
+            handler_url=str(body["handler_url"]) if body.get("handler_url") else None,
         )
         return asdict(result)
 
     async def install_finish(request: Request) -> Any:
         """What BX24.installFinish() in the installer frame makes the portal do."""
         body = await _body(request)
-        return {"finished": state.install_finish(str(body["client_id"]))}
+        finished = state.install_finish(str(body["client_id"]))
+        await state.deliverer.drain()  # ONAPPINSTALL has reached the app before the frame reloads
+        return {"finished": finished}
 
     async def menu(request: Request) -> Any:
         """The widgets the interface shows at a placement (default: the left menu), in one language."""

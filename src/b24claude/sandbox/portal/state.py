@@ -105,6 +105,9 @@ class App:
     # (settings/app-installation/installation-finish.md). API-only apps are finished at once.
     finished: bool = True
     with_ui: bool = False
+    # "Your handler path" / «Путь вашего обработчика»: the app's own page (apps with an interface).
+    handler_url: str | None = None
+    installed_by: int = 1  # the admin who added the app (the installer opens for them)
 
 
 @dataclass
@@ -376,9 +379,11 @@ class PortalState:
         language: str = "ru",
         user_id: int = 1,
         with_ui: bool = False,
+        handler_url: str | None = None,
     ) -> InstallResult:
         """``with_ui``: an app with an interface ("Uses API only" unticked): no ONAPPINSTALL POST;
-        the admin's first open shows ``install_url`` in a frame until ``install_finish``."""
+        the admin's first open shows ``install_url`` in a frame until ``install_finish``, later
+        opens show ``handler_url``."""
         from .auth import install_app
 
         return await install_app(
@@ -390,14 +395,27 @@ class PortalState:
             language=language,
             user_id=user_id,
             with_ui=with_ui,
+            handler_url=handler_url,
         )
 
     def install_finish(self, client_id: str) -> bool:
-        """``BX24.installFinish()`` from the app's installer frame; False when it has no effect."""
+        """``BX24.installFinish()`` from the app's installer frame; False when it has no effect.
+
+        The install is complete from now on: ONAPPINSTALL goes to the handlers the installer bound
+        with ``event.bind`` (api-reference/common/events/on-app-install.md: "the handler of this
+        event can be set in the app's install script"; no events before the install is finished).
+        """
+        from .auth import app_installed_body
+
         app = self.apps.get(client_id)
         if app is None or not app.installed or app.finished:
             return False
         app.finished = True
+        for binding in [b for b in self.event_bindings if b.client_id == client_id]:
+            if binding.event == "ONAPPINSTALL" and not binding.offline:
+                body = app_installed_body(self, app, app.installed_by)
+                body["event_handler_id"] = str(binding.id)
+                self.deliverer.send_form(binding.handler, body, event="ONAPPINSTALL")
         return True
 
     def is_admin(self, user_id: int) -> bool:
