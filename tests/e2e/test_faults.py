@@ -202,10 +202,12 @@ async def test_a_send_that_keeps_failing_is_dead_lettered_then_replayed_once() -
         stack.portal.inject_fault("imbot.v2.Chat.Message.send", status=500, times=1000)
         msg = await stack.portal.customer_writes("Здравствуйте! Сколько стоит доставка?", "dead-letter")
         assert stack.container is not None
-        for _ in range(200):
+        # Two attempts with their backoff: about 10 s on a quiet machine, more on a loaded one.
+        for _ in range(1200):
             if (await stack.container.store.inbox.counts()).get("failed"):
                 break
             await asyncio.sleep(0.05)
+        assert (await stack.container.store.inbox.counts()).get("failed") == 1, "the row never became a dead letter"
         env = {**os.environ, **stack.app_env()}
         listed = await asyncio.to_thread(
             subprocess.run,
