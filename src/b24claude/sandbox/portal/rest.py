@@ -29,7 +29,7 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, crm, events, im, openlines, placements
+    from . import auth, bots, crm, disk, events, im, landing, openlines, placements
 
     table: dict[str, MethodSpec] = {}
     for registry in (
@@ -40,6 +40,8 @@ def all_methods() -> dict[str, MethodSpec]:
         bots.methods,
         openlines.methods,
         placements.methods,
+        disk.methods,
+        landing.methods,
     ):
         table.update(registry.methods)
     return table

@@ -297,6 +297,12 @@ class PortalState:
         self.delivery_log: list[DeliveryRecord] = []
         # im.notify.system.add: what each employee was notified of (their bell), in order.
         self.notifications: list[JSON] = []
+        # Disk (storages, folders, files) and Sites (knowledge bases): sandbox/portal/disk.py, landing.py
+        from .disk import DiskState
+        from .landing import LandingState
+
+        self.disk = DiskState()
+        self.landing = LandingState()
         self._counters: dict[str, int] = {}
         self._deliverer: Deliverer | None = None
         from .limits import Limiter
