@@ -146,6 +146,7 @@ def _download_url(state: PortalState, obj: DiskObject, params: JSON) -> str:
 
 
 def render(state: PortalState, obj: DiskObject, params: JSON) -> JSON:
+    """The object as disk.file.get / disk.folder.get show it, in the documented order."""
     out: JSON = {
         "ID": str(obj.id),
         "NAME": obj.name,
@@ -154,17 +155,22 @@ def render(state: PortalState, obj: DiskObject, params: JSON) -> JSON:
         "TYPE": obj.type,
         "PARENT_ID": str(obj.parent_id) if obj.parent_id is not None else None,
         "DELETED_TYPE": str(obj.deleted_type),
-        "CREATE_TIME": state.iso(obj.created),
-        "UPDATE_TIME": state.iso(obj.updated),
-        "DELETE_TIME": None,
-        "CREATED_BY": str(obj.created_by),
-        "UPDATED_BY": str(obj.updated_by),
-        "DELETED_BY": "0",
     }
     if obj.type == "file":
         out["GLOBAL_CONTENT_VERSION"] = str(obj.version)
         out["FILE_ID"] = str(obj.file_id)
         out["SIZE"] = str(len(obj.data))
+    out.update(
+        {
+            "CREATE_TIME": state.iso(obj.created),
+            "UPDATE_TIME": state.iso(obj.updated),
+            "DELETE_TIME": None,
+            "CREATED_BY": str(obj.created_by),
+            "UPDATED_BY": str(obj.updated_by),
+            "DELETED_BY": "0",
+        }
+    )
+    if obj.type == "file":
         out["DOWNLOAD_URL"] = _download_url(state, obj, params)
         out["DETAIL_URL"] = f"{state.base_url}/docs/file/{quote(obj.name)}"
     else:
