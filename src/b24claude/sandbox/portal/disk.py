@@ -116,8 +116,6 @@ class DiskState:
 
 def _disk(state: PortalState) -> DiskState:
     disk: DiskState = state.disk
-    if not disk.storages:
-        disk.add_storage(state.now(), "Общий диск")
     return disk
 
 

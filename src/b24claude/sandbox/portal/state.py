@@ -302,6 +302,7 @@ class PortalState:
         from .landing import LandingState
 
         self.disk = DiskState()
+        self.disk.add_storage(self.now(), "Общий диск")  # the company's common storage, id 1
         self.landing = LandingState()
         self._counters: dict[str, int] = {}
         self._deliverer: Deliverer | None = None
