@@ -19,10 +19,7 @@ HAIKU = "claude-haiku-5-5"
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "type": {
-            "type": "string",
-            "enum": ["support", "sales", "complaint", "consultation", "spam", "smalltalk"],
-        },
+        "type": {"type": "string", "enum": ["support", "sales", "complaint", "consultation", "spam", "smalltalk"]},
         "urgency": {"type": "string", "enum": ["low", "normal", "high", "critical"]},
         "sentiment": {"type": "string", "enum": ["positive", "neutral", "negative"]},
         "needs_human": {"type": "boolean"},
@@ -44,9 +41,7 @@ async def client() -> AsyncIterator[anthropic.AsyncAnthropic]:
         await sdk.close()
 
 
-async def _classify(
-    sdk: anthropic.AsyncAnthropic, *texts: str
-) -> tuple[dict[str, Any], anthropic.types.Message]:
+async def _classify(sdk: anthropic.AsyncAnthropic, *texts: str) -> tuple[dict[str, Any], anthropic.types.Message]:
     message = await sdk.messages.create(
         model=HAIKU,
         max_tokens=300,
@@ -67,10 +62,7 @@ async def _classify(
             {"type": "complaint", "sentiment": "negative", "needs_human": True},
         ),
         ("Ребёнок упал, руль отвалился на ходу, буду писать в Роспотребнадзор", {"urgency": "critical"}),
-        (
-            "Заработок от 100 000 в день без вложений, пиши t.me/easy_money",
-            {"type": "spam", "urgency": "low"},
-        ),
+        ("Заработок от 100 000 в день без вложений, пиши t.me/easy_money", {"type": "spam", "urgency": "low"}),
         ("Хочу купить горный велосипед, есть в наличии 29 дюймов?", {"type": "sales", "needs_human": False}),
         ("У меня не работает переключатель скоростей", {"type": "support"}),
         ("Привет!", {"type": "smalltalk", "urgency": "low"}),
@@ -87,9 +79,7 @@ async def test_classification_follows_the_cues_of_the_text(
     assert message.stop_reason == "end_turn" and message.model == HAIKU
 
 
-async def test_same_dialogue_same_labels_and_vague_text_has_low_confidence(
-    client: anthropic.AsyncAnthropic,
-) -> None:
+async def test_same_dialogue_same_labels_and_vague_text_has_low_confidence(client: anthropic.AsyncAnthropic) -> None:
     first, _ = await _classify(client, "Велосипед сломался, верните деньги")
     again, _ = await _classify(client, "Велосипед сломался, верните деньги")
     assert first == again
@@ -98,13 +88,9 @@ async def test_same_dialogue_same_labels_and_vague_text_has_low_confidence(
     assert vague["confidence"] < 0.6 < clear["confidence"]
 
 
-async def test_the_whole_dialogue_counts_and_a_turn_to_complaint_is_seen(
-    client: anthropic.AsyncAnthropic,
-) -> None:
+async def test_the_whole_dialogue_counts_and_a_turn_to_complaint_is_seen(client: anthropic.AsyncAnthropic) -> None:
     calm, _ = await _classify(client, "Когда привезут мой заказ?")
-    turned, _ = await _classify(
-        client, "Когда привезут мой заказ?", "Третий раз спрашиваю, это безобразие, жалоба!"
-    )
+    turned, _ = await _classify(client, "Когда привезут мой заказ?", "Третий раз спрашиваю, это безобразие, жалоба!")
     assert calm["sentiment"] != "negative" and calm["type"] != "complaint"
     assert turned["type"] == "complaint" and turned["sentiment"] == "negative"
 

@@ -713,10 +713,7 @@ async def test_brain_mentions_the_deal_and_falls_back_honestly(emu: Emulator) ->
             model=SONNET, max_tokens=100, messages=[{"role": "user", "content": "Что нового?"}]
         )
     )
-    assert (
-        bare
-        == "Здравствуйте! В базе знаний нет ответа на этот вопрос. Уточню у специалиста и вернусь с ответом."
-    )
+    assert bare == "Здравствуйте! В базе знаний нет ответа на этот вопрос. Уточню у специалиста и вернусь с ответом."
 
 
 async def test_max_tokens_stop_sequences_and_scripted_replies(emu: Emulator) -> None:

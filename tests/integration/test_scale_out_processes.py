@@ -94,9 +94,7 @@ async def test_two_workers_answer_each_message_once_and_in_order_through_a_sigki
                 await stack.portal.customer_writes(f"Вопрос {tag(d, m)}", c)
         total = DIALOGUES * MESSAGES
 
-        await wait_for(
-            lambda: answered(stack, customers) >= total // 4, timeout=45, what="a quarter answered"
-        )
+        await wait_for(lambda: answered(stack, customers) >= total // 4, timeout=45, what="a quarter answered")
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(timeout=10)
         killed_at = answered(stack, customers)

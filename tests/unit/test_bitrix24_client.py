@@ -301,12 +301,7 @@ def test_batch_results_merge() -> None:
         ),
         (429, {"error": "TOO_MANY", "error_description": "x"}, Bitrix24RateLimited, "TOO_MANY"),
         # Still expired after refreshing: an auth error the inbox retries later (never final).
-        (
-            401,
-            {"error": "expired_token", "error_description": "expired"},
-            Bitrix24TokenExpired,
-            "expired_token",
-        ),
+        (401, {"error": "expired_token", "error_description": "expired"}, Bitrix24TokenExpired, "expired_token"),
         (
             401,
             {"error": "NO_AUTH_FOUND", "error_description": "Wrong authorization data"},

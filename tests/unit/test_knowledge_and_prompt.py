@@ -19,10 +19,7 @@ async def test_inflected_russian_question_finds_the_right_passage() -> None:
         assert top[0].title == "Гарантия"
         assert await kb.search.search("m", "ну и ну") == []
         # a single common word among many is not a match
-        assert (
-            await kb.search.search("m", "Можно ли перекрасить кофемашину в фирменный цвет нашего офиса?")
-            == []
-        )
+        assert await kb.search.search("m", "Можно ли перекрасить кофемашину в фирменный цвет нашего офиса?") == []
 
 
 def test_prompt_has_tagged_sections_with_client_and_deals() -> None:

@@ -54,24 +54,14 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
     async with ServerHandle(create_claude_app(state)) as server:
         clock = SystemClock()
         llm = ClaudeLLM(
-            api_key="sk-ant-sandbox",
-            base_url=server.base_url,
-            default_model="claude-sonnet-5-5",
-            prices=DEFAULT_PRICES,
-            clock=clock,
+            api_key="sk-ant-sandbox", base_url=server.base_url, default_model="claude-sonnet-5-5",
+            prices=DEFAULT_PRICES, clock=clock,
         )
         triage = TriageService(
-            llm=llm,
-            triage=store.triage,
-            crm=_NoCrm(),
-            effects=store.effects,  # type: ignore[arg-type]
-            ledger=store.ledger,
-            clock=clock,
-            defaults=TriageSettings(),
+            llm=llm, triage=store.triage, crm=_NoCrm(), effects=store.effects,  # type: ignore[arg-type]
+            ledger=store.ledger, clock=clock, defaults=TriageSettings(),
         )
-        usage = UsageService(
-            views=store.ledger_views, cache=MemoryCache(), clock=clock, defaults=UsageSettings()
-        )
+        usage = UsageService(views=store.ledger_views, cache=MemoryCache(), clock=clock, defaults=UsageSettings())
         yield Parts(store, triage, usage, state)
         await llm.aclose()
     await store.close()
@@ -90,10 +80,7 @@ async def test_first_message_is_classified_on_haiku_calm_follow_ups_are_not_a_tu
     history += [ChatTurn("assistant", "Заказ в пути."), ChatTurn("user", "А во сколько примерно?")]
     calm = await parts.triage.classify(member_id=M, dialog_key="d1", history=history)
     assert not calm.classified_now and calm.reason == "unchanged" and _calls(parts.claude) == 1
-    history += [
-        ChatTurn("assistant", "Днём."),
-        ChatTurn("user", "Третий раз спрашиваю, это безобразие! Жалоба"),
-    ]
+    history += [ChatTurn("assistant", "Днём."), ChatTurn("user", "Третий раз спрашиваю, это безобразие! Жалоба")]
     turned = await parts.triage.classify(member_id=M, dialog_key="d1", history=history)
     assert turned.classified_now and turned.reason == "cue" and turned.turned
     assert turned.record is not None and turned.record.type == "complaint" and turned.record.version == 2
@@ -126,18 +113,13 @@ def test_routing_cheap_for_simple_faq_strong_for_complex_or_sensitive() -> None:
     s = UsageSettings()
     assert route_answer(AnswerTask("Сколько стоит доставка?", _labels("consultation"), 3), s).tier == "cheap"
     assert route_answer(AnswerTask("Привет", _labels("smalltalk"), 0), s).tier == "cheap"
-    assert (
-        route_answer(AnswerTask("Где мой заказ?!", _labels("complaint", "negative"), 3), s).reason
-        == "sensitive"
-    )
+    assert route_answer(AnswerTask("Где мой заказ?!", _labels("complaint", "negative"), 3), s).reason == "sensitive"
     assert route_answer(AnswerTask("Сколько стоит?", _labels("consultation"), 0), s).reason == "no_knowledge"
     assert route_answer(AnswerTask("x" * 300, _labels("consultation"), 3), s).reason == "complex"
     assert route_answer(AnswerTask("Нужен опт", _labels("sales"), 3), s).tier == "strong"
     assert route_answer(AnswerTask("?", None, 3), s).tier == "strong"
     off = UsageSettings(routing=False)
-    assert (
-        route_answer(AnswerTask("Сколько стоит доставка?", _labels("consultation"), 3), off).tier == "strong"
-    )
+    assert route_answer(AnswerTask("Сколько стоит доставка?", _labels("consultation"), 3), off).tier == "strong"
 
 
 async def _spend(store: SqlStore, usd: float) -> None:
