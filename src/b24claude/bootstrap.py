@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
+from b24claude.adapters.bitrix24.sources import BitrixDiskSource, BitrixKnowledgeSource
 from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.documents import FileDocumentReader
 from b24claude.adapters.logfiles import FileLogArchive
@@ -59,7 +60,7 @@ from b24claude.portals.installer import AppLayout, InstallerService, default_lay
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
-from b24claude.ports.knowledge import SHARED_BASE, KnowledgeSource
+from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, KnowledgeSource
 from b24claude.ports.llm import LLM
 from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.queue import TaskQueue
@@ -295,6 +296,41 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
     return KnowledgeParts(service, search)
 
 
+def bitrix_client(
+    settings: Settings,
+    store: SqlStore,
+    clock: Clock,
+    *,
+    client_secret: str,
+    throttle: RequestThrottle | None = None,
+) -> Bitrix24Client:
+    """The REST client over the stored portals' credentials (``throttle``: default in memory)."""
+    return Bitrix24Client(
+        store.portals,
+        oauth_client_id=settings.b24_client_id,
+        oauth_client_secret=client_secret,
+        oauth_url=settings.b24_oauth_url,
+        clock=clock,
+        rate_per_s=settings.b24_rate_limit_per_s,
+        burst=settings.b24_rate_burst,
+        max_wait_s=settings.b24_max_wait_s,
+        timeout_s=settings.b24_timeout_s,
+        allow_loopback=settings.sandbox,
+        throttle=throttle,
+    )
+
+
+def portal_source(
+    client: Bitrix24Client, member_id: str, *, disk_folder: int | None = None, kb_site: int | None = None
+) -> DocumentSource:
+    """A portal's own documents as a knowledge-base source: a Disk folder or a knowledge base."""
+    if disk_folder is not None:
+        return BitrixDiskSource(client, member_id, disk_folder)
+    if kb_site is not None:
+        return BitrixKnowledgeSource(client, member_id, kb_site)
+    raise ConfigurationError("name a Disk folder or a knowledge base")
+
+
 async def sync_shared_base(settings: Settings, kb: KnowledgeService) -> None:
     """``B24C_KNOWLEDGE_DIR`` into the service-wide base (unchanged files are skipped by digest)."""
     folder = Path(settings.knowledge_dir) if settings.knowledge_dir else None
@@ -385,19 +421,7 @@ async def build(
     api_key = resolve_secret(keyring, settings.anthropic_api_key, name="B24C_ANTHROPIC_API_KEY")
     store = await open_store(settings, keyring)
     shared = SharedState.from_settings(settings, clock)
-    bitrix = Bitrix24Client(
-        store.portals,
-        oauth_client_id=settings.b24_client_id,
-        oauth_client_secret=client_secret,
-        oauth_url=settings.b24_oauth_url,
-        clock=clock,
-        rate_per_s=settings.b24_rate_limit_per_s,
-        burst=settings.b24_rate_burst,
-        max_wait_s=settings.b24_max_wait_s,
-        timeout_s=settings.b24_timeout_s,
-        allow_loopback=settings.sandbox,
-        throttle=shared.throttle,
-    )
+    bitrix = bitrix_client(settings, store, clock, client_secret=client_secret, throttle=shared.throttle)
     gateway = Bitrix24Gateway(bitrix)
     llm = ClaudeLLM(
         api_key=api_key,

@@ -154,3 +154,16 @@ def test_the_bench_set_is_labelled_with_passages_that_exist() -> None:
     }
     assert all(set(r["relevant"]) <= set(CODES.values()) for r in rows)
     assert len({r["id"] for r in rows}) == len(rows)
+
+
+def test_html_inside_wrapper_divs_keeps_its_headings_and_paragraphs() -> None:
+    """Pages wrap content in divs (a Bitrix24 knowledge-base block: ``<div class="block-wrapper">``):
+    the wrapper is not a paragraph, and what it holds is not lost."""
+    from b24claude.adapters.documents.html import html_sections
+
+    html = (
+        '<html><body><div class="block-wrapper"><h2>Сроки</h2><p>За 3 дня.</p>'
+        "<div>Ещё <b>текст</b></div><ul><li>один</li></ul></div><div>отдельно</div></body></html>"
+    )
+    _, sections = html_sections(html)
+    assert [(s.headings, s.text) for s in sections] == [(("Сроки",), "За 3 дня.\nЕщё текст\nодин\nотдельно")]

@@ -219,3 +219,31 @@ async def test_install_call_refuses_a_name_resolving_to_a_private_address(addres
         with pytest.raises(Bitrix24AuthError, match="non-public"):
             await client.call_with("m", "https://acme.bitrix24.ru/rest/", "token", "app.info")
     assert seen == []
+
+
+def test_a_portal_download_link_must_be_on_the_portals_own_origin() -> None:
+    from b24claude.kit.urls import check_portal_download
+
+    endpoint = "https://acme.bitrix24.ru/rest/"
+    link = "https://acme.bitrix24.ru/rest/download.json?auth=abc&token=disk%7CaWQ9OTA0Mw"
+    assert check_portal_download(link, endpoint) == link  # the query (auth, token) is kept as given
+    for bad in (
+        "https://files.elsewhere.com/rest/download.json?token=disk%7Cx",  # another host
+        "https://acme.bitrix24.ru.evil.com/rest/download.json?token=x",  # a look-alike host
+        "http://acme.bitrix24.ru/rest/download.json?token=x",  # not https
+        "https://acme.bitrix24.ru:8443/rest/download.json?token=x",  # a port of someone's choosing
+        "https://user@acme.bitrix24.ru/rest/download.json?token=x",  # credentials
+        "https://acme.bitrix24.ru/rest/../x?token=x",  # not canonical
+        "https://acme.bitrix24.ru/rest/download.json?token=x#frag",
+        "",
+    ):
+        with pytest.raises(UnsafeURL):
+            check_portal_download(bad, endpoint)
+    # the sandbox: loopback with the emulator's own port only
+    assert check_portal_download(
+        "http://127.0.0.1:8001/rest/download.json?token=x", "http://127.0.0.1:8001/rest/", allow_loopback=True
+    )
+    with pytest.raises(UnsafeURL):
+        check_portal_download(
+            "http://127.0.0.1:9999/x?token=x", "http://127.0.0.1:8001/rest/", allow_loopback=True
+        )

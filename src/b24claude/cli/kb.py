@@ -143,15 +143,74 @@ def add(
     raise typer.Exit(_run(lambda: _ingest(paths, portal, sync=False)))
 
 
+async def _sync_portal_source(portal: str | None, *, disk_folder: int | None, kb_site: int | None) -> int:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from b24claude.bootstrap import bitrix_client, build_keyring, portal_source, resolve_secret
+    from b24claude.kit.clock import SystemClock
+    from b24claude.settings import Settings
+
+    async with _knowledge() as (kb, store):
+        member_id = await _portal(store, portal)
+        settings = Settings()
+        secret = resolve_secret(
+            build_keyring(settings), settings.b24_client_secret, name="B24C_B24_CLIENT_SECRET"
+        )
+        client = bitrix_client(settings, store, SystemClock(), client_secret=secret)
+        try:
+            source = portal_source(client, member_id, disk_folder=disk_folder, kb_site=kb_site)
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+            ) as progress:
+                task = progress.add_task(f"{member_id}: {source.prefix} / загрузка", total=None)
+
+                def advance(outcome: IngestOutcome) -> None:
+                    progress.update(task, description=f"{member_id}: {outcome.path}")
+
+                outcomes = await kb.service.sync_source(member_id, source, progress=advance)
+        finally:
+            await client.aclose()
+        return _summary(outcomes)
+
+
 @kb_app.command("sync")
 def sync(
-    folder: Annotated[Path, typer.Argument(help="The folder the base mirrors / Папка-источник базы")],
+    folder: Annotated[
+        Path | None, typer.Argument(help="The folder the base mirrors / Папка-источник базы")
+    ] = None,
+    bitrix_disk: Annotated[
+        int | None,
+        typer.Option(
+            "--bitrix-disk",
+            help="Mirror a Disk folder of the portal by its id (scope disk) / Папка Диска портала по id",
+        ),
+    ] = None,
+    bitrix_kb: Annotated[
+        int | None,
+        typer.Option(
+            "--bitrix-kb",
+            help="Mirror a knowledge base of the portal by its site id (scope landing) / "
+            "База знаний портала (id сайта)",
+        ),
+    ] = None,
     portal: PortalOpt = None,
 ) -> None:
     """Make the base what the folder holds: add new, replace changed, remove deleted documents.
 
     Привести базу к содержимому папки: новые добавить, изменённые заменить, удалённые убрать.
+    The folder may be the portal's own: a Disk folder (--bitrix-disk) or a knowledge base (--bitrix-kb).
+    Папкой может быть папка Диска портала (--bitrix-disk) или база знаний (--bitrix-kb).
     """
+    given = [x for x in (folder, bitrix_disk, bitrix_kb) if x is not None]
+    if len(given) != 1:
+        _fail(
+            "give one of FOLDER, --bitrix-disk ID, --bitrix-kb SITE_ID / "
+            "укажите одно из: FOLDER, --bitrix-disk ID, --bitrix-kb SITE_ID"
+        )
+    if folder is None:
+        raise typer.Exit(
+            _run(lambda: _sync_portal_source(portal, disk_folder=bitrix_disk, kb_site=bitrix_kb))
+        )
     raise typer.Exit(_run(lambda: _ingest([folder], portal, sync=True)))
 
 

@@ -32,7 +32,7 @@ KNOWLEDGE_DIR = Path(__file__).resolve().parent.parent / "sandbox" / "data" / "k
 DEMO_CLIENT_ID = "local.b24claude0demo.00000001"
 DEMO_CLIENT_SECRET = "sandbox-client-secret"
 DEMO_API_KEY = "sk-ant-sandbox"
-SCOPES = ["crm", "imbot", "imopenlines", "im", "user", "department", "task", "placement"]
+SCOPES = ["crm", "imbot", "imopenlines", "im", "user", "department", "task", "placement", "disk", "landing"]
 
 
 @dataclass

@@ -155,6 +155,27 @@ def check_url(
     return CheckedURL(parts.scheme, host, port, url_path)
 
 
+def check_portal_download(url: str, client_endpoint: str, *, allow_loopback: bool = False) -> str:
+    """A file download URL a portal handed out (Disk's ``DOWNLOAD_URL``), checked to be on that
+    portal's own origin: https (loopback http in the sandbox), the same host and port as
+    ``client_endpoint``, no credentials or fragment, a canonical path. Its query (``auth=…&token=…``)
+    is kept as given. Returns the URL; refuses anything else with :class:`UnsafeURL`."""
+    if not isinstance(url, str) or not url:
+        raise UnsafeURL("URL is empty")
+    if len(url) > MAX_URL_CHARS:
+        raise UnsafeURL(f"URL is longer than {MAX_URL_CHARS} characters")
+    head, sep, query = url.partition("?")
+    if "#" in url:
+        raise UnsafeURL("URL must not carry a fragment")
+    if any(ch.isspace() or ord(ch) < 0x20 or ch == "\\" for ch in query):
+        raise UnsafeURL("URL contains white space, control characters or backslashes")
+    checked = check_url(head, allow_loopback=allow_loopback)
+    portal = check_url(client_endpoint, allow_loopback=allow_loopback, path_prefix="/rest/")
+    if checked.origin != portal.origin:
+        raise UnsafeURL(f"download URL is not on the portal's own host {portal.host}")
+    return checked.url + (sep + query if sep else "")
+
+
 def portal_endpoint(domain: str) -> str:
     """The REST endpoint Bitrix24 serves a portal's OAuth calls at: ``https://<domain>/rest/``."""
     return f"https://{check_host(domain)}/rest/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from b24claude.ports.knowledge import (
     Chunk,
     DocumentError,
     DocumentReader,
+    DocumentSource,
     Embedder,
     IngestOutcome,
     KnowledgeRepository,
@@ -32,6 +34,9 @@ from b24claude.ports.knowledge import (
 
 Progress = Callable[[IngestOutcome], None]
 _SKIP = frozenset({".DS_Store", "Thumbs.db"})
+# Keys of documents from a portal source carry a scheme (``b24disk://<folder>/<path>``,
+# ``b24kb://<site>/<page>``); a local folder's keys never do.
+REMOTE_MARK = "://"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +104,23 @@ class KnowledgeService:
         return doc.format, chunks
 
     async def ingest(
-        self, member_id: str, candidate: Candidate, *, known: StoredDocument | None = None
+        self,
+        member_id: str,
+        candidate: Candidate,
+        *,
+        known: StoredDocument | None = None,
+        label: str | None = None,
+        stamp: str | None = None,
     ) -> IngestOutcome:
-        """One file into the base; an unchanged file (same bytes) is left as it is."""
-        path = str(candidate.path)
+        """One file into the base; an unchanged file (same bytes) is left as it is. ``label``: what
+        the outcome names (default the path); ``stamp``: the digest to store instead of the bytes'
+        (a remote document's version stamp)."""
+        path = label or str(candidate.path)
         try:
             self._reader.check(candidate.path)  # format, emptiness, size cap: before reading a byte
             data_digest, size = await asyncio.to_thread(_digest, candidate.path)
+            if stamp is not None:
+                data_digest = stamp
             if known is not None and known.digest == data_digest:
                 return IngestOutcome(path, "unchanged", known.chunks)
             fmt, chunks = await asyncio.to_thread(self.prepare, candidate.path)
@@ -157,11 +172,64 @@ class KnowledgeService:
         outcomes = await self.add(member_id, [folder], progress=progress)
         present = {c.key for c in await asyncio.to_thread(collect, [folder])}
         for doc in await self._repo.documents(member_id):
+            if REMOTE_MARK in doc.key:
+                continue  # a portal source's document (``b24disk://…``): only its own sync removes it
             if doc.key not in present and await self.remove(member_id, doc.key):
                 outcome = IngestOutcome(doc.key, "removed", doc.chunks)
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
+        return outcomes
+
+    async def sync_source(
+        self, member_id: str, source: DocumentSource, *, progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """Make the portal's documents from ``source`` what it holds now: fetch new and changed ones
+        (changed: another version stamp, or other bytes when the source has no stamps), remove the
+        ones it no longer lists. A document that cannot be fetched or read keeps its previous
+        version; a listing that fails raises before anything is changed."""
+        prefix = source.prefix
+        listing = await source.listing()
+        known = {d.key: d for d in await self._repo.documents(member_id) if d.key.startswith(prefix)}
+        outcomes: list[IngestOutcome] = []
+        present: set[str] = set()
+
+        def report(outcome: IngestOutcome) -> None:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress(outcome)
+
+        with tempfile.TemporaryDirectory(prefix="b24claude-kb-") as tmp:
+            for n, item in enumerate(listing):
+                key = prefix + item.path
+                present.add(key)
+                previous = known.get(key)
+                stamp = _stamp(item.version) if item.version else None
+                if previous is not None and stamp is not None and previous.digest == stamp:
+                    report(IngestOutcome(key, "unchanged", previous.chunks))
+                    continue
+                name = item.path.rsplit("/", 1)[-1]
+                try:
+                    if not name or name in (".", "..") or "\\" in name:
+                        raise DocumentError(f"not a usable file name / недопустимое имя файла: {name!r}")
+                    self._reader.check_name(name, item.size)  # format and size before downloading
+                    data = await source.fetch(item, max_bytes=self._reader.max_bytes)
+                    self._reader.check_name(name, len(data))  # the size the source declared may lie
+                except DocumentError as exc:
+                    report(IngestOutcome(key, "failed", error=exc.message))
+                    continue
+                folder = Path(tmp) / str(n)
+                await asyncio.to_thread(folder.mkdir)
+                target = folder / name
+                await asyncio.to_thread(target.write_bytes, data)
+                outcome = await self.ingest(
+                    member_id, Candidate(key, target), known=previous, label=key, stamp=stamp
+                )
+                await asyncio.to_thread(target.unlink)
+                report(outcome)
+        for key, doc in known.items():
+            if key not in present and await self.remove(member_id, key):
+                report(IngestOutcome(key, "removed", doc.chunks))
         return outcomes
 
     async def remove(self, member_id: str, key: str) -> bool:
@@ -186,6 +254,11 @@ class KnowledgeService:
 
     async def portals(self) -> list[str]:
         return await self._repo.portals()
+
+
+def _stamp(version: str) -> str:
+    """What a remote document's stored digest is: sha256 of its source's version stamp."""
+    return hashlib.sha256(f"version:{version}".encode()).hexdigest()
 
 
 def _digest(path: Path) -> tuple[str, int]:

@@ -65,12 +65,49 @@ class ParsedDocument:
 
 
 class DocumentReader(Protocol):
+    max_bytes: int  # the size cap: a file over it is refused, a download stops there
+
     def check(self, path: Path) -> DocumentFormat:
         """Refuse an unknown format, an empty file or one over the size cap, without reading it."""
         ...
 
+    def check_name(self, name: str, size: int | None) -> DocumentFormat:
+        """The same refusals from a name and a declared size alone (before downloading a file)."""
+        ...
+
     def read(self, path: Path) -> ParsedDocument:
         """Parse one file; raises :class:`DocumentError` with a reason a person can act on."""
+        ...
+
+
+# --- documents that live elsewhere (a Bitrix24 portal's Disk folder or knowledge base) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteDocument:
+    """One document a :class:`DocumentSource` lists, before it is fetched."""
+
+    path: str  # relative to the source's root, "/"-separated; the last part is the file's name
+    ref: str  # the source's own handle to fetch it by (a Disk file id, a page id)
+    size: int | None = None  # as the source declares it (None: unknown until fetched)
+    version: str = ""  # changes whenever the content does; "" = unknown, compare the bytes instead
+
+
+class DocumentSource(Protocol):
+    """A remote folder of documents a portal's base mirrors (``KnowledgeService.sync_source``)."""
+
+    @property
+    def prefix(self) -> str:
+        """The key prefix of this source's documents in the base, e.g. ``b24disk://42/``."""
+        ...
+
+    async def listing(self) -> Sequence[RemoteDocument]:
+        """Every document the source holds now. Raises when the listing fails (nothing is changed)."""
+        ...
+
+    async def fetch(self, doc: RemoteDocument, *, max_bytes: int) -> bytes:
+        """The document's bytes (at most ``max_bytes`` + 1 are read); :class:`DocumentError` with a
+        reason a person can act on when it cannot be fetched."""
         ...
 
 
@@ -94,7 +131,9 @@ class StoredDocument:
     key: str  # the document's identity within the portal (its path as given, or its name)
     name: str
     format: str
-    digest: str  # sha256 of the file's bytes: a sync replaces only what changed
+    digest: (
+        str  # sha256 of the file's bytes (a remote one's: of its version stamp): sync replaces what changed
+    )
     size: int
     chunks: int = 0
     updated_at: float = 0.0

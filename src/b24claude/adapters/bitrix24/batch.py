@@ -84,6 +84,12 @@ _READS = frozenset(
         "profile",
         "server.time",
         "feature.get",
+        # the knowledge-base sources (adapters/bitrix24/sources.py)
+        "disk.storage.getlist",
+        "disk.folder.getchildren",
+        "landing.site.getlist",
+        "landing.landing.getlist",
+        "landing.block.getlist",
     }
 )
 

@@ -16,6 +16,7 @@ Retry policy (one layer, here):
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -34,7 +35,7 @@ from b24claude.errors import (
 )
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
-from b24claude.kit.urls import UnsafeURL, check_url, is_public_address
+from b24claude.kit.urls import UnsafeURL, check_portal_download, check_url, is_public_address
 from b24claude.ports.bitrix import PortalAuth, TokenGrant, TokenStore
 from b24claude.ports.ratelimit import RequestThrottle
 
@@ -315,6 +316,47 @@ class Bitrix24Client:
             if cursor is None:
                 raise Bitrix24Error(f"{method}: fast listing needs {id_key} in the selected fields")
 
+    async def download(self, member_id: str, url: str, *, max_bytes: int) -> bytes:
+        """A file the portal handed out a link to (Disk's ``DOWNLOAD_URL``), read to at most
+        ``max_bytes`` + 1 bytes. The URL must be on the portal's own origin (its stored client
+        endpoint's scheme, host and port) or it is refused before any request; redirects are not
+        followed. Paced by the portal's bucket like a REST call."""
+        auth = await self._current_auth(member_id)
+        self._check_endpoint(auth.client_endpoint)
+        try:
+            checked = check_portal_download(url, auth.client_endpoint, allow_loopback=self._allow_loopback)
+        except UnsafeURL as exc:
+            log.warning("bitrix24.download.refused", extra={"member_id": member_id, "reason": str(exc)})
+            raise Bitrix24AuthError(f"download URL refused: {exc}", code="UNSAFE_URL", status=None) from None
+        waited = await self._throttle.acquire(member_id)
+        self.stats.count_request(member_id, "download", waited)
+        headers = {"User-Agent": self._headers["User-Agent"]}
+        try:
+            async with self._http.stream(
+                "GET", checked, headers=headers, timeout=self._timeout, follow_redirects=False
+            ) as response:
+                if response.status_code != 200:
+                    body = await response.aread()
+                    error = map_response(response.status_code, _json_bytes_or_none(body))
+                    log.info(
+                        "bitrix24.download.error",
+                        extra={"member_id": member_id, "status": response.status_code, "code": error.code},
+                    )
+                    raise error
+                parts: list[bytes] = []
+                size = 0
+                async for block in response.aiter_bytes():
+                    parts.append(block)
+                    size += len(block)
+                    if size > max_bytes:
+                        break
+                return b"".join(parts)[: max_bytes + 1]
+        except httpx.HTTPError as exc:
+            # ``from None``: the httpx error carries the URL, and the URL carries the access token.
+            raise Bitrix24TransientError(f"download: {type(exc).__name__}") from None
+        finally:
+            self._throttle.release(member_id)
+
     # ----- the request loop ---------------------------------------------------------------------
     async def _request(
         self, member_id: str, method: str, payload: dict[str, Any], *, read: bool
@@ -517,6 +559,13 @@ def _items(result: Any) -> list[Any]:
             return items
         return list(result.values())
     return []
+
+
+def _json_bytes_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 def _json_or_none(response: httpx.Response) -> Any:

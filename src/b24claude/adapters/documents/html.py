@@ -12,9 +12,11 @@ _DROP = ["script", "style", "noscript", "template", "nav", "header", "footer", "
 
 
 def _inside_block(node: LexborNode) -> bool:
+    """Inside another block whose text is taken whole. A ``div`` holding a block is a wrapper, never
+    taken whole (see below), so it does not count: ``<div><p>…</p></div>`` keeps its paragraph."""
     parent = node.parent
     while parent is not None:
-        if parent.tag in _BLOCKS or parent.tag in _HEADINGS:
+        if (parent.tag in _BLOCKS and parent.tag != "div") or parent.tag in _HEADINGS:
             return True
         parent = parent.parent
     return False
@@ -48,8 +50,10 @@ def html_sections(html: str) -> tuple[str, list[Section]]:
                 path.pop()
             path.append((level, " ".join(node.text(separator=" ").split())))
         elif tag in _BLOCKS and not _inside_block(node):
-            if tag == "div" and node.css_first(",".join(sorted(_BLOCKS | set(_HEADINGS)))) is not None:
-                continue  # a wrapper: its blocks come on their own
+            if tag == "div" and any(
+                inner.mem_id != node.mem_id for inner in node.css(",".join(sorted(_BLOCKS | set(_HEADINGS))))
+            ):
+                continue  # a wrapper: its blocks come on their own (css() matches the node itself too)
             text = " ".join(node.text(separator=" ").split())
             if text:
                 paragraphs.append(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from b24claude.adapters.documents.faq import csv_rows, faq_sections, xlsx_rows
 from b24claude.adapters.documents.html import html_sections
@@ -37,17 +37,24 @@ class FileDocumentReader:
         self.max_bytes = max_bytes
 
     def check(self, path: Path) -> DocumentFormat:
-        fmt = SUPPORTED_SUFFIXES.get(path.suffix.lower())
-        if fmt is None:
-            known = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            raise DocumentError(
-                f"unknown format {path.suffix or '(no suffix)'!r}; supported: {known} / "
-                f"неизвестный формат; поддерживаются: {known}"
-            )
+        self.check_name(path.name, None)
         try:
             size = path.stat().st_size
         except OSError as exc:
             raise DocumentError(f"cannot read the file / файл не читается: {exc.strerror}") from exc
+        return self.check_name(path.name, size)
+
+    def check_name(self, name: str, size: int | None) -> DocumentFormat:
+        suffix = PurePosixPath(name).suffix
+        fmt = SUPPORTED_SUFFIXES.get(suffix.lower())
+        if fmt is None:
+            known = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            raise DocumentError(
+                f"unknown format {suffix or '(no suffix)'!r}; supported: {known} / "
+                f"неизвестный формат; поддерживаются: {known}"
+            )
+        if size is None:
+            return fmt
         if size == 0:
             raise DocumentError("the file is empty / файл пуст")
         if size > self.max_bytes:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from b24claude.kit import phpform
 
-from . import rest
+from . import disk, rest
 from .auth import oauth_token
 from .control import build_router
 from .state import PortalState
@@ -53,6 +54,17 @@ def create_portal_app(state: PortalState | None = None) -> FastAPI:
     async def oauth_call(request: Request, method: str) -> JSONResponse:
         return await rest.handle(portal, request, method)
 
+    async def disk_download(request: Request) -> Response:
+        status, payload, name = disk.download(portal, dict(request.query_params))
+        if isinstance(payload, dict):
+            return JSONResponse(payload, status_code=status)
+        disposition = f"attachment; filename*=utf-8''{quote(name)}"
+        return Response(
+            payload, media_type="application/octet-stream", headers={"Content-Disposition": disposition}
+        )
+
+    # Before /rest/{method}: Disk's DOWNLOAD_URL, on the portal's own host (sandbox/portal/disk.py).
+    app.add_api_route("/rest/download.json", disk_download, methods=["GET"])
     app.add_api_route("/oauth/token/", token, methods=["GET", "POST"])
     app.add_api_route("/oauth/token", token, methods=["GET", "POST"])
     app.add_api_route("/rest/{user_id}/{code}/{method}", webhook_call, methods=["GET", "POST"])

@@ -25,6 +25,8 @@ DEFAULT_SCOPES = [
     "bizproc",
     "placement",
     "ai_admin",
+    "disk",
+    "landing",
 ]
 
 methods = Registry()

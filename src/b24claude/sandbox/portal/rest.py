@@ -29,7 +29,7 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, crm, events, im, openlines, placements, tasks
+    from . import auth, bots, crm, disk, events, im, landing, openlines, placements, tasks
 
     table: dict[str, MethodSpec] = {}
     for registry in (
@@ -41,6 +41,8 @@ def all_methods() -> dict[str, MethodSpec]:
         openlines.methods,
         placements.methods,
         tasks.methods,
+        disk.methods,
+        landing.methods,
     ):
         table.update(registry.methods)
     return table

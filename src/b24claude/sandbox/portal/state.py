@@ -301,6 +301,13 @@ class PortalState:
         # im.notify.system.add: what each employee was notified of (their bell), in order.
         self.notifications: list[JSON] = []
         self.tasks: list[JSON] = []  # tasks.task.add, in order
+        # Disk (storages, folders, files) and Sites (knowledge bases): sandbox/portal/disk.py, landing.py
+        from .disk import DiskState
+        from .landing import LandingState
+
+        self.disk = DiskState()
+        self.disk.add_storage(self.now(), "Общий диск")  # the company's common storage, id 1
+        self.landing = LandingState()
         self._counters: dict[str, int] = {}
         self._deliverer: Deliverer | None = None
         from .limits import Limiter
