@@ -35,6 +35,7 @@ from b24claude.ports.store import DialogueRepository, EffectRepository, LedgerEn
 from b24claude.privacy.normalise import normalise
 from b24claude.privacy.policy import PrivacyPolicy, client_key
 from b24claude.privacy.pseudonymise import DialogueMask, Pseudonymiser, placeholders_in, type_of
+from b24claude.safety.guard import history_text, screen_message, screen_reply
 
 log = logging.getLogger("b24claude.conversations")
 
@@ -199,13 +200,25 @@ class AnswerService:
     ) -> tuple[str, ClientCard | None, tuple[str, ...]]:
         """Claude's reply, with placeholders in it (as the model saw the dialogue), the masked card, and the
         sources of the passages the reply cites (their ``[id]`` markers are taken out of the text)."""
+        verdict = screen_message(masked, language=language)
+        if verdict.blocked:  # an injection attempt (safety/): a fixed reply, the model is not asked
+            log.warning(
+                "safety.message.blocked",
+                extra={
+                    "member_id": msg.member_id,
+                    "dialog_key": msg.dialog_key,
+                    "rules": list(verdict.rules),
+                },
+            )
+            return verdict.reply, None, ()
         card = await self.client_card(msg, mask)
         history = await self._dialogues.last_turns(
             msg.member_id, msg.dialog_key, limit=self._cfg.history_turns
         )
-        turns = [ChatTurn(t.role, t.text) for t in history]
-        if not turns or turns[-1].role != "user" or turns[-1].text != masked:
-            turns.append(ChatTurn("user", masked))
+        turns = [ChatTurn(t.role, history_text(t.role, t.text)) for t in history]
+        current = history_text("user", masked)
+        if not turns or turns[-1].role != "user" or turns[-1].text != current:
+            turns.append(ChatTurn("user", current))
         passages = await self._knowledge.search(msg.member_id, masked, limit=3)
         remembered = await self._recall(msg)
         blocks = build_system_blocks(
@@ -248,6 +261,13 @@ class AnswerService:
             )
         )
         text, citations = take_citations(result.text, passages)
+        screened = screen_reply(text, instructions=blocks[0].text, language=language)
+        if screened.reason:  # the model quoted our instructions or markup: the customer gets the safe answer
+            log.warning(
+                "safety.reply.replaced",
+                extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "reason": screened.reason},
+            )
+            return screened.text, card, ()
         return (text or _fallback(language)), card, citations
 
     async def _recall(self, msg: IncomingMessage) -> list[ClientFact]:

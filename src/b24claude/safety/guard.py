@@ -39,7 +39,10 @@ SAFE_REPLY = {
     "en": "Sorry, I can't answer that. I help with questions about our products, orders and services — "
     "please ask your question.",
 }
-HISTORY_STUB = "[сообщение клиента скрыто: попытка изменить инструкции бота / message withheld: an attempt to change the bot's instructions]"
+HISTORY_STUB = (
+    "[сообщение клиента скрыто: попытка изменить инструкции бота / "
+    "message withheld: an attempt to change the bot's instructions]"
+)
 
 # Our prompt's own section tags: a reply that contains one is quoting the prompt.
 _OUR_TAGS = re.compile(r"</?\s*(?:persona|client|client_memory|knowledge|passage|language|fact)\b", re.I)
