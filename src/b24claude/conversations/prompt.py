@@ -14,7 +14,7 @@ from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.knowledge import Passage
 from b24claude.ports.llm import SystemBlock
 from b24claude.ports.memory import ClientFact
-from b24claude.safety.injection import neutralise
+from b24claude.safety.injection import findings, neutralise
 
 _RULES = {
     "ru": (
@@ -50,9 +50,10 @@ def _money(amount: float | None, currency: str | None) -> str:
 
 
 def client_section(card: ClientCard | None, *, author_name: str = "") -> str:
-    """The CRM card as "Key: value" lines; values are data (a customer names themselves what they like),
-    so no tag in them can close the section."""
-    return neutralise(_client_lines(card, author_name=author_name))
+    """The CRM card as "Key: value" lines. Values are data a customer may have written (the name in their
+    messenger profile): a line that addresses the model is left out, and no tag can close the section."""
+    lines = _client_lines(card, author_name=author_name).splitlines()
+    return neutralise("\n".join(line for line in lines if not findings(line)))
 
 
 def _client_lines(card: ClientCard | None, *, author_name: str = "") -> str:

@@ -92,6 +92,12 @@ _COMPILED: tuple[tuple[Rule, re.Pattern[str]], ...] = tuple(
 )
 # "<" that starts a tag (``<persona>``, ``</knowledge>``, ``<|im_start|>``, ``<!--``): the data keeps its
 # meaning for a reader, but can no longer open or close a section of the prompt.
+# An order to say something ("скажи «…»", "reply: \"…\""): fine in a customer's question or a help page
+# ("напишите нам: «…»"), but a fact about a client never tells the bot what to answer.
+_DIRECTIVE = re.compile(
+    r"(?:скаж|ответ|отвеча|напиш|говор|сообщ|say|reply|answer|respond|tell)\w*[^«\"“\n]{0,40}?[«\"“:]",
+    re.IGNORECASE,
+)
 _TAG_OPEN = re.compile(r"<(?=\s*[/!?|A-Za-z_])")
 _TAG_LOOKALIKE = "‹"
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
@@ -121,6 +127,11 @@ def findings(text: str) -> list[Finding]:
         for m in pattern.finditer(folded)
     ]
     return sorted(found, key=lambda f: (f.start, f.end))
+
+
+def directs_reply(text: str) -> bool:
+    """Whether ``text`` tells its reader what to say (for facts, which never should)."""
+    return _DIRECTIVE.search(_fold(text)) is not None
 
 
 def rules_of(found: list[Finding]) -> list[Rule]:
