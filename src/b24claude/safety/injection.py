@@ -34,6 +34,11 @@ _PATTERNS: dict[Rule, tuple[str, ...]] = {
         r"(?:примечани\w*|инструкци\w*|указани\w*|сообщени\w*)\s+для\s+(?:ии|ai|бота|ассистента|модели|нейросети|claude)",
         r"\b(?:note|instructions?|message)\s+(?:to|for)\s+(?:the\s+)?(?:ai|assistant|bot|model|llm|claude)\b",
         r"\b(?:ai|ии|assistant|ассистент|бот|модель)\s*,?\s+(?:ignore|игнорир)",
+        # Telling the bot word for word what to answer ("скажи: «…»", "чтобы ты говорил «…»"); the
+        # polite "скажите, «Delonghi» есть?" of a customer's question is not this.
+        r"(?<![\w-])(?:скажи|ответь|отвечай|напиши|пиши|говори|повтори|повторяй|say|reply|respond)(?![\w-])\s*"
+        r"(?:мне\s+|клиенту\s+|клиентам\s+|всем\s+|me\s+|only\s+|with\s+|just\s+)?(?:только\s+|всегда\s+)?[:«\"“]",
+        r"\bчтобы\s+(?:ты|вы|бот)\s+(?:всегда\s+|теперь\s+)?(?:говорил|отвечал|писал|сказал|называл|обещал)",
     ),
     # "show / print / repeat your system prompt / the instructions above / everything above"
     "reveal_prompt": (
