@@ -159,19 +159,13 @@ class Settings(BaseSettings):
     )
 
     # --- conversation intelligence: classification and cost control (issue 9) ------------------------
-    triage_enabled: bool = Field(
-        default=True, description="Classify each new request (type, urgency, sentiment)."
-    )
-    triage_model: str = Field(
-        default="claude-haiku-5-5", description="The cheap model that classifies requests."
-    )
+    triage_enabled: bool = Field(default=True, description="Classify each new request (type, urgency, sentiment).")
+    triage_model: str = Field(default="claude-haiku-5-5", description="The cheap model that classifies requests.")
     triage_min_confidence: float = Field(
-        default=0.6,
-        description="Under this confidence the bot abstains and a human takes the dialogue (0..1).",
+        default=0.6, description="Under this confidence the bot abstains and a human takes the dialogue (0..1)."
     )
     triage_recheck_every: int = Field(
-        default=4,
-        description="Re-classify at least every N customer messages, besides when the dialogue turns.",
+        default=4, description="Re-classify at least every N customer messages, besides when the dialogue turns."
     )
     triage_timeline_comment: bool = Field(
         default=True, description="Write the classification into the bound CRM entity's timeline."
@@ -183,15 +177,12 @@ class Settings(BaseSettings):
         default="claude-haiku-5-5", description="Model for small talk and simple FAQ answers (model routing)."
     )
     model_routing: bool = Field(
-        default=True,
-        description="Route simple answers to the cheap model; off: every answer on answer_model.",
+        default=True, description="Route simple answers to the cheap model; off: every answer on answer_model."
     )
     monthly_budget_usd: float = Field(
         default=0.0, description="Claude spend per portal per calendar month, USD; 0 = no budget."
     )
-    budget_warn_share: float = Field(
-        default=0.8, description="Share of the budget at which admins are warned."
-    )
+    budget_warn_share: float = Field(default=0.8, description="Share of the budget at which admins are warned.")
     budget_action: Literal["cheap_only", "handoff"] = Field(
         default="cheap_only",
         description="At 100 % of the budget: answer with the cheap model only, or hand dialogues to operators.",

@@ -160,10 +160,7 @@ def demo(
 def eval_command(
     file: Annotated[Path, typer.Argument(help="Labelled conversations, JSONL / Размеченные диалоги, JSONL")],
     as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json", help="One JSON object per conversation, then a summary / JSON на диалог и итог"
-        ),
+        bool, typer.Option("--json", help="One JSON object per conversation, then a summary / JSON на диалог и итог")
     ] = False,
     knowledge: Annotated[
         Path | None, typer.Option(help="Load this knowledge base first / Сначала загрузить эту базу знаний")

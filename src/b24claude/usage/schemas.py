@@ -60,9 +60,7 @@ class ModelChoice:
 
     model: str | None
     tier: Tier
-    reason: (
-        str  # simple_faq, complex, sensitive, no_knowledge, routing_off, budget_cheap_only, budget_handoff
-    )
+    reason: str  # simple_faq, complex, sensitive, no_knowledge, routing_off, budget_cheap_only, budget_handoff
     handoff: bool = False
     budget: BudgetStatus | None = None
 

@@ -70,9 +70,7 @@ class UsageService:
             return BudgetStatus(member_id, 0.0, 0.0, "ok", start)
         spent = await self._views.spent_usd(member_id, since=start)
         share = spent / settings.monthly_budget_usd
-        state: BudgetState = (
-            "exhausted" if share >= 1.0 else ("warn" if share >= settings.warn_share else "ok")
-        )
+        state: BudgetState = "exhausted" if share >= 1.0 else ("warn" if share >= settings.warn_share else "ok")
         return BudgetStatus(member_id, spent, settings.monthly_budget_usd, state, start)
 
     async def choose_answer_model(
@@ -97,11 +95,7 @@ class UsageService:
                 choice = ModelChoice(settings.cheap_model, "cheap", "budget_cheap_only")
             log.warning(
                 "usage.budget.exhausted",
-                extra={
-                    "member_id": member_id,
-                    "spent_usd": round(status.spent_usd, 4),
-                    "action": choice.reason,
-                },
+                extra={"member_id": member_id, "spent_usd": round(status.spent_usd, 4), "action": choice.reason},
             )
         return replace(choice, budget=status)
 

@@ -286,7 +286,6 @@ def is_search_index(name: str | None) -> bool:
     """FTS5's virtual table and its shadow tables, which autogenerate must not compare."""
     return bool(name) and str(name).startswith(SEARCH_INDEX_PREFIX)
 
-
 # --- conversation intelligence: triage (migration 0005_triage) -------------------------------------
 
 # The latest classification of a dialogue (type, urgency, sentiment...); one row per dialogue, replaced
