@@ -89,6 +89,16 @@ def _summary(outcomes: list[IngestOutcome]) -> int:
         for o in failed:
             table.add_row(o.path, o.error)
         console.print(table)
+    flagged = [o for o in outcomes if o.flagged]
+    if flagged:
+        table = Table(
+            "file / файл",
+            "removed as instructions to the bot / убрано как указания боту",
+            title="Suspicious text (prompt injection?) / Подозрительный текст (prompt injection?)",
+        )
+        for o in flagged:
+            table.add_row(o.path, "\n".join(o.flagged))
+        console.print(table)
     counts = {
         s: sum(1 for o in outcomes if o.status == s) for s in ("added", "replaced", "unchanged", "removed")
     }

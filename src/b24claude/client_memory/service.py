@@ -22,6 +22,7 @@ from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.memory import FACT_KINDS, ClientFact, FactKind, MemoryRepository
 from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.store import PortalRepository
+from b24claude.safety.injection import directs_reply, findings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ def clean_fact(kind: object, text: object) -> tuple[FactKind, str] | None:
         return None
     text = " ".join(text.split())
     if not text or _PLACEHOLDER.search(text) or _INSTRUCTION.search(text):
+        return None
+    if findings(text) or directs_reply(text):  # safety/: an instruction to the bot is not a fact
         return None
     if len(text) > MAX_FACT_CHARS:
         text = text[: MAX_FACT_CHARS - 1].rstrip() + "…"

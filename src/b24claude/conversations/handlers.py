@@ -24,6 +24,7 @@ def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
 
 def register_steps(pipeline: Pipeline, answers: AnswerService) -> None:
     pipeline.register("pseudonymise", answers.record_user_turn, name="conversations.user_turn")
+    pipeline.register("pseudonymise", answers.screen, name="conversations.screen")
     pipeline.register("context", answers.load_history, name="conversations.history")
     pipeline.register("answer", answers.generate, name="conversations.generate")
     pipeline.register("send", answers.send, name="conversations.send")

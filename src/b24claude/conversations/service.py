@@ -27,6 +27,7 @@ from b24claude.ports.bitrix import BotIdentity, ChatGateway
 from b24claude.ports.knowledge import Passage
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest
 from b24claude.ports.store import DialogueRepository, Turn
+from b24claude.safety.guard import history_text, screen_message, screen_reply
 
 log = logging.getLogger("b24claude.conversations")
 
@@ -68,6 +69,21 @@ class AnswerService:
         )
         return None
 
+    # --- stage "pseudonymise" (last): an injection attempt gets a fixed reply, the model is not asked --
+
+    async def screen(self, turn: MessageContext) -> Flow | None:
+        if turn.reply is not None:  # a rule's reply, or a resumed one: already decided
+            return None
+        verdict = screen_message(turn.masked, language=turn.language)
+        if not verdict.blocked:
+            return None
+        log.warning(
+            "safety.message.blocked",
+            extra={"member_id": turn.member_id, "dialog_key": turn.dialog_key, "rules": list(verdict.rules)},
+        )
+        turn.reply, turn.citations, turn.reply_kind = verdict.reply, (), "rule"
+        return Flow.SEND
+
     # --- stage "answer": Claude ------------------------------------------------------------------
 
     async def generate(self, turn: MessageContext) -> Flow | None:
@@ -77,9 +93,11 @@ class AnswerService:
         if turn.reply is not None:
             return None
         msg, mask = turn.msg, turn.require_mask()
-        turns = [ChatTurn(t.role, t.text) for t in turn.history]
-        if not turns or turns[-1].role != "user" or turns[-1].text != turn.masked:
-            turns.append(ChatTurn("user", turn.masked))
+        # An injection attempt already in the history goes to the model as a stub (safety/).
+        turns = [ChatTurn(t.role, history_text(t.role, t.text)) for t in turn.history]
+        current = history_text("user", turn.masked)
+        if not turns or turns[-1].role != "user" or turns[-1].text != current:
+            turns.append(ChatTurn("user", current))
         bot = BotSettings.from_settings(turn.ctx.portal.settings)  # the admin's persona and company name
         blocks = build_system_blocks(
             persona=bot.persona or self._cfg.persona,
@@ -112,6 +130,14 @@ class AnswerService:
         turn.ctx.timings.llm_s += result.latency_s  # for timing middlewares (benchmarks, metrics)
         turn.ctx.timings.llm_calls += 1
         text, citations = take_citations(result.text, turn.passages)
+        screened = screen_reply(text, instructions=blocks[0].text, language=turn.language)
+        if screened.reason:  # the model quoted our instructions or markup: the customer gets the safe answer
+            log.warning(
+                "safety.reply.replaced",
+                extra={"member_id": msg.member_id, "dialog_key": msg.dialog_key, "reason": screened.reason},
+            )
+            turn.reply, turn.citations = screened.text, ()
+            return None
         turn.reply, turn.citations = (text or _fallback(turn.language)), citations
         return None
 

@@ -31,6 +31,7 @@ from b24claude.ports.knowledge import (
     StoredDocument,
     VectorIndex,
 )
+from b24claude.safety.injection import strip_instructions
 
 Progress = Callable[[IngestOutcome], None]
 _SKIP = frozenset({".DS_Store", "Thumbs.db"})
@@ -80,10 +81,11 @@ class KnowledgeService:
         self._clock = clock
         self._max_chars = max_chars
 
-    def prepare(self, path: Path) -> tuple[str, list[Chunk]]:
-        """Read, split, lemmatise and embed one file (CPU work, no I/O to the store)."""
+    def prepare(self, path: Path) -> tuple[str, list[Chunk], tuple[str, ...]]:
+        """Read, split, lemmatise and embed one file (CPU work, no I/O to the store); also what was taken
+        out as instructions to the model (``"rule: text"``, for the admin's report)."""
         doc = self._reader.read(path)
-        drafts = list(passages(doc, max_chars=self._max_chars))
+        drafts, flagged = _without_instructions(passages(doc, max_chars=self._max_chars))
         heading_lemmas = [" ".join(self._lem.lemmas(" ".join(h))) for _, h, _ in drafts]
         body_lemmas = [" ".join(self._lem.lemmas(t)) for _, _, t in drafts]
         matrix = self._embedder.embed(
@@ -101,7 +103,7 @@ class KnowledgeService:
             )
             for i, (source, headings, text) in enumerate(drafts)
         ]
-        return doc.format, chunks
+        return doc.format, chunks, flagged
 
     async def ingest(
         self,
@@ -123,7 +125,7 @@ class KnowledgeService:
                 data_digest = stamp
             if known is not None and known.digest == data_digest:
                 return IngestOutcome(path, "unchanged", known.chunks)
-            fmt, chunks = await asyncio.to_thread(self.prepare, candidate.path)
+            fmt, chunks, flagged = await asyncio.to_thread(self.prepare, candidate.path)
         except DocumentError as exc:
             return IngestOutcome(path, "failed", error=exc.message)
         except B24ClaudeError:
@@ -144,7 +146,7 @@ class KnowledgeService:
         )
         await self._repo.replace_document(doc, chunks)
         self._vectors.invalidate(member_id)
-        return IngestOutcome(path, "replaced" if known is not None else "added", len(chunks))
+        return IngestOutcome(path, "replaced" if known is not None else "added", len(chunks), flagged=flagged)
 
     async def add(
         self, member_id: str, paths: Sequence[Path], *, progress: Progress | None = None
@@ -259,6 +261,28 @@ class KnowledgeService:
 def _stamp(version: str) -> str:
     """What a remote document's stored digest is: sha256 of its source's version stamp."""
     return hashlib.sha256(f"version:{version}".encode()).hexdigest()
+
+
+def _without_instructions(
+    drafts: Iterable[tuple[str, tuple[str, ...], str]],
+) -> tuple[list[tuple[str, tuple[str, ...], str]], tuple[str, ...]]:
+    """Passages with the sentences that address the model ("ignore the instructions…", our own tags)
+    taken out: a document is data, and text nobody reads on the page (hidden HTML, comments) or an
+    uploaded file an attacker wrote must not steer the bot. Passages left empty are dropped."""
+    kept: list[tuple[str, tuple[str, ...], str]] = []
+    flagged: list[str] = []
+    for source, headings, text in drafts:
+        clean, found = strip_instructions(text)
+        clean_headings = []
+        for heading in headings:
+            clean_heading, in_heading = strip_instructions(heading)
+            found += in_heading
+            if clean_heading.strip():
+                clean_headings.append(clean_heading)
+        flagged += [f"{f.rule}: {' '.join(f.snippet.split())[:80]}" for f in found]
+        if clean.strip():
+            kept.append((source, tuple(clean_headings), clean))
+    return kept, tuple(dict.fromkeys(flagged))
 
 
 def _digest(path: Path) -> tuple[str, int]:

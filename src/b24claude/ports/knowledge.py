@@ -222,3 +222,5 @@ class IngestOutcome:
     status: Literal["added", "replaced", "unchanged", "removed", "failed"]
     chunks: int = 0
     error: str = ""
+    # Instruction-like text taken out of the document ("rule: text"): an admin should look at the file.
+    flagged: tuple[str, ...] = ()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from b24claude.ports.knowledge import Section
@@ -9,6 +11,23 @@ from b24claude.ports.knowledge import Section
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = frozenset({"p", "li", "td", "th", "pre", "blockquote", "dt", "dd", "figcaption", "caption", "div"})
 _DROP = ["script", "style", "noscript", "template", "nav", "header", "footer", "svg"]
+# Text a reader of the page never sees is not knowledge, and is where an injected instruction hides.
+_INVISIBLE_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])|opacity\s*:\s*0(?![.\d]*[1-9])",
+    re.IGNORECASE,
+)
+
+
+def _drop_invisible(root: LexborNode) -> None:
+    hidden = [
+        node
+        for node in root.traverse(include_text=False)
+        if "hidden" in node.attributes
+        or (node.attributes.get("aria-hidden") or "").lower() == "true"
+        or _INVISIBLE_STYLE.search(node.attributes.get("style") or "")
+    ]
+    for node in hidden:
+        node.decompose()
 
 
 def _inside_block(node: LexborNode) -> bool:
@@ -41,6 +60,7 @@ def html_sections(html: str) -> tuple[str, list[Section]]:
 
     if root is None:
         return title, []
+    _drop_invisible(root)
     for node in root.traverse(include_text=False):
         tag = node.tag or ""
         if tag in _HEADINGS:

@@ -41,8 +41,13 @@ class _Builder:
             self.sections.append(Section(headings=tuple(t for _, t in self.path), text=body))
 
 
+_MD_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
+
+
 def markdown_sections(text: str) -> list[Section]:
-    """``#`` … ``######`` headings open sections; list marks, emphasis and link targets are dropped."""
+    """``#`` … ``######`` headings open sections; list marks, emphasis and link targets are dropped, and
+    so are HTML comments (a rendered page never shows them: no knowledge, only a place to hide text)."""
+    text = _MD_COMMENT.sub("", text)
     b = _Builder()
     in_fence = False
     for raw in text.splitlines():

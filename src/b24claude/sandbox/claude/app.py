@@ -185,7 +185,9 @@ async def _messages(state: ClaudeState, request: Request, exchange: _Exchange) -
         spec.line, requests=1, input_tokens=usage.input_tokens + usage.creation, output_tokens=max_tokens
     )
     today = datetime.fromtimestamp(state.now(), UTC).date().isoformat()
-    decision = Brain(scripted=state.scripted, today=today, emit_thinking=state.emit_thinking).decide(body)
+    decision = Brain(
+        scripted=state.scripted, today=today, emit_thinking=state.emit_thinking, naive=state.naive
+    ).decide(body)
     message = build_message(
         body,
         spec,

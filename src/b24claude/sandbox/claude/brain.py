@@ -25,6 +25,7 @@ from .lexicon import (
     looks_english,
     stems,
 )
+from .naive import fooled_reply
 from .schema import Facts, fill
 from .tokens import block_text
 
@@ -166,10 +167,12 @@ class Brain:
         scripted: list[tuple[str, str]] | None = None,
         today: str = "2026-01-01",
         emit_thinking: bool = False,
+        naive: bool = False,
     ) -> None:
         self.scripted = scripted or []
         self.today = today
         self.emit_thinking = emit_thinking
+        self.naive = naive  # obey instructions found in the prompt (naive.py): tests of injection defences
 
     def decide(self, body: dict[str, Any]) -> Decision:
         messages = body["messages"]
@@ -195,11 +198,18 @@ class Brain:
             user_messages=dialogue.user_messages,
         )
         tool = self._pick_tool(body, dialogue)
+        output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
+        if self.naive and tool is None and not isinstance(output_format, dict):
+            fooled = fooled_reply(
+                prompt_text, [p.text for p in context.passages], dialogue.user_messages, language
+            )
+            if fooled is not None:
+                decision.text = _strip_prefill(fooled, dialogue.prefill)
+                return decision
         if tool is not None:
             decision.tool_name = str(tool["name"])
             decision.tool_input = fill(tool.get("input_schema", {}), facts)
             return decision
-        output_format = (body.get("output_config") or {}).get("format") or body.get("output_format")
         if isinstance(output_format, dict) and isinstance(output_format.get("schema"), dict):
             decision.text = json.dumps(fill(output_format["schema"], facts), ensure_ascii=False)
         else:

@@ -6,7 +6,7 @@ DELETE /_sandbox/requests                    forget them
 POST   /_sandbox/reset                       requests, faults, cache, buckets, scripts, clock offset
 GET    /_sandbox/faults | DELETE             the queue / clear it
 POST   /_sandbox/faults                      FaultIn below (or {"preset": "spend_cap", ...})
-GET    /_sandbox/config | POST (ConfigPatch) knobs: latency, keys, rate limits…
+GET    /_sandbox/config | POST (ConfigPatch) knobs: latency, keys, rate limits, naive (a foolable model)…
 POST   /_sandbox/scripted {"match","reply"}  | DELETE: scripted replies
 POST   /_sandbox/clock {"advance": seconds}  move the emulator clock (cache TTLs, buckets)
 """
@@ -55,6 +55,7 @@ class ConfigPatch(BaseModel):
     accept_any_key: bool | None = None
     enforce_rate_limits: bool | None = None
     emit_thinking: bool | None = None
+    naive: bool | None = None  # obey injected instructions (a model that can be fooled)
     strict_fields: bool | None = None
     chars_per_token: float | None = Field(default=None, gt=0)
     max_body_bytes: int | None = Field(default=None, gt=0)
@@ -81,6 +82,7 @@ def _config(state: ClaudeState) -> dict[str, Any]:
         "accept_any_key": state.accept_any_key,
         "enforce_rate_limits": state.enforce_rate_limits,
         "emit_thinking": state.emit_thinking,
+        "naive": state.naive,
         "strict_fields": state.strict_fields,
         "chars_per_token": state.chars_per_token,
         "max_body_bytes": state.max_body_bytes,

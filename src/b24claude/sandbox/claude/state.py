@@ -151,6 +151,7 @@ class ClaudeState:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     enforce_rate_limits: bool = False  # True: an empty bucket answers 429 like the real API
     emit_thinking: bool = False  # True: adaptive-thinking models start replies with a thinking block
+    naive: bool = False  # True: the brain obeys instructions injected into its prompt (naive.py)
     strict_fields: bool = True  # False: unknown top-level body fields are tolerated
     seed: int | None = None  # ids (req_/msg_/toolu_) are random; set a seed to make them repeatable
     scripted: list[tuple[str, str]] = field(default_factory=list)

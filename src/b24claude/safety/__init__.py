@@ -1,0 +1,1 @@
+"""Prompt-injection defences: data stays data, instructions stay ours (see README, "Prompt injection")."""
