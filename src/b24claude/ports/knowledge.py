@@ -183,14 +183,6 @@ class KnowledgeRepository(Protocol):
         """Every chunk id of the portal with its stored vector."""
         ...
 
-    async def chunk_ids(self, member_id: str) -> list[int]:
-        """Every chunk id of the portal (what an external vector index must hold)."""
-        ...
-
-    async def vectors_by_id(self, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
-        """Those chunks' portal and stored vector (ids no longer stored are left out)."""
-        ...
-
     async def vocabulary(self, member_ids: Sequence[str]) -> tuple[int, dict[str, int]]:
         """The number of the portals' chunks, and each lemma with the number of chunks holding it."""
         ...

@@ -208,25 +208,6 @@ class SqlKnowledgeRepository:
             ).all()
             return [int(r.id) for r in rows], [bytes(r.vector) for r in rows]
 
-    async def chunk_ids(self, member_id: str) -> list[int]:
-        async with self._db.read("kb.chunk_ids") as conn:
-            rows = await conn.execute(select(kb_chunks.c.id).where(kb_chunks.c.member_id == member_id))
-            return sorted(int(r.id) for r in rows)
-
-    async def vectors_by_id(self, ids: Sequence[int]) -> dict[int, tuple[str, bytes]]:
-        out: dict[int, tuple[str, bytes]] = {}
-        wanted = list(dict.fromkeys(int(i) for i in ids))
-        async with self._db.read("kb.vectors_by_id") as conn:
-            for start in range(0, len(wanted), 500):
-                rows = await conn.execute(
-                    select(kb_chunks.c.id, kb_chunks.c.member_id, kb_chunks.c.vector).where(
-                        kb_chunks.c.id.in_(wanted[start : start + 500])
-                    )
-                )
-                for r in rows:
-                    out[int(r.id)] = (str(r.member_id), bytes(r.vector))
-        return out
-
     async def vocabulary(self, member_ids: Sequence[str]) -> tuple[int, dict[str, int]]:
         counts: dict[str, int] = {}
         total = 0

@@ -4,8 +4,9 @@ One collection (``B24C_QDRANT_COLLECTION``, cosine) holds every portal's chunks:
 chunk's id in the store and its payload ``member_id`` the portal; every search carries a filter on
 ``member_id`` (keyword-indexed), so a query never sees another portal's points. The store's
 ``kb_chunks.vector`` stays the truth: before answering for a portal whose generation changed since
-this process last looked, the index compares the portal's point ids with the store's chunk ids,
-deletes the points of chunks that are gone and uploads the missing ones. A search in between may
+this process last looked, the index compares the portal's points (id and a checksum of the vector)
+with the store's chunks, deletes the points of chunks that are gone and uploads the missing or
+changed ones. A search in between may
 return a chunk just deleted: the caller drops ids the store no longer has, so an answer never
 mixes versions. A server (``B24C_QDRANT_URL``) or a local folder (``B24C_QDRANT_PATH``, qdrant-client's
 local mode: one process only; ``:memory:`` for tests).
@@ -17,6 +18,7 @@ embedder switched without re-ingesting) are refused with a clear error instead o
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +30,7 @@ from b24claude.ports.knowledge import KnowledgeRepository, VectorHit, Vectors
 log = logging.getLogger(__name__)
 
 _FIELD = "member_id"
+_CRC = "crc"  # crc32 of the stored vector's bytes: tells a reused chunk id from the point it had
 _UPLOAD = 256
 
 
@@ -58,6 +61,7 @@ class QdrantVectorIndex:
             self._client = AsyncQdrantClient(location=":memory:")
         else:
             self._client = AsyncQdrantClient(path=path)
+        self._server = bool(url)
         self._dim: int | None = None
         self._synced: dict[str, int] = {}  # portal -> the store generation its points match
 
@@ -68,7 +72,7 @@ class QdrantVectorIndex:
         await self._client.close()
 
     async def _ensure_collection(self, dim: int) -> bool:
-        """True when the collection exists with ``dim``; creates it when ``create`` dims are known."""
+        """True when the collection holds ``dim``-dimensional vectors; creates it when missing."""
         if self._dim is not None:
             return self._dim == dim
         if await self._client.collection_exists(self._collection):
@@ -83,15 +87,19 @@ class QdrantVectorIndex:
                 self._collection,
                 vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
             )
-            await self._client.create_payload_index(
-                self._collection, field_name=_FIELD, field_schema=models.PayloadSchemaType.KEYWORD
-            )
+            if self._server:  # local mode filters by scanning and warns that it has no payload indexes
+                await self._client.create_payload_index(
+                    self._collection, field_name=_FIELD, field_schema=models.PayloadSchemaType.KEYWORD
+                )
             self._dim = dim
             log.info("kb.qdrant.collection_created", extra={"collection": self._collection, "dim": dim})
         return self._dim == dim
 
-    async def _point_ids(self, member_id: str) -> set[int]:
-        ids: set[int] = set()
+    async def points(self, member_id: str) -> dict[int, int]:
+        """The portal's points as Qdrant holds them now: id -> the checksum of its vector."""
+        out: dict[int, int] = {}
+        if self._dim is None and not await self._client.collection_exists(self._collection):
+            return out
         offset: models.ExtendedPointId | None = None
         while True:
             points, offset = await self._client.scroll(
@@ -99,51 +107,59 @@ class QdrantVectorIndex:
                 scroll_filter=_portals([member_id]),
                 limit=1024,
                 offset=offset,
-                with_payload=False,
+                with_payload=[_CRC],
                 with_vectors=False,
             )
-            ids.update(int(p.id) for p in points)
+            out.update({int(p.id): int((p.payload or {}).get(_CRC, -1)) for p in points})
             if offset is None:
-                return ids
+                return out
+
+    async def point_ids(self, member_id: str) -> set[int]:
+        return set(await self.points(member_id))
 
     async def sync(self, member_id: str, dim: int) -> None:
         """Bring the portal's points to the store's chunks (see the module's doc)."""
         generation = await self._repo.generation(member_id)
         if self._synced.get(member_id) == generation:
             return
-        wanted = set(await self._repo.chunk_ids(member_id))
+        ids, blobs = await self._repo.vectors(member_id)
+        # A chunk id can come back with other content (SQLite reuses the highest ids after a delete):
+        # a point is current only when its vector's checksum matches the stored one.
+        wanted = {
+            cid: (zlib.crc32(blob), blob)
+            for cid, blob in zip(ids, blobs, strict=True)
+            if len(blob) == dim * 4
+        }
         if not await self._ensure_collection(dim):
             raise ConfigurationError(
                 f"Qdrant collection {self._collection} holds {self._dim}-dimensional vectors, the embedder "
                 f"makes {dim}: re-ingest into a new collection (B24C_QDRANT_COLLECTION)"
             )
-        have = await self._point_ids(member_id)
-        gone = sorted(have - wanted)
+        have = await self.points(member_id)
+        gone = sorted(cid for cid in have if cid not in wanted)
         if gone:
             await self._client.delete(
                 self._collection, points_selector=models.PointIdsList(points=list(gone))
             )
-        missing = sorted(wanted - have)
-        uploaded = 0
-        for start in range(0, len(missing), _UPLOAD):
-            rows = await self._repo.vectors_by_id(missing[start : start + _UPLOAD])
-            points = []
-            for cid, (owner, blob) in rows.items():
-                if owner != member_id or len(blob) != dim * 4:
-                    continue  # another embedder's vector: not comparable, left out as the numpy index does
-                vector = np.frombuffer(blob, dtype="<f4").astype(float).tolist()
-                points.append(models.PointStruct(id=cid, vector=vector, payload={_FIELD: member_id}))
-            if points:
-                await self._client.upsert(self._collection, points=points, wait=True)
-                uploaded += len(points)
+        stale = [cid for cid, (crc, _) in wanted.items() if have.get(cid) != crc]
+        for start in range(0, len(stale), _UPLOAD):
+            points = [
+                models.PointStruct(
+                    id=cid,
+                    vector=np.frombuffer(wanted[cid][1], dtype="<f4").astype(float).tolist(),
+                    payload={_FIELD: member_id, _CRC: wanted[cid][0]},
+                )
+                for cid in stale[start : start + _UPLOAD]
+            ]
+            await self._client.upsert(self._collection, points=points, wait=True)
         self._synced[member_id] = generation
-        if gone or uploaded:
+        if gone or stale:
             log.info(
                 "kb.qdrant.synced",
                 extra={
                     "member_id": member_id,
                     "deleted": len(gone),
-                    "uploaded": uploaded,
+                    "uploaded": len(stale),
                     "generation": generation,
                 },
             )
