@@ -174,3 +174,12 @@ async def test_voyage_without_a_key_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="B24C_VOYAGE_API_KEY"):
         async with open_kb(kb_embedder="voyage"):
             pass
+
+
+async def test_the_numpy_index_never_compares_vectors_of_another_dimension(tmp_path: Path) -> None:
+    async with open_kb() as kb:
+        await kb.service.add(A, [_write(tmp_path / "a", "scooter.md", DOC_A)])
+        same = (await HashedNgramEmbedder().embed(["электросамокат вихрь"]))[0]
+        assert await kb.vectors.search([A], same, limit=3)
+        other = np.ones(256, dtype=np.float32) / 16  # as an embedder of another dimension would make
+        assert await kb.vectors.search([A], other, limit=3) == []
