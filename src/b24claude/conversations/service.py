@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from b24claude.conversations.failover import Failover, alert_user_ids, prepared_reply
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
@@ -98,7 +99,11 @@ class AnswerService:
         bot = BotIdentity(msg.bot_id or (ctx.portal.bot_id or 0), ctx.portal.bot_code, msg.bot_api)
         effect = await self._effects.get(ctx.inbox_id, "reply")
         if effect is not None and effect.status == "done":
-            # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
+            # Answered before a crash; the reply's history turn, a handoff or the CRM write after the
+            # reply may still be owed. The turn must be in place before this row is marked done: the
+            # dialogue's next message is built from the history, and without the reply between the two
+            # questions Claude would see both as one (and answer the older one again).
+            await self._restore_reply_turn(msg, effect.payload, effect.result)
             mask = await self.open_mask(msg, ctx)
             await self._resume_failover(msg, ctx, _language(msg.text, self._cfg.default_language))
             await self._capture_contacts(msg, ctx, mask, mask.mask(msg.text), None)
@@ -114,8 +119,11 @@ class AnswerService:
         if effect is not None:  # intent recorded, result unknown: did the send happen before the crash?
             masked_reply = str(effect.payload.get("text", ""))
             citations = tuple(str(c) for c in effect.payload.get("citations") or ())
-            if await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language)):
-                await self._finish(msg, ctx, message_id=None, masked_reply=masked_reply, citations=citations)
+            sent_id = await self._already_sent(msg, bot, mask.unmask(masked_reply, language=language))
+            if sent_id is not None:
+                await self._finish(
+                    msg, ctx, message_id=sent_id, masked_reply=masked_reply, citations=citations
+                )
                 await self._resume_failover(msg, ctx, language)
                 await self._capture_contacts(msg, ctx, mask, masked, None)
                 return
@@ -180,16 +188,39 @@ class AnswerService:
         masked_reply: str,
         citations: tuple[str, ...] = (),
     ) -> None:
-        await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
+        # The history turn first, then the effect: a crash between the two leaves an intent, whose
+        # replay finds the sent message (same id: the turn is stored once) and records it done.
         await self._dialogues.append(
             msg.member_id,
             msg.dialog_key,
             Turn("assistant", masked_reply, message_id, self._clock.now(), citations=citations),
         )
+        await self._effects.record_done(ctx.inbox_id, "reply", {"message_id": message_id})
 
-    async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> bool:
+    async def _restore_reply_turn(
+        self, msg: IncomingMessage, payload: Mapping[str, Any], result: Mapping[str, Any] | None
+    ) -> None:
+        """The reply's assistant turn, for a reply effect recorded done by an earlier run (a no-op when
+        that run stored it: the turn is keyed by the reply's message id)."""
+        message_id = (result or {}).get("message_id")
+        if not isinstance(message_id, int) or "text" not in payload:
+            return  # no id to store it once under (rows answered before ids were kept)
+        citations = tuple(str(c) for c in payload.get("citations") or ())
+        await self._dialogues.append(
+            msg.member_id,
+            msg.dialog_key,
+            Turn("assistant", str(payload["text"]), message_id, self._clock.now(), citations=citations),
+        )
+
+    async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> int | None:
+        """The id of our reply if the chat already shows it (sent before a crash), else ``None``."""
         recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=20)
-        return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
+        for m in recent:
+            # After the customer's message only: an identical earlier reply (a prepared answer
+            # given twice) is not this one.
+            if m.id > msg.message_id and m.author_id == bot.bot_id and m.text.strip() == text.strip():
+                return m.id
+        return None
 
     async def _generate(
         self, msg: IncomingMessage, ctx: Context, mask: DialogueMask, masked: str, language: str
