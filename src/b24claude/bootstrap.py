@@ -36,6 +36,7 @@ from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
+from b24claude.inbox.reconcile import ClassicReconciler
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.breaker import CircuitBreaker
@@ -89,6 +90,7 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    reconciler: ClassicReconciler
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
     retention: RetentionService
@@ -109,6 +111,8 @@ class Container:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         if self.role in ("all", "ingress"):
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+            if self.settings.reconcile_window_s > 0:
+                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="v1-reconcile"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
         if self.role in ("all", "ingress") and self.settings.purge_interval_s > 0:
             self._tasks.append(
@@ -120,6 +124,7 @@ class Container:
     async def stop(self) -> None:
         await self.retention.stop()
         await self.puller.stop()
+        await self.reconciler.stop()
         await self.worker.stop()
         for t in self._tasks:
             t.cancel()
@@ -434,6 +439,15 @@ async def build(
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
     )
+    reconciler = ClassicReconciler(
+        portals=store.portals,
+        inbox_rows=store.inbox,
+        inbox=inbox_service,
+        chat=gateway,
+        clock=clock,
+        window_s=settings.reconcile_window_s,
+        interval_s=settings.reconcile_interval_s,
+    )
     frame_auth = FrameAuthService(
         portals=store.portals,
         users=gateway,
@@ -465,6 +479,7 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        reconciler=reconciler,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
         retention=retention,

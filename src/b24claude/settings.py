@@ -165,6 +165,17 @@ class Settings(BaseSettings):
         description="A worker's claim on an inbox row lasts this long unless renewed (every third of it); "
         "a killed worker's rows are taken back after it.",
     )
+    reconcile_window_s: float = Field(
+        default=86400.0,
+        description="Classic (v1) bots: at start-up, dialogues with a message in this many seconds are read "
+        "back (im.dialog.messages.get) for messages Bitrix24 could not deliver while the service was down "
+        "(0 = off).",
+    )
+    reconcile_interval_s: float = Field(
+        default=0.0,
+        description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
+        "only).",
+    )
     feeder_interval_s: float = Field(
         default=1.0, description="How often a worker looks for expired leases and unannounced rows."
     )

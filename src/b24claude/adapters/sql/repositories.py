@@ -359,6 +359,22 @@ class SqlInboxRepository:
             result = await conn.execute(stmt)
         return result.rowcount
 
+    async def dialogue_heads(self, member_id: str, *, kind: str, since: float) -> list[InboxItem]:
+        row = inbox.c
+        newest = (
+            select(func.max(row.id))
+            .where(
+                row.member_id == member_id,
+                row.kind == kind,
+                row.dialog_key != "",
+                row.received_at >= float(since),
+            )
+            .group_by(row.dialog_key)
+        )
+        stmt = select(inbox).where(row.id.in_(newest)).order_by(row.id)
+        async with self._db.read("inbox.dialogue_heads") as conn:
+            return [_inbox_item(r) for r in (await conn.execute(stmt)).all()]
+
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
         """Rows per status (every status present, zeros included), of one portal when given."""
         stmt = select(inbox.c.status, func.count()).group_by(inbox.c.status)
