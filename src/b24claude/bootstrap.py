@@ -99,6 +99,7 @@ class Container:
     feeder: InboxFeeder
     shared: SharedState
     role: Role = "all"
+    draining: bool = False  # stop() has begun: /readyz answers 503
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -122,10 +123,13 @@ class Container:
             )
 
     async def stop(self) -> None:
+        """Graceful: stop fetching and taking work, let rows in flight finish within
+        ``drain_timeout_s`` (the rest is released to other workers), then close the connections."""
+        self.draining = True
         await self.retention.stop()
         await self.puller.stop()
         await self.reconciler.stop()
-        await self.worker.stop()
+        await self.worker.stop(deadline_s=self.settings.drain_timeout_s)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -165,6 +169,7 @@ class SharedState:
         )
 
     async def check(self) -> None:
+        """Raise CacheError when Redis (if configured) does not answer."""
         if self.redis is not None:
             await check_redis(self.redis)
 

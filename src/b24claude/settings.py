@@ -176,6 +176,11 @@ class Settings(BaseSettings):
         description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
         "only).",
     )
+    drain_timeout_s: float = Field(
+        default=20.0,
+        description="On SIGTERM, rows in flight get this many seconds to finish; what still runs then is "
+        "released to other workers at once.",
+    )
     feeder_interval_s: float = Field(
         default=1.0, description="How often a worker looks for expired leases and unannounced rows."
     )

@@ -142,6 +142,11 @@ class InboxRepository(Protocol):
         (wall clock), oldest first: where reconciling a classic bot starts reading."""
         ...
 
+    async def release(self, item_ids: Sequence[int]) -> int:
+        """Rows a stopping worker still held go back to ``pending`` at once (no attempt counted,
+        announced again); returns how many were released."""
+        ...
+
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
         """Rows per status, of one portal when ``member_id`` is given."""
         ...

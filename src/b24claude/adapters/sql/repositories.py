@@ -375,6 +375,24 @@ class SqlInboxRepository:
         async with self._db.read("inbox.dialogue_heads") as conn:
             return [_inbox_item(r) for r in (await conn.execute(stmt)).all()]
 
+    async def release(self, item_ids: Sequence[int]) -> int:
+        if not item_ids:
+            return 0
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id.in_(list(item_ids)), inbox.c.status == "processing")
+            .values(
+                status="pending",
+                last_error="released: the worker stopped",
+                lease_until=0.0,
+                announced_at=0.0,
+                updated_at=time.time(),
+            )
+        )
+        async with self._db.write("inbox.release") as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
+
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
         """Rows per status (every status present, zeros included), of one portal when given."""
         stmt = select(inbox.c.status, func.count()).group_by(inbox.c.status)
