@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
+from b24claude.adapters.anthropic.limits import LimitCounters, MemoryLimitCounters, ModelLimiter
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.crypto import Keyring
 from b24claude.adapters.documents import FileDocumentReader
@@ -26,6 +27,7 @@ from b24claude.adapters.logs import quiet_libraries
 from b24claude.adapters.memory import MemoryCache, MemoryQueue
 from b24claude.adapters.rabbitmq import RabbitQueue
 from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redis, redis_client
+from b24claude.adapters.redis.llm_limits import RedisLimitCounters
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
@@ -149,6 +151,7 @@ class SharedState:
 
     cache: Cache
     throttle: RequestThrottle | None  # None: the Bitrix24 client's own in-memory bucket
+    llm_counters: LimitCounters = field(default_factory=MemoryLimitCounters)  # Claude's per-minute windows
     redis: Redis | None = None
 
     @classmethod
@@ -165,6 +168,7 @@ class SharedState:
                 burst=settings.b24_rate_burst,
                 prefix=settings.redis_prefix + "rl:",
             ),
+            llm_counters=RedisLimitCounters(client, prefix=settings.redis_prefix + "llm:"),
             redis=client,
         )
 
@@ -342,6 +346,13 @@ async def build(
         max_attempts=settings.llm_max_attempts,
         max_retry_after_s=settings.llm_max_retry_after_s,
         clock=clock,
+        limiter=ModelLimiter(
+            shared.llm_counters,
+            clock,
+            rpm=settings.llm_rpm,
+            tpm=settings.llm_itpm,
+            max_wait_s=settings.llm_limit_max_wait_s,
+        ),
     )
     models = FallbackLLM(
         llm,

@@ -101,6 +101,21 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(
         default=3, description="Consecutive failures after which a model is skipped for a cooldown."
     )
+    llm_rpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude requests per minute per model, shared by every process (0 = "
+        "learn it from the anthropic-ratelimit-requests-limit header).",
+    )
+    llm_itpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude input tokens per minute per model (0 = learn it from the "
+        "anthropic-ratelimit-input-tokens-limit header).",
+    )
+    llm_limit_max_wait_s: float = Field(
+        default=30.0,
+        description="Longest wait for the client-side Claude budget before the call fails as rate-limited "
+        "(the message is retried later or another model tried).",
+    )
     llm_breaker_cooldown_s: float = Field(
         default=30.0, description="How long a failing model is skipped before one trial call."
     )

@@ -253,6 +253,7 @@ class AnswerService:
                 model=self._cfg.model,
                 feature="answer",
                 metadata_user_id=_opaque(msg.member_id, msg.author_id),
+                member_id=msg.member_id,
             )
         )
         ctx.extras["llm_latency_s"] = result.latency_s  # for timing middlewares (benchmarks, metrics)

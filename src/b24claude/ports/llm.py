@@ -33,6 +33,7 @@ class LLMRequest:
     json_schema: Mapping[str, Any] | None = None  # structured output when set
     cache_system: bool = True  # put a prompt-cache breakpoint after the system prompt
     metadata_user_id: str | None = None  # opaque hash, never a name or e-mail
+    member_id: str = ""  # the portal asking: its fair share of the client-side limits towards Claude
     # When set, the system prompt is sent as these blocks (``system`` is then their joined text, for
     # logs and tests): stable parts first, each with its own cache breakpoint where it says so.
     system_blocks: Sequence[SystemBlock] = ()
