@@ -22,7 +22,9 @@ from tests.e2e.conftest import bot_replies
 from tests.integration.test_scale_out_processes import answered, stop, wait_for
 
 
-def scale_out(pg_url: str, redis_url: str, redis_prefix: str, queue_name: str, **settings: object) -> SandboxStack:
+def scale_out(
+    pg_url: str, redis_url: str, redis_prefix: str, queue_name: str, **settings: object
+) -> SandboxStack:
     return SandboxStack(
         database_url=pg_url,
         rate_limit_per_s=40.0,
@@ -58,14 +60,18 @@ async def test_readyz_names_the_database_the_broker_and_redis(
         await stack.stop()
 
 
-async def _drain_run(stack: SandboxStack, tmp_path: Path, *, latency: float, dialogues: int) -> tuple[int, list[str]]:
+async def _drain_run(
+    stack: SandboxStack, tmp_path: Path, *, latency: float, dialogues: int
+) -> tuple[int, list[str]]:
     """Start one worker, let it take rows, SIGTERM it; returns its exit code and the customers' keys."""
     await stack.start(install=False)
     log = tmp_path / "worker.log"
     proc = stack.spawn_worker_process(log=log)
     try:
         await stack.install(timeout=30.0)
-        customers = [{"key": f"drain-{uuid.uuid4().hex[:6]}-{d}", "name": f"Клиент{d}"} for d in range(dialogues)]
+        customers = [
+            {"key": f"drain-{uuid.uuid4().hex[:6]}-{d}", "name": f"Клиент{d}"} for d in range(dialogues)
+        ]
         for d in range(dialogues):
             stack.claude.script(f"[w{d}]", f"Ответ [w{d}]")
         stack.claude.latency = latency

@@ -90,7 +90,14 @@ class MemoryLimitCounters:
 
 
 def over(
-    requests: int, used_tokens: int, portals: Mapping[str, int], *, member_id: str, tokens: int, rpm: int, tpm: int
+    requests: int,
+    used_tokens: int,
+    portals: Mapping[str, int],
+    *,
+    member_id: str,
+    tokens: int,
+    rpm: int,
+    tpm: int,
 ) -> bool:
     """Would one more request of ``tokens`` pass a limit or the portal's share? (0 = no limit known)"""
     if rpm > 0 and requests + 1 > rpm:
