@@ -23,7 +23,7 @@ from b24claude.events.parse import update_from_payload
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
-from b24claude.ports.queue import Delivery, TaskQueue
+from b24claude.ports.queue import Delivery, ReadyRow, TaskQueue
 from b24claude.ports.store import InboxItem, InboxRepository, PortalRepository
 
 log = logging.getLogger("b24claude.worker")
@@ -96,6 +96,8 @@ class InboxWorker:
             item = await self._claim(delivery.row.inbox_id)
             if item is not None:
                 await self._run_leased(item)
+            elif delivery.row.priority > 0:
+                await self._lift_head(delivery.row)
         except asyncio.CancelledError:
             self._slots.release()
             raise  # stopping: no ack, so the broker hands the message to another worker
@@ -114,6 +116,16 @@ class InboxWorker:
         except B24ClaudeError:
             log.exception("inbox.worker.claim_failed", extra={"inbox_id": item_id})
             return None  # the feeder announces the row again
+
+    async def _lift_head(self, row: ReadyRow) -> None:
+        """A VIP or urgent row waits behind an older row of its dialogue (a join event, an ordinary
+        message): that row goes ahead with this priority, or the urgent one would wait its turn."""
+        try:
+            item = await self._inbox.get(row.inbox_id)
+            if item is not None and item.status == "pending" and item.dialog_key:
+                await self._feeder.announce_next(item.dialog_key, at_least=row.priority, skip=row.inbox_id)
+        except B24ClaudeError:
+            log.warning("inbox.worker.lift_failed", extra={"inbox_id": row.inbox_id})
 
     async def _run_leased(self, item: InboxItem) -> None:
         task = asyncio.current_task()
