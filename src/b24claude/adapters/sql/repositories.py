@@ -281,7 +281,8 @@ class SqlInboxRepository:
             select(row.id)
             .where(
                 _claimable(now),
-                row.announced_at < float(announced_before),
+                # Not announced lately, or come due (a retry's not_before) since its last announcement.
+                or_(row.announced_at < float(announced_before), row.not_before > row.announced_at),
                 true() if dialog_key is None else row.dialog_key == dialog_key,
             )
             .order_by(row.id)
