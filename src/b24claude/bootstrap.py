@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
+from b24claude.adapters.anthropic.limits import LimitCounters, MemoryLimitCounters, ModelLimiter
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.bitrix24.sources import BitrixDiskSource, BitrixKnowledgeSource
 from b24claude.adapters.crypto import Keyring
@@ -28,6 +29,7 @@ from b24claude.adapters.logs import quiet_libraries
 from b24claude.adapters.memory import MemoryCache, MemoryQueue
 from b24claude.adapters.rabbitmq import RabbitQueue
 from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redis, redis_client
+from b24claude.adapters.redis.llm_limits import RedisLimitCounters
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
@@ -45,6 +47,7 @@ from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
+from b24claude.inbox.reconcile import ClassicReconciler
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.breaker import CircuitBreaker
@@ -113,6 +116,7 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    reconciler: ClassicReconciler
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
     installer: InstallerService
@@ -127,6 +131,7 @@ class Container:
     triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
     kb_parts: KnowledgeParts | None = None  # the embedder and vector index behind kb / kb_search (closed at stop)
+    draining: bool = False  # stop() has begun: /readyz answers 503
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -139,6 +144,8 @@ class Container:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         if self.role in ("all", "ingress"):
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+            if self.settings.reconcile_window_s > 0:
+                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="v1-reconcile"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
         if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
             # One sweeper, beside the purge: two would pay twice for the same extraction.
@@ -153,10 +160,14 @@ class Container:
             )
 
     async def stop(self) -> None:
+        """Graceful: stop fetching and taking work, let rows in flight finish within
+        ``drain_timeout_s`` (the rest is released to other workers), then close the connections."""
+        self.draining = True
         await self.retention.stop()
         await self.memory.stop()
         await self.puller.stop()
-        await self.worker.stop()
+        await self.reconciler.stop()
+        await self.worker.stop(deadline_s=self.settings.drain_timeout_s)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -178,6 +189,7 @@ class SharedState:
 
     cache: Cache
     throttle: RequestThrottle | None  # None: the Bitrix24 client's own in-memory bucket
+    llm_counters: LimitCounters = field(default_factory=MemoryLimitCounters)  # Claude's per-minute windows
     redis: Redis | None = None
 
     @classmethod
@@ -194,10 +206,12 @@ class SharedState:
                 burst=settings.b24_rate_burst,
                 prefix=settings.redis_prefix + "rl:",
             ),
+            llm_counters=RedisLimitCounters(client, prefix=settings.redis_prefix + "llm:"),
             redis=client,
         )
 
     async def check(self) -> None:
+        """Raise CacheError when Redis (if configured) does not answer."""
         if self.redis is not None:
             await check_redis(self.redis)
 
@@ -480,6 +494,13 @@ async def build(
         max_attempts=settings.llm_max_attempts,
         max_retry_after_s=settings.llm_max_retry_after_s,
         clock=clock,
+        limiter=ModelLimiter(
+            shared.llm_counters,
+            clock,
+            rpm=settings.llm_rpm,
+            tpm=settings.llm_itpm,
+            max_wait_s=settings.llm_limit_max_wait_s,
+        ),
     )
     models = FallbackLLM(
         llm,
@@ -606,6 +627,15 @@ async def build(
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
     )
+    reconciler = ClassicReconciler(
+        portals=store.portals,
+        inbox_rows=store.inbox,
+        inbox=inbox_service,
+        chat=gateway,
+        clock=clock,
+        window_s=settings.reconcile_window_s,
+        interval_s=settings.reconcile_interval_s,
+    )
     frame_auth = FrameAuthService(
         portals=store.portals,
         users=gateway,
@@ -644,6 +674,7 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        reconciler=reconciler,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
         installer=installer,

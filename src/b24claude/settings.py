@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(
         default=3, description="Consecutive failures after which a model is skipped for a cooldown."
     )
+    llm_rpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude requests per minute per model, shared by every process (0 = "
+        "learn it from the anthropic-ratelimit-requests-limit header).",
+    )
+    llm_itpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude input tokens per minute per model (0 = learn it from the "
+        "anthropic-ratelimit-input-tokens-limit header).",
+    )
+    llm_limit_max_wait_s: float = Field(
+        default=30.0,
+        description="Longest wait for the client-side Claude budget before the call fails as rate-limited "
+        "(the message is retried later or another model tried).",
+    )
     llm_breaker_cooldown_s: float = Field(
         default=30.0, description="How long a failing model is skipped before one trial call."
     )
@@ -268,6 +283,22 @@ class Settings(BaseSettings):
         default=60.0,
         description="A worker's claim on an inbox row lasts this long unless renewed (every third of it); "
         "a killed worker's rows are taken back after it.",
+    )
+    reconcile_window_s: float = Field(
+        default=86400.0,
+        description="Classic (v1) bots: at start-up, dialogues with a message in this many seconds are read "
+        "back (im.dialog.messages.get) for messages Bitrix24 could not deliver while the service was down "
+        "(0 = off).",
+    )
+    reconcile_interval_s: float = Field(
+        default=0.0,
+        description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
+        "only).",
+    )
+    drain_timeout_s: float = Field(
+        default=20.0,
+        description="On SIGTERM, rows in flight get this many seconds to finish; what still runs then is "
+        "released to other workers at once.",
     )
     feeder_interval_s: float = Field(
         default=1.0, description="How often a worker looks for expired leases and unannounced rows."
