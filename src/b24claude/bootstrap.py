@@ -33,6 +33,7 @@ from b24claude.adapters.redis.llm_limits import RedisLimitCounters
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.adapters.vectors.voyage import VoyageEmbedder
 from b24claude.admin.settings import AppSettingsService
 from b24claude.client_memory import handlers as client_memory_handlers
 from b24claude.client_memory.service import ClientMemoryService
@@ -63,7 +64,7 @@ from b24claude.portals.installer import AppLayout, InstallerService, default_lay
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import ClientCard
 from b24claude.ports.cache import Cache
-from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, KnowledgeSource
+from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, Embedder, KnowledgeSource, VectorIndex
 from b24claude.ports.llm import LLM
 from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.queue import TaskQueue
@@ -129,6 +130,7 @@ class Container:
     role: Role = "all"
     triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
+    kb_parts: KnowledgeParts | None = None  # the embedder and vector index behind kb / kb_search (closed at stop)
     draining: bool = False  # stop() has begun: /readyz answers 503
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -176,6 +178,8 @@ class Container:
         await self.bitrix.aclose()
         await self.llm.aclose()
         await self.shared.aclose()
+        if self.kb_parts is not None:
+            await self.kb_parts.aclose()
         await self.store.close()
 
 
@@ -285,13 +289,57 @@ def session_key(keyring: Keyring) -> bytes:
 class KnowledgeParts:
     service: KnowledgeService
     search: HybridSearch
+    embedder: Embedder
+    vectors: VectorIndex
+
+    async def aclose(self) -> None:
+        await self.embedder.aclose()
+        await self.vectors.aclose()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """``B24C_KB_EMBEDDER``: the offline n-gram embedder, or Voyage's API."""
+    if settings.kb_embedder == "voyage":
+        key = settings.voyage_api_key
+        if key.get_secret_value().startswith("enc:"):
+            key = SecretStr(resolve_secret(build_keyring(settings), key, name="B24C_VOYAGE_API_KEY"))
+        if not key.get_secret_value():
+            raise ConfigurationError("B24C_KB_EMBEDDER=voyage needs B24C_VOYAGE_API_KEY")
+        return VoyageEmbedder(
+            api_key=key.get_secret_value(),
+            model=settings.voyage_model,
+            base_url=settings.voyage_url,
+            batch_size=settings.voyage_batch_size,
+            batch_tokens=settings.voyage_batch_tokens,
+            output_dimension=settings.voyage_output_dimension or None,
+            timeout_s=settings.voyage_timeout_s,
+            max_retries=settings.voyage_max_retries,
+        )
+    return HashedNgramEmbedder()
+
+
+def build_vector_index(settings: Settings, store: SqlStore) -> VectorIndex:
+    """``B24C_KB_VECTOR_INDEX``: numpy over the store's vectors, or Qdrant."""
+    if settings.kb_vector_index == "qdrant":
+        # qdrant-client is imported only when chosen
+        from b24claude.adapters.vectors.qdrant_index import QdrantVectorIndex
+
+        return QdrantVectorIndex(
+            store.knowledge,
+            collection=settings.qdrant_collection,
+            url=settings.qdrant_url,
+            path=settings.qdrant_path,
+            api_key=settings.qdrant_api_key.get_secret_value(),
+        )
+    return NumpyVectorIndex(store.knowledge)
 
 
 def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> KnowledgeParts:
-    """Ingestion and hybrid search over the store's knowledge tables, with the offline embedder."""
+    """Ingestion and hybrid search over the store's knowledge tables, with the configured embedder and
+    vector index (close them with ``aclose``)."""
     lemmatiser = Lemmatiser()
-    embedder = HashedNgramEmbedder()
-    vectors = NumpyVectorIndex(store.knowledge, dim=embedder.dim)
+    embedder = build_embedder(settings)
+    vectors = build_vector_index(settings, store)
     service = KnowledgeService(
         repository=store.knowledge,
         reader=FileDocumentReader(max_bytes=int(settings.kb_max_file_mb * 1024 * 1024)),
@@ -307,7 +355,7 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
         lemmatiser=lemmatiser,
         min_coverage=settings.kb_min_coverage,
     )
-    return KnowledgeParts(service, search)
+    return KnowledgeParts(service, search, embedder, vectors)
 
 
 def bitrix_client(
@@ -616,6 +664,7 @@ async def build(
         knowledge=knowledge,
         kb=kb.service,
         kb_search=kb.search,
+        kb_parts=kb,
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,
