@@ -88,8 +88,11 @@ async def _drain_run(
 
 
 async def wait_for_processing(inbox: object, count: int) -> None:
-    for _ in range(400):
-        if (await inbox.counts())["processing"] >= count:  # type: ignore[attr-defined]
+    """Until the worker holds ``count`` customer messages (not just any rows: a chat's join event is a
+    row too, and counting it let a SIGTERM land before the last message was claimed)."""
+    for _ in range(800):
+        held = await inbox.list_items(statuses=["processing"], limit=200)  # type: ignore[attr-defined]
+        if sum(1 for r in held if r.kind.endswith("MESSAGEADD")) >= count:
             return
         await asyncio.sleep(0.025)
     raise AssertionError("the worker never held the rows")
