@@ -88,3 +88,26 @@ async def test_card_is_masked_word_by_word_and_restorable(pseudo: Pseudonymiser)
     assert masked.company == "ООО Ромашка"
     assert m.unmask(f"Здравствуйте, {masked.first_name}!") == "Здравствуйте, Анна!"
     assert [type_of(p) for p in placeholders_in(masked.name)] == ["name", "name"]
+
+
+async def test_a_name_that_is_also_a_word_is_masked_in_the_clients_own_lead_title(
+    pseudo: Pseudonymiser,
+) -> None:
+    # "Вера" is a name and a noun: the detector leaves it in free text, but an Open Lines lead title
+    # names the card's own client.
+    m = await pseudo.open("p1", "d-vera", ALL)
+    card = ClientCard(
+        refs=CrmRefs(lead_id=9),
+        kind="lead",
+        name="Вера",
+        first_name="Вера",
+        open_deals=(DealInfo(id=9, title="Вера - Онлайн-чат на сайте", stage="NEW"),),
+        extra={"Название лида": "Вера - Онлайн-чат на сайте", "Источник": "Вера в успех"},
+    )
+    masked = m.mask_card(card)
+    assert masked.open_deals[0].title == "[ИМЯ_1] - Онлайн-чат на сайте"
+    assert masked.extra["Название лида"] == "[ИМЯ_1] - Онлайн-чат на сайте"
+    assert "Вера" not in " ".join(masked.extra.values())  # the word stands for her here too: masked
+    assert m.unmask(masked.open_deals[0].title) == "Вера - Онлайн-чат на сайте"
+    other = await pseudo.open("p1", "d-other", ALL)  # no name held: the word is left alone
+    assert other.mask_known_names("Вера в успех") == "Вера в успех"

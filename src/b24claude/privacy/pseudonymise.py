@@ -118,9 +118,30 @@ class DialogueMask:
             first_name=first_name,
             phones=tuple(self._mask_value("phone", p) for p in card.phones),
             emails=tuple(self._mask_value("email", e) for e in card.emails),
-            open_deals=tuple(replace(d, title=self.mask(d.title)) for d in card.open_deals),
-            extra={k: self.mask(v) for k, v in card.extra.items()},
+            open_deals=tuple(
+                replace(d, title=self.mask_known_names(self.mask(d.title))) for d in card.open_deals
+            ),
+            extra={k: self.mask_known_names(self.mask(v)) for k, v in card.extra.items()},
         )
+
+    def mask_known_names(self, text: str) -> str:
+        """The name words this dialogue already holds placeholders for, masked wherever they stand as
+        whole words. The detector leaves a name that is also a common word ("Вера", "Надежда", "Роза")
+        alone in free text, but an Open Lines lead title ("Вера - Онлайн-чат") names the very client
+        whose card gave us the name."""
+        if "name" not in self.types or not text:
+            return text
+        names = {v: ph for ph, v in self._values.items() if type_of(ph) == "name" and len(v) >= 2}
+        if not names:
+            return text
+        pattern = re.compile(
+            r"(?<![\w\[])("
+            + "|".join(re.escape(v) for v in sorted(names, key=len, reverse=True))
+            + r")(?![\w\]])",
+            re.IGNORECASE,
+        )
+        lowered = {v.lower(): ph for v, ph in names.items()}
+        return pattern.sub(lambda m: lowered.get(m.group(0).lower(), m.group(0)), text)
 
     def _mask_value(self, pii_type: PiiType, value: str) -> str:
         return self.placeholder(pii_type, value) if pii_type in self.types else value
