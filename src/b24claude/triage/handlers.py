@@ -7,12 +7,13 @@ asks the cheap model only for the dialogue's first request and when it may have 
 or every ``recheck_every`` customer messages); otherwise the dialogue's stored labels are handed on
 with ``fresh=False``, so a verdict already acted on does not hand the dialogue over again (after an
 operator gave it back, say). A failed model call leaves the message unclassified: routing uses its
-rules and the answer goes on.
+rules and the answer goes on — except a spend cap, which no answer call would get past either.
 """
 
 from __future__ import annotations
 
 from b24claude.dispatch import Classification, Flow, MessageContext, Pipeline
+from b24claude.errors import LLMSpendLimitReached
 from b24claude.ports.llm import ChatTurn
 from b24claude.ports.store import DialogueRepository
 from b24claude.triage.service import TriageService
@@ -39,6 +40,10 @@ def register_steps(pipeline: Pipeline, triage: TriageService, dialogues: Dialogu
             inbox_id=turn.ctx.inbox_id,
             language=turn.language,
         )
+        if isinstance(outcome.error, LLMSpendLimitReached):
+            # The organisation is out of money: no answer can be asked for either. Routing's failover
+            # gives the prepared reply, hands the dialogue over and alerts the admins.
+            turn.llm_error = outcome.error
         record = outcome.record
         if record is None:
             return None

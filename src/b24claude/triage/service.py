@@ -86,7 +86,7 @@ class TriageService:
                 "triage.classify.failed",
                 extra={"member_id": member_id, "dialog_key": dialog_key, "code": exc.code},
             )
-            return TriageOutcome(previous, reason="failed")
+            return TriageOutcome(previous, reason="failed", error=exc)
         record = TriageRecord(
             member_id=member_id,
             dialog_key=dialog_key,

@@ -55,7 +55,7 @@ def register_steps(
     pipeline: Pipeline, usage: UsageService, cache: AnswerCache | None, *, head: Head, alerts: Alerts
 ) -> None:
     async def serve_cached(turn: MessageContext) -> Flow | None:
-        if cache is None or turn.reply is not None or turn.resumed:
+        if cache is None or turn.reply is not None or turn.resumed or turn.llm_error is not None:
             return None
         if not usage.settings_for(turn.ctx.portal.settings).answer_cache:
             return None
@@ -75,7 +75,7 @@ def register_steps(
         return None
 
     async def choose_model(turn: MessageContext) -> Flow | None:
-        if turn.reply is not None or turn.resumed:
+        if turn.reply is not None or turn.resumed or turn.llm_error is not None:
             return None
         settings = turn.ctx.portal.settings
         choice = await usage.choose_answer_model(

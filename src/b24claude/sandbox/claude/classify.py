@@ -166,7 +166,9 @@ def classify_dialogue(user_texts: list[str]) -> Classification:
         urgency = "low"
     else:
         urgency = "normal"
-    asks_human = bool(_HUMAN.search(everything))
+    # A request for a person counts in the message in front of us: one made earlier was answered
+    # (the customer was handed over); a calm question after it is not a new one.
+    asks_human = bool(_HUMAN.search(last))
     needs_human = kind != "spam" and (asks_human or critical or (kind == "complaint" and urgency == "high"))
     if asks_human and confidence < 0.8:
         confidence = 0.8  # a request for a person is unambiguous whatever the rest says
