@@ -21,10 +21,12 @@ Only a dialogue's **opening question** is cached or served: a later one may lean
 ("а для юрлиц?"), and its answer on the history.
 
 **Never another client's data.** A reply is cacheable for the whole portal only when its prompt had no
-client data: no CRM card, no client memory, no placeholder in the question. The one placeholder a
+client data but the name: no company, position, deals or mapped fields from the CRM card, no client
+memory, no placeholder in the question (Open Lines makes a lead of nearly every chat: a card that holds
+only the name the customer's messenger showed anyway is not data of theirs the answer can leak). The one placeholder a
 portal-wide reply may carry is the client's own name in a greeting ("Здравствуйте, [ИМЯ_1]!"); it is
 stored as a slot and filled with the *current* client's placeholder when served (a reply with any other
-placeholder is not cached). A reply made with a CRM card or client memory is cached **for that client
+placeholder is not cached). A reply made with such CRM data or client memory is cached **for that client
 only**: the key holds the client's id and a digest of the card and memory text the prompt carried, so
 another client — or the same one after the card changed — misses.
 """

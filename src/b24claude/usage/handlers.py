@@ -12,6 +12,7 @@ the model is asked), and the answer kept for the next customer (a ``ReplySent`` 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,11 +36,17 @@ def answer_context(cache: AnswerCache, turn: MessageContext, head: Head) -> Answ
         earlier = earlier[:-1]  # the current message, recorded in the pseudonymise stage
     if any(t.role == "user" and cache.keys(t.text).semantic for t in earlier):
         return None
-    card = turn.card
-    client_data = "\n".join(
-        ([repr(card)] if card is not None and card.kind != "unknown" else []) + [f.text for f in turn.memory]
-    )
-    mask = turn.require_mask()
+    card, mask = turn.card, turn.require_mask()
+    author = mask.mask_name(turn.msg.author_name)
+    # What of the client the prompt carried besides the name (the greeting's slot): company, position,
+    # deals, CRM fields, remembered facts. Any of it makes the answer this client's only.
+    about: list[str] = []
+    if card is not None:
+        names = {n for n in (card.name, author, turn.msg.author_name) if n}
+        extra = sorted((k, v) for k, v in card.extra.items() if not _auto_lead_title(k, v, names))
+        if card.company or card.position or card.open_deals or extra:
+            about.append(repr((card.company, card.position, card.open_deals, extra)))
+    client_data = "\n".join(about + [f.text for f in turn.memory])
     return AnswerContext(
         member_id=turn.member_id,
         language=turn.language,
@@ -47,8 +54,17 @@ def answer_context(cache: AnswerCache, turn: MessageContext, head: Head) -> Answ
         bot_spoke=any(t.role == "assistant" for t in earlier),
         client_id=str(turn.msg.author_id),
         client_data=client_data,
-        author_name=mask.mask_name(turn.msg.author_name),
+        author_name=author,
     )
+
+
+def _auto_lead_title(key: str, value: str, names: set[str]) -> bool:
+    """The title Open Lines gives the lead it makes of a chat: "<name> - <line name>" (nothing the name
+    does not say). A title a manager wrote is the client's data."""
+    if key != "lead_title":
+        return False
+    name, sep, rest = value.partition(" - ")
+    return bool(sep) and name in names and not re.search(r"[\d\[\]@]", rest)
 
 
 def register_steps(
