@@ -18,7 +18,10 @@ from typing import Any
 
 from b24claude.dispatch import Context, Flow, MessageContext, Pipeline, ReplySent, Router
 from b24claude.errors import LLMSpendLimitReached
-from b24claude.usage.answer_cache import AnswerCache, AnswerContext
+from b24claude.ports.bitrix import ClientCard
+from b24claude.ports.llm import ChatTurn
+from b24claude.ports.store import Turn
+from b24claude.usage.answer_cache import AnswerCache, AnswerContext, digest
 from b24claude.usage.router import AnswerTask
 from b24claude.usage.service import UsageService
 
@@ -31,30 +34,57 @@ Alerts = Callable[[Mapping[str, Any]], Sequence[int]]  # who hears about the bud
 def answer_context(cache: AnswerCache, turn: MessageContext, head: Head) -> AnswerContext | None:
     """What the answer depends on besides the question and the base; None when it is not a dialogue's
     opening question (a later one may lean on the history)."""
-    earlier = list(turn.history)
+    mask = turn.require_mask()
+    return context_for(
+        cache,
+        member_id=turn.member_id,
+        language=turn.language,
+        head=head(turn),
+        history=turn.history,
+        card=turn.card,
+        memory=[f.text for f in turn.memory],
+        client_id=str(turn.msg.author_id),
+        author=turn.msg.author_name,
+        masked_author=mask.mask_name(turn.msg.author_name),
+    )
+
+
+def context_for(
+    cache: AnswerCache,
+    *,
+    member_id: str,
+    language: str,
+    head: str,
+    history: Sequence[Turn | ChatTurn],
+    card: ClientCard | None,
+    memory: Sequence[str],
+    client_id: str,
+    author: str,
+    masked_author: str,
+) -> AnswerContext | None:
+    """:func:`answer_context` from its parts (``history``: the dialogue's turns, the current message
+    last; ``b24claude eval`` calls it too)."""
+    earlier = list(history)
     if earlier and earlier[-1].role == "user":
         earlier = earlier[:-1]  # the current message, recorded in the pseudonymise stage
     if any(t.role == "user" and cache.keys(t.text).semantic for t in earlier):
         return None
-    card, mask = turn.card, turn.require_mask()
-    author = mask.mask_name(turn.msg.author_name)
     # What of the client the prompt carried besides the name (the greeting's slot): company, position,
     # deals, CRM fields, remembered facts. Any of it makes the answer this client's only.
     about: list[str] = []
     if card is not None:
-        names = {n for n in (card.name, author, turn.msg.author_name) if n}
+        names = {n for n in (card.name, masked_author, author) if n}
         extra = sorted((k, v) for k, v in card.extra.items() if not _auto_lead_title(k, v, names))
         if card.company or card.position or card.open_deals or extra:
             about.append(repr((card.company, card.position, card.open_deals, extra)))
-    client_data = "\n".join(about + [f.text for f in turn.memory])
     return AnswerContext(
-        member_id=turn.member_id,
-        language=turn.language,
-        head_digest=head(turn),
+        member_id=member_id,
+        language=language,
+        head_digest=digest(head),
         bot_spoke=any(t.role == "assistant" for t in earlier),
-        client_id=str(turn.msg.author_id),
-        client_data=client_data,
-        author_name=author,
+        client_id=client_id,
+        client_data="\n".join([*about, *memory]),
+        author_name=masked_author,
     )
 
 
