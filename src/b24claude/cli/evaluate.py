@@ -1,13 +1,14 @@
 """``b24claude eval``: replay labelled conversations through the intelligence steps and score them.
 
-What runs: the composition root's real services — classification (triage/), retrieval (knowledge/),
-model routing and budgets (usage/), the answer prompt with its cache breakpoints
-(conversations/prompt.py) — over the real ``anthropic`` client against the Claude emulator (or the
-real API when ``B24C_ANTHROPIC_API_KEY`` and ``B24C_ANTHROPIC_BASE_URL`` point there), with the
-ledger recording every call. What does not run yet: the Bitrix24 transport and the answer pipeline's
-own steps (prefilter rules, pseudonymisation, handoff messages, the answer cache) — they are being
-cut out of ``AnswerService`` on another branch; once its step API lands this replay should send the
-messages through the sandbox portal instead (see the README).
+What runs: the composition root's real services — the prefilter's rules (routing/), classification
+(triage/), retrieval (knowledge/), the answer cache, model routing and budgets (usage/), the answer
+prompt with its cache breakpoints (conversations/prompt.py) — over the real ``anthropic`` client
+against the Claude emulator (or the real API when ``B24C_ANTHROPIC_API_KEY`` and
+``B24C_ANTHROPIC_BASE_URL`` point there), with the ledger recording every call. What does not run: the
+Bitrix24 transport, pseudonymisation and the CRM card (the replay calls the services the pipeline's
+steps call, one conversation at a time, without the sandbox portal). An answer-cache hit is checked
+against the labels: one made for a conversation expecting other knowledge, or with a client's data
+for another client, counts as a wrong hit.
 
 Against the emulator the figures measure the pipeline (routing, caching, cost, the plumbing of
 handoffs), not Claude's judgement: the emulator classifies by cue words.

@@ -2,8 +2,8 @@
 
 A real model reads the meaning; the emulator reads cue words (Russian and English word beginnings,
 so inflections and most suffixes meet) and weighs them. It is deterministic — the same dialogue gets
-the same labels — and it is honest about doubt: when two types have close scores, or the message has no words of substance
-("хм", "ну и что дальше"), ``confidence`` is low, so the product's abstain-to-a-human threshold is
+the same labels — and it is honest about doubt: when two types have close scores, or the message has
+no words of substance ("хм", "ну и что дальше"), ``confidence`` is low, so the product's abstain-to-a-human threshold is
 exercised for real. A plain question without a cue word is what a model would call a confident
 consultation.
 
