@@ -2,9 +2,12 @@
 
 Naive: every customer message with its full history and the whole knowledge base in the system prompt,
 no prompt-cache breakpoints, no classification, all on the strong model (Sonnet 5.5).
-Optimised: classification on Haiku 5.5 (a cached instruction prefix, re-asked only when the dialogue
-turns), handoff when a human is needed or the classifier abstains, model routing (Haiku for small talk
-and simple FAQ answers), retrieved passages only, cache breakpoints on the stable prefix.
+Optimised: the prefilter's rules (greetings, thanks, spam, a request for a person: no model),
+classification on Haiku 5.5 (a cached instruction prefix, re-asked only when the dialogue turns),
+handoff when a human is needed or the classifier abstains, the answer cache (a repeated opening
+question; a wrong hit is judged against the labels), model routing (Haiku for small talk and simple FAQ
+answers), retrieved passages only, cache breakpoints on the stable prefix (persona + rules + policy,
+over the 5.5 models' 512-token minimum).
 Both against the Claude emulator (token counts ≈ chars/4, its cache simulation, list prices from
 settings). The emulator classifies by cue words: these figures measure the pipeline, not Claude.
 
@@ -48,6 +51,9 @@ def report(result: dict[str, Any], conversations: Path) -> None:
         ("cost per resolved conversation, USD", "cost_per_resolved_usd"),
         ("share of prompt tokens read from cache", "cache_read_share"),
         ("share of messages answered by rules/cache", "rules_or_cache_share"),
+        ("  of which by prefilter rules", "rules_share"),
+        ("  of which by the answer cache", "answer_cache_share"),
+        ("answer-cache hits", "answer_cache_hits"),
         ("wrong answer-cache hits", "wrong_cache_hits"),
         ("resolved without a human", "resolved"),
         ("handed off", "handed_off"),

@@ -70,6 +70,7 @@ from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.queue import TaskQueue
 from b24claude.ports.ratelimit import RequestThrottle
 from b24claude.ports.retention import LogArchive
+from b24claude.ports.store import DialogueRepository
 from b24claude.privacy import handlers as privacy_handlers
 from b24claude.privacy.admin import PrivacyAdminService
 from b24claude.privacy.detect import PiiDetector
@@ -79,10 +80,14 @@ from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
 from b24claude.routing import handlers as routing_handlers
+from b24claude.routing import service as routing_service
 from b24claude.routing.service import HandoffService
 from b24claude.settings import Settings
+from b24claude.triage import handlers as triage_handlers
 from b24claude.triage.schemas import TriageSettings
 from b24claude.triage.service import TriageService
+from b24claude.usage import handlers as usage_handlers
+from b24claude.usage.answer_cache import AnswerCache
 from b24claude.usage.metered import MeteredLLM
 from b24claude.usage.schemas import UsageSettings
 from b24claude.usage.service import UsageService
@@ -128,10 +133,11 @@ class Container:
     feeder: InboxFeeder
     shared: SharedState
     role: Role = "all"
-    triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
+    triage: TriageService | None = None  # issue 9: the classify step (intelligence_parts())
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
     kb_parts: KnowledgeParts | None = None  # the embedder and vector index behind kb / kb_search (closed at stop)
     draining: bool = False  # stop() has begun: /readyz answers 503
+    answer_cache: AnswerCache | None = None  # issue 9: None when the knowledge source has no versions
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -252,15 +258,25 @@ def build_pipeline(
     memory: ClientMemoryService,
     subjects: SubjectRepository,
     clock: Clock,
+    triage: TriageService | None = None,
+    usage: UsageService | None = None,
+    answer_cache: AnswerCache | None = None,
+    dialogues: DialogueRepository | None = None,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
     To add a step, a domain writes ``register_steps(pipeline, ...)`` in its ``handlers.py`` calling
-    ``pipeline.register(stage, step, name="<domain>.<step>")`` and is called here. The ``classify``
-    slot is empty: with no classifier the message goes on unclassified and routing uses its rules.
+    ``pipeline.register(stage, step, name="<domain>.<step>")`` and is called here. Without ``triage``
+    the ``classify`` slot is empty: the message goes on unclassified and routing uses its rules.
     """
     pipeline = Pipeline()
     privacy_handlers.register_steps(pipeline)  # pseudonymise
+    if triage is not None and dialogues is not None:
+        triage_handlers.register_steps(pipeline, triage, dialogues)  # classify
+    if usage is not None:  # answer, before the model: the answer cache, then the model and the budget
+        usage_handlers.register_steps(
+            pipeline, usage, answer_cache, head=answers.head_of, alerts=routing_service.alert_user_ids
+        )
     conversations_handlers.register_steps(pipeline, answers)  # user turn, history, generate, send
     crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
     knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
@@ -571,6 +587,8 @@ async def build(
         config=CrmAssistConfig(capture_contacts=settings.capture_contacts),
     )
     handoffs = HandoffService(chat=gateway, operators=gateway, cache=shared.cache, dialogues=store.dialogues)
+    triage, usage = intelligence_parts(settings, store, MeteredLLM(models, store.ledger), gateway, shared.cache, clock)
+    answer_cache = build_answer_cache(settings, knowledge, shared.cache)
     pipeline = build_pipeline(
         answers=answers,
         cards=cards,
@@ -579,6 +597,10 @@ async def build(
         memory=memory,
         subjects=store.subjects,
         clock=clock,
+        triage=triage,
+        usage=usage,
+        answer_cache=answer_cache,
+        dialogues=store.dialogues,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
@@ -588,6 +610,7 @@ async def build(
     # Listeners of ReplySent run in this order: the handoff owed, then the CRM write.
     dispatcher.include(routing_handlers.routing_router(handoffs))
     dispatcher.include(crm_assist_handlers.crm_assist_router(cards))
+    dispatcher.include(usage_handlers.usage_router(usage, answer_cache, head=answers.head_of))
     queue = build_queue(settings, role=role)
     policy = priority_policy(settings)
     feeder = InboxFeeder(
@@ -651,7 +674,6 @@ async def build(
         verifier=gateway, setup=gateway, policy=install_policy, layout=app_layout(settings), clock=clock
     )
     app_settings = AppSettingsService(portals=store.portals, audit=store.audit, clock=clock)
-    triage, usage = intelligence_parts(settings, store, models, gateway, shared.cache, clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -688,6 +710,22 @@ async def build(
         role=role,
         triage=triage,
         usage=usage,
+        answer_cache=answer_cache,
+    )
+
+
+def build_answer_cache(settings: Settings, knowledge: KnowledgeSource, cache: Cache) -> AnswerCache | None:
+    """The answer cache over the shared cache, keyed on the knowledge base's version; none when the
+    knowledge source cannot say its version (an override in tests) — a cache that cannot tell a changed
+    base would serve stale answers."""
+    if not settings.answer_cache or not isinstance(knowledge, HybridSearch):
+        return None
+    lemmatiser = Lemmatiser()
+    return AnswerCache(
+        cache=cache,
+        terms=lambda text: lemmatiser.lemmas(text, keep_stop=True),
+        kb_version=knowledge.version,
+        ttl_s=settings.answer_cache_ttl_s,
     )
 
 
@@ -695,13 +733,13 @@ def intelligence_parts(
     settings: Settings, store: SqlStore, llm: LLM, gateway: Bitrix24Gateway, cache: Cache, clock: Clock
 ) -> tuple[TriageService, UsageService]:
     """Classification (triage/) and cost control (usage/), with the service-wide defaults from settings;
-    portals override them in ``Portal.settings["triage"]`` / ``["usage"]``."""
+    portals override them in ``Portal.settings["triage"]`` / ``["usage"]``. ``llm`` is metered: the
+    ledger wrapper writes the classifier's calls (feature "classify")."""
     triage = TriageService(
         llm=llm,
         triage=store.triage,
         crm=gateway,
         effects=store.effects,
-        ledger=store.ledger,
         clock=clock,
         defaults=TriageSettings(
             enabled=settings.triage_enabled,
@@ -724,6 +762,7 @@ def intelligence_parts(
             monthly_budget_usd=settings.monthly_budget_usd,
             warn_share=settings.budget_warn_share,
             over_budget=settings.budget_action,
+            answer_cache=settings.answer_cache,
         ),
     )
     return triage, usage

@@ -245,6 +245,13 @@ class Settings(BaseSettings):
         default="cheap_only",
         description="At 100 % of the budget: answer with the cheap model only, or hand dialogues to operators.",
     )
+    answer_cache: bool = Field(
+        default=True,
+        description="Answer a repeated opening question from the answer cache (per portal and knowledge version).",
+    )
+    answer_cache_ttl_s: float = Field(
+        default=7 * 86400.0, description="How long a cached answer is served (it also ends when the base changes)."
+    )
 
     # --- processing ----------------------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")

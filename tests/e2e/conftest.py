@@ -24,3 +24,15 @@ def bot_replies(stack: SandboxStack, chat_id: int) -> list[str]:
 
 def customer_messages(stack: SandboxStack, chat_id: int) -> list[str]:
     return [m["text"] for m in stack.portal.customer_view(chat_id) if not stack.is_bot(m)]
+
+
+def is_classification(request: object) -> bool:
+    """A call of triage's classifier (its structured output has the classification's fields)."""
+    body = getattr(request, "body", {}) or {}
+    schema = ((body.get("output_config") or {}).get("format") or {}).get("schema") or {}
+    return "needs_human" in (schema.get("properties") or {})
+
+
+def answer_requests(stack: SandboxStack) -> list:  # type: ignore[type-arg]
+    """The Messages calls other than classification (answers, client-memory extraction)."""
+    return [r for r in stack.claude.requests if r.path == "/v1/messages" and not is_classification(r)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from b24claude.cli.stack import SandboxStack
-from tests.e2e.conftest import bot_replies
+from tests.e2e.conftest import answer_requests, bot_replies
 
 
 async def test_known_client_gets_a_grounded_personal_answer(stack: SandboxStack) -> None:
@@ -15,7 +15,7 @@ async def test_known_client_gets_a_grounded_personal_answer(stack: SandboxStack)
     chat = stack.portal.find_chat("anna")
     assert chat is not None
     # What reached Claude: the real SDK's request with the client card and the passage in the system prompt.
-    messages_calls = [r for r in stack.claude.requests if r.path == "/v1/messages"]
+    messages_calls = answer_requests(stack)
     assert len(messages_calls) == 1
     call = messages_calls[0]
     assert call.headers.get("anthropic-version") == "2026-10-21"
@@ -32,7 +32,7 @@ async def test_history_is_kept_and_each_message_answered_once(stack: SandboxStac
     chat = stack.portal.find_chat("stranger")
     assert chat is not None
     assert len(bot_replies(stack, chat.id)) == 2
-    last = [r for r in stack.claude.requests if r.path == "/v1/messages"][-1]
+    last = answer_requests(stack)[-1]
     roles = [m["role"] for m in last.body["messages"]]
     assert roles == ["user", "assistant", "user"]  # the previous turns went to Claude
     # A new customer becomes a lead in Open Lines; the bot knew it from the chat's bindings.
@@ -43,7 +43,7 @@ async def test_own_and_system_messages_are_not_answered(stack: SandboxStack) -> 
     await stack.ask("Привет! Какие часы работы?", "olga")
     chat = stack.portal.find_chat("olga")
     assert chat is not None
-    before = len([r for r in stack.claude.requests if r.path == "/v1/messages"])
+    before = len(answer_requests(stack))
     # An operator (employee, not the customer) writes into the Open Lines chat: not for the bot to answer.
     await stack.portal.employee_writes("Коллеги, беру клиента на себя", user_id=1, chat_id=chat.id)
     assert stack.container is not None
@@ -53,7 +53,7 @@ async def test_own_and_system_messages_are_not_answered(stack: SandboxStack) -> 
             break
         await asyncio.sleep(0.05)
     assert (await stack.container.store.inbox.counts()).get("ignored", 0) >= 1
-    assert len([r for r in stack.claude.requests if r.path == "/v1/messages"]) == before
+    assert len(answer_requests(stack)) == before
     assert len(bot_replies(stack, chat.id)) == 1
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from b24claude.cli.stack import SandboxStack
+from tests.e2e.conftest import answer_requests
 
 PHONE = "+7 903 444-55-66"
 
@@ -111,4 +112,4 @@ async def test_a_portal_that_turned_memory_off_neither_extracts_nor_recalls(stac
     await settled(stack)
     report = await stack.container.memory.sweep(idle_s=0)
     assert report.facts == 0 and await stack.container.memory.facts(stack.member_id) == []
-    assert not any("output_config" in r.body for r in stack.claude.requests if r.path == "/v1/messages")
+    assert not any("output_config" in r.body for r in answer_requests(stack))

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from b24claude.cli.stack import SandboxStack
-from tests.e2e.conftest import bot_replies
+from tests.e2e.conftest import answer_requests, bot_replies
 
 NEW_PHONE = "+7 (925) 111-22-33"
 NEW_EMAIL = "anna.new@example.com"
@@ -91,7 +91,7 @@ async def test_pii_never_reaches_claude_logs_or_caches_but_bitrix24_gets_it_back
     assert stack.container is not None
 
     # 1. Claude saw placeholders only — in the system prompt, the history and the new message.
-    calls = [r for r in stack.claude.requests if r.path == "/v1/messages"]
+    calls = answer_requests(stack)
     assert len(calls) == 2
     sent = everything([c.body for c in calls])
     assert leaks(sent) == []

@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 
 from b24claude.cli.stack import SandboxStack
-from tests.e2e.conftest import bot_replies
+from tests.e2e.conftest import answer_requests, bot_replies
 
 
 def claude_calls(stack: SandboxStack) -> int:
-    return len([r for r in stack.claude.requests if r.path == "/v1/messages"])
+    return len(answer_requests(stack))
 
 
 async def handed_to_human(stack: SandboxStack, session_id: int) -> int:

@@ -22,6 +22,7 @@ from b24claude.sandbox.server import ServerHandle
 from b24claude.settings import DEFAULT_PRICES
 from b24claude.triage.schemas import TriageSettings
 from b24claude.triage.service import TriageService
+from b24claude.usage.metered import MeteredLLM
 from b24claude.usage.router import AnswerTask, route_answer
 from b24claude.usage.schemas import UsageSettings
 from b24claude.usage.service import UsageService, month_start
@@ -58,8 +59,8 @@ async def parts(tmp_path: Path) -> AsyncIterator[Parts]:
             prices=DEFAULT_PRICES, clock=clock,
         )
         triage = TriageService(
-            llm=llm, triage=store.triage, crm=_NoCrm(), effects=store.effects,  # type: ignore[arg-type]
-            ledger=store.ledger, clock=clock, defaults=TriageSettings(),
+            llm=MeteredLLM(llm, store.ledger), triage=store.triage, crm=_NoCrm(),  # type: ignore[arg-type]
+            effects=store.effects, clock=clock, defaults=TriageSettings(),
         )
         usage = UsageService(views=store.ledger_views, cache=MemoryCache(), clock=clock, defaults=UsageSettings())
         yield Parts(store, triage, usage, state)

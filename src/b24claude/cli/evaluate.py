@@ -1,13 +1,14 @@
 """``b24claude eval``: replay labelled conversations through the intelligence steps and score them.
 
-What runs: the composition root's real services — classification (triage/), retrieval (knowledge/),
-model routing and budgets (usage/), the answer prompt with its cache breakpoints
-(conversations/prompt.py) — over the real ``anthropic`` client against the Claude emulator (or the
-real API when ``B24C_ANTHROPIC_API_KEY`` and ``B24C_ANTHROPIC_BASE_URL`` point there), with the
-ledger recording every call. What does not run yet: the Bitrix24 transport and the answer pipeline's
-own steps (prefilter rules, pseudonymisation, handoff messages, the answer cache) — they are being
-cut out of ``AnswerService`` on another branch; once its step API lands this replay should send the
-messages through the sandbox portal instead (see the README).
+What runs: the composition root's real services — the prefilter's rules (routing/), classification
+(triage/), retrieval (knowledge/), the answer cache, model routing and budgets (usage/), the answer
+prompt with its cache breakpoints (conversations/prompt.py) — over the real ``anthropic`` client
+against the Claude emulator (or the real API when ``B24C_ANTHROPIC_API_KEY`` and
+``B24C_ANTHROPIC_BASE_URL`` point there), with the ledger recording every call. What does not run: the
+Bitrix24 transport, pseudonymisation and the CRM card (the replay calls the services the pipeline's
+steps call, one conversation at a time, without the sandbox portal). An answer-cache hit is checked
+against the labels: one made for a conversation expecting other knowledge, or with a client's data
+for another client, counts as a wrong hit.
 
 Against the emulator the figures measure the pipeline (routing, caching, cost, the plumbing of
 handoffs), not Claude's judgement: the emulator classifies by cue words.
@@ -22,11 +23,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from b24claude.bootstrap import Container
-from b24claude.conversations.prompt import build_system_blocks, join_blocks, knowledge_section
+from b24claude.conversations.prompt import build_system_blocks, join_blocks, knowledge_section, stable_head
 from b24claude.conversations.service import take_citations
 from b24claude.ports.knowledge import SHARED_BASE, Passage
 from b24claude.ports.llm import ChatTurn, LLMRequest, SystemBlock
 from b24claude.ports.store import LedgerEntry
+from b24claude.routing.prefilter import intent_of
+from b24claude.routing.schemas import RoutingSettings
+from b24claude.usage.handlers import context_for
 from b24claude.usage.router import AnswerTask
 
 Mode = Literal["optimised", "naive"]
@@ -47,7 +51,9 @@ class ConversationResult:
     sources: list[str] = field(default_factory=list)
     cost_usd: float = 0.0
     model: str | None = None
-    cached: bool = False  # an answer cache served it (no answer cache yet: always false)
+    cached: bool = False  # the answer cache served at least one of its answers
+    cache_hits: int = 0
+    wrong_cache_hits: int = 0
     messages: int = 0
     answered_by_rules: int = 0
     input_tokens: int = 0
@@ -109,6 +115,7 @@ class Replayer:
         self.mode = mode
         self.member_id = member_id
         self._whole_base: list[Passage] | None = None
+        self._origins: dict[str, tuple[str, str, dict[str, Any]]] = {}  # dialog_key -> (id, customer, label)
 
     async def whole_base(self) -> list[Passage]:
         """Every passage of the shared base (what the naive baseline sends with each message)."""
@@ -127,6 +134,7 @@ class Replayer:
         dialog_key = f"{self.member_id}:eval:{row['id']}:{self.mode}"
         name = str((row.get("customer") or {}).get("name") or "")
         history: list[ChatTurn] = []
+        self._origins[dialog_key] = (result.id, name, result.label)
         for text in [str(m) for m in row["messages"]]:
             result.messages += 1
             history.append(ChatTurn("user", text))
@@ -134,6 +142,22 @@ class Replayer:
             model: str | None = self.c.settings.answer_model
             if self.mode == "optimised":
                 assert self.c.triage is not None and self.c.usage is not None
+                # The prefilter's rules (routing/): no model for greetings, thanks, spam, a request for a person.
+                intent = intent_of(text)
+                if intent == "spam":
+                    result.answered_by_rules += 1
+                    history.pop()
+                    continue
+                if intent in ("greeting", "thanks"):
+                    result.answered_by_rules += 1
+                    rule_reply = RoutingSettings().text(intent, language)
+                    result.reply.append(rule_reply)
+                    history.append(ChatTurn("assistant", rule_reply))
+                    continue
+                if intent == "human":
+                    result.answered_by_rules += 1
+                    result.handed_off = True
+                    break
                 outcome = await self.c.triage.classify(
                     member_id=self.member_id, dialog_key=dialog_key, history=history, language=language
                 )
@@ -145,6 +169,37 @@ class Replayer:
                     result.handed_off = True  # the bot stays silent in this dialogue from here on
                     break
                 passages = list(await self.c.knowledge.search(self.member_id, text, limit=3))
+                head = stable_head(
+                    persona=self.c.settings.persona, company=self.c.settings.company_name, language=language
+                )
+                cache_ctx = (
+                    context_for(
+                        self.c.answer_cache,
+                        member_id=self.member_id,
+                        language=language,
+                        head=head,
+                        history=history,
+                        card=None,
+                        memory=(),
+                        client_id=name or result.id,
+                        author=name,
+                        masked_author=name,
+                    )
+                    if self.c.answer_cache is not None
+                    else None
+                )
+                if cache_ctx is not None and self.c.answer_cache is not None:
+                    hit = await self.c.answer_cache.lookup(text, cache_ctx)
+                    if hit is not None:
+                        result.cached = True
+                        result.cache_hits += 1
+                        if self._wrong_hit(hit.origin, result, name, hit.scope):
+                            result.wrong_cache_hits += 1
+                        result.reply.append(hit.text)
+                        result.sources.extend(s for s in hit.citations if s not in result.sources)
+                        result.model = hit.model or result.model
+                        history.append(ChatTurn("assistant", hit.text))
+                        continue
                 choice = await self.c.usage.choose_answer_model(
                     self.member_id, AnswerTask(text, outcome.record, len(passages)), language=language
                 )
@@ -196,6 +251,10 @@ class Replayer:
             answer = await self.c.models.complete(request)
             await self._ledger(answer, dialog_key)
             reply, cited = take_citations(answer.text, passages)
+            if self.mode == "optimised" and cache_ctx is not None and self.c.answer_cache is not None:
+                await self.c.answer_cache.store(
+                    text, cache_ctx, reply=reply, citations=cited, model=answer.model, origin=dialog_key
+                )
             result.reply.append(reply)
             result.sources.extend(s for s in cited if s not in result.sources)
             result.model = answer.model
@@ -209,6 +268,21 @@ class Replayer:
                 result.cache_read_tokens = line.cache_read_input_tokens
                 result.cache_write_tokens = line.cache_creation_input_tokens
         return result
+
+    def _wrong_hit(self, origin: str, result: ConversationResult, name: str, scope: str) -> bool:
+        """Checked against the labels, not the cache's own keys: an answer made for a conversation that
+        expected other knowledge (or was not answerable when this one is, or the reverse), or one made
+        with a client's data served to another client."""
+        made_for = self._origins.get(origin)
+        if made_for is None:
+            return True  # not made in this run: nothing vouches for it
+        _, origin_name, label = made_for
+        if scope == "client" and origin_name != name:
+            return True
+        if bool(label.get("kb_answerable")) != bool(result.label.get("kb_answerable")):
+            return True
+        expected, theirs = set(result.label.get("expected_kb") or []), set(label.get("expected_kb") or [])
+        return bool(expected or theirs) and not expected & theirs
 
     async def _ledger(self, answer: Any, dialog_key: str) -> None:
         u = answer.usage
@@ -283,9 +357,12 @@ def summarise(results: Sequence[ConversationResult]) -> dict[str, Any]:
     )
     messages = sum(r.messages for r in results) or 1
     summary["rules_or_cache_share"] = round(
-        sum(r.answered_by_rules + (1 if r.cached else 0) for r in results) / messages, 3
+        sum(r.answered_by_rules + r.cache_hits for r in results) / messages, 3
     )
-    summary["wrong_cache_hits"] = 0  # no answer cache yet: nothing can be served from one
+    summary["rules_share"] = round(sum(r.answered_by_rules for r in results) / messages, 3)
+    summary["answer_cache_share"] = round(sum(r.cache_hits for r in results) / messages, 3)
+    summary["answer_cache_hits"] = sum(r.cache_hits for r in results)
+    summary["wrong_cache_hits"] = sum(r.wrong_cache_hits for r in results)
     resolved = [r for r in results if r.resolved]
     summary["resolved"] = len(resolved)
     summary["cost_per_resolved_usd"] = round(cost / len(resolved), 6) if resolved else None

@@ -42,6 +42,57 @@ _RULES = {
 }
 
 
+# How to serve a customer in the chat: the part of the instructions every answer shares. With the
+# persona and the rules it makes the stable head — over the 512-token minimum cacheable prefix of the
+# 5.5 models (reference/anthropic.md §6.1), so steady traffic reads it from the prompt cache.
+_POLICY = {
+    "ru": (
+        "<policy>\n"
+        "Как отвечать в чате:\n"
+        "1. Сначала прямой ответ на вопрос клиента (цена, срок, условие), потом — если нужно — одна-две "
+        "детали из базы знаний: адрес, документ, что взять с собой. Не больше 5 предложений; без таблиц, "
+        "заголовков и разметки Markdown: это окно мессенджера.\n"
+        "2. Цены, сроки, проценты и адреса называйте точно как во фрагменте knowledge, с единицами измерения "
+        "и валютой; не округляйте и не пересчитывайте. Если во фрагментах несколько условий (Москва и "
+        "регионы, физлица и юрлица), назовите то, что подходит клиенту, или оба коротко.\n"
+        "3. Не обещайте сроков, скидок, компенсаций и исключений из правил, которых нет во фрагментах: такие "
+        "решения принимает сотрудник — предложите передать вопрос специалисту.\n"
+        "4. О заказе, сделке, оплате или доставке конкретного клиента говорите только по данным раздела "
+        "client; если их нет — попросите номер заказа или предложите специалиста, не угадывайте статус.\n"
+        "5. Если клиент недоволен — коротко извинитесь один раз, без оправданий, и скажите, что будет "
+        "дальше. Если он просит человека, угрожает претензией или судом, сообщает о травме или опасности — "
+        "не спорьте и не консультируйте: скажите, что передаёте обращение специалисту.\n"
+        "6. Не давайте юридических, медицинских и финансовых советов сверх того, что сказано в базе знаний.\n"
+        "7. Не просите в чате данные банковской карты, пароли и коды из SMS; для оплаты называйте только "
+        "способы из базы знаний.\n"
+        "8. Если вопрос неясен, задайте один уточняющий вопрос вместо длинного ответа наугад.\n"
+        "</policy>"
+    ),
+    "en": (
+        "<policy>\n"
+        "How to answer in the chat:\n"
+        "1. First the direct answer to the customer's question (price, time, condition), then, if needed, one "
+        "or two details from the knowledge base: an address, a document, what to bring. At most 5 sentences; "
+        "no tables, headings or Markdown: this is a messenger window.\n"
+        "2. Quote prices, times, percentages and addresses exactly as the knowledge passage gives them, with "
+        "units and currency; never round or convert. When the passages give several conditions (Moscow and "
+        "the regions, individuals and companies), name the one that fits the customer, or both briefly.\n"
+        "3. Never promise times, discounts, compensation or exceptions the passages do not state: an employee "
+        "decides those — offer to pass the question to a specialist.\n"
+        "4. Speak of a particular customer's order, deal, payment or delivery only from the client section; "
+        "when it has none, ask for the order number or offer a specialist, never guess a status.\n"
+        "5. When the customer is unhappy, apologise once, briefly, without excuses, and say what happens "
+        "next. When they ask for a person, threaten a claim or a lawsuit, or report an injury or a danger, "
+        "do not argue or advise: say you are passing the request to a specialist.\n"
+        "6. Give no legal, medical or financial advice beyond what the knowledge base says.\n"
+        "7. Never ask for card details, passwords or SMS codes in the chat; name only the payment methods the "
+        "knowledge base lists.\n"
+        "8. When the question is unclear, ask one clarifying question instead of a long guess.\n"
+        "</policy>"
+    ),
+}
+
+
 def _money(amount: float | None, currency: str | None) -> str:
     if amount is None:
         return ""
@@ -109,6 +160,12 @@ def memory_section(facts: Sequence[ClientFact]) -> str:
     )
 
 
+def stable_head(*, persona: str, company: str, language: str) -> str:
+    """Persona, rules and policy: the same for every dialogue of the portal in one language."""
+    lang = language if language in _RULES else "ru"
+    return f"<persona>\n{persona}\nКомпания: {company}\n</persona>\n\n{_RULES[lang]}\n\n{_POLICY[lang]}"
+
+
 def build_system_blocks(
     *,
     persona: str,
@@ -119,10 +176,10 @@ def build_system_blocks(
     author_name: str = "",
     memory: Sequence[ClientFact] = (),
 ) -> list[SystemBlock]:
-    """Persona and rules (the same for every dialogue of the portal), then the knowledge passages, each
-    a cache breakpoint; the client card and the language, which change per dialogue, come last."""
-    head = f"<persona>\n{persona}\nКомпания: {company}\n</persona>\n\n{_RULES.get(language, _RULES['ru'])}"
-    blocks = [SystemBlock(head, cache=True)]
+    """Persona, rules and policy (the same for every dialogue of the portal: :func:`stable_head`), then
+    the knowledge passages, each a cache breakpoint; the client card and the language, which change per
+    dialogue, come last."""
+    blocks = [SystemBlock(stable_head(persona=persona, company=company, language=language), cache=True)]
     knowledge = knowledge_section(passages)
     if knowledge:
         blocks.append(SystemBlock(knowledge, cache=True))

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from b24claude.conversations.app_settings import BotSettings
-from b24claude.conversations.prompt import build_system_blocks, join_blocks
+from b24claude.conversations.prompt import build_system_blocks, join_blocks, stable_head
 from b24claude.conversations.schemas import AnswerConfig
 from b24claude.dispatch import Flow, MessageContext, ReplySent
 from b24claude.errors import LLMError
@@ -53,6 +53,16 @@ class AnswerService:
     @property
     def config(self) -> AnswerConfig:
         return self._cfg
+
+    def head_of(self, turn: MessageContext) -> str:
+        """The answer prompt's stable head for this turn (the portal's persona and company, the language):
+        what the answer cache keys its entries on besides the question."""
+        bot = BotSettings.from_settings(turn.ctx.portal.settings)
+        return stable_head(
+            persona=bot.persona or self._cfg.persona,
+            company=bot.company_name or self._cfg.company,
+            language=turn.language,
+        )
 
     # --- stage "pseudonymise" (after privacy): the customer's turn is history --------------------
 
@@ -92,7 +102,7 @@ class AnswerService:
         """Claude's reply, with placeholders in it (as the model saw the dialogue), and the sources of the
         passages it cites (their ``[id]`` markers are taken out of the text). A failure of Claude is left
         in ``turn.llm_error`` for the failover step (routing)."""
-        if turn.reply is not None:
+        if turn.reply is not None or turn.llm_error is not None:  # decided, or no model may be asked (budget)
             return None
         msg, mask = turn.msg, turn.require_mask()
         # An injection attempt already in the history goes to the model as a stub (safety/).
@@ -118,7 +128,7 @@ class AnswerService:
                     system_blocks=blocks,
                     messages=turns,
                     max_tokens=self._cfg.max_tokens,
-                    model=self._cfg.model,
+                    model=turn.model or self._cfg.model,
                     feature="answer",
                     metadata_user_id=_opaque(msg.member_id, msg.author_id),
                     member_id=msg.member_id,

@@ -13,8 +13,8 @@ ready: skip to the send stage, e.g. a prefilter rule's canned answer or a prepar
 ``Flow.STOP`` (nothing more for this message, e.g. it was handed to a human). A reply decided in the
 prefilter still goes through the pseudonymise stage before it is sent. Steps of one stage run
 in registration order. An empty stage does nothing — in particular **classify**: with no classifier
-configured the message goes on unclassified (``turn.classification is None``) and routing falls back
-to its rules.
+configured (or triage turned off) the message goes on unclassified (``turn.classification is None``)
+and routing falls back to its rules.
 
 What happens after the reply reaches the customer is not a step: the send step emits a
 :class:`ReplySent` follow-up event, and any domain may listen to it on the dispatcher
@@ -65,6 +65,8 @@ class Classification:
     needs_human: bool = False
     topic: str = ""
     confidence: float = 0.0
+    abstained: bool = False  # confidence under the portal's threshold: a human should answer
+    fresh: bool = True  # labels from this message; False: the dialogue's earlier labels (already acted on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,11 @@ class MessageContext:
     passages: Sequence[Passage] = ()
     memory: Sequence[ClientFact] = ()  # what earlier dialogues taught about the client
     # answer
+    model: str | None = None  # the answer model (usage's routing and budget); None: the configured one
     reply: str | None = None  # masked
     citations: tuple[str, ...] = ()
     llm_error: LLMError | None = None
-    reply_kind: str = "answer"  # answer | rule | prepared | resumed
+    reply_kind: str = "answer"  # answer | rule | prepared | resumed | handoff | cached
     # send
     message_id: int | None = None
     notes: list[str] = field(default_factory=list)  # short step labels, for logs and tests

@@ -94,6 +94,11 @@ class HybridSearch:
             self._vocab[scopes] = entry
         return entry
 
+    async def version(self, member_id: str) -> str:
+        """The version of what ``member_id``'s searches read: the generations of its base and the shared
+        one ("7.3"), bumped by every document added, replaced or removed."""
+        return ".".join([str(await self._repo.generation(s)) for s in self.scopes(member_id)])
+
     async def analyse(self, member_id: str, query: str) -> AnalysedQuery:
         entry = await self._vocabulary(self.scopes(member_id))
         return self._analyser.analyse(query, entry.vocab)

@@ -3,7 +3,9 @@
 - stage "prefilter": silent while a human holds the session; internal chats only when the portal allows;
   rules without an LLM (greetings, thanks, spam; a request for a human → handoff at once);
 - stage "context" (after the CRM card): a critical complaint, or a VIP client's complaint → handoff
-  with escalation to a supervisor (the classifier's verdict when one is hung on "classify", else rules);
+  with escalation to a supervisor; the classifier says a human must answer (``needs_human``) or it
+  abstained under the portal's threshold (``low_confidence``) → handoff (the classifier's fresh verdict
+  from triage's step on "classify", else rules on the text);
 - stage "answer" (after the answer step): when Claude could not answer, the failover;
 - ``ReplySent`` listener: the handoff this row started is carried out once the reply is out;
 - ``BotJoined`` listener: the bot brought back into a dialogue speaks again.
@@ -50,7 +52,9 @@ def register_steps(pipeline: Pipeline, handoffs: HandoffService, clock: Clock) -
         if not turn.msg.is_open_line:
             return None
         settings = RoutingSettings.from_settings(turn.ctx.portal.settings)
-        c = turn.classification
+        # The classifier's verdict on this message when it gave one; its earlier labels (already acted
+        # on) or none at all: the rules on the text.
+        c = turn.classification if turn.classification is not None and turn.classification.fresh else None
         complaint = (c.type == "complaint") if c is not None else topic_of(turn.text) == "complaint"
         critical = (c.urgency == "critical") if c is not None else is_critical(turn.text)
         refs = turn.card.refs if turn.card is not None else turn.msg.crm_refs
@@ -63,6 +67,8 @@ def register_steps(pipeline: Pipeline, handoffs: HandoffService, clock: Clock) -
             return await _hand_off(turn, "vip", settings, urgent=True)
         if c is not None and c.needs_human:
             return await _hand_off(turn, "needs_human", settings, urgent=False)
+        if c is not None and c.abstained:
+            return await _hand_off(turn, "low_confidence", settings, urgent=False)
         return None
 
     async def _hand_off(

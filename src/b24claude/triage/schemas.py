@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from b24claude.errors import LLMError
 from b24claude.ports.triage import TriageRecord
 
 RequestType = Literal["support", "sales", "complaint", "consultation", "spam", "smalltalk"]
@@ -85,6 +86,7 @@ class TriageOutcome:
     classified_now: bool = False  # a model call was made for this message
     turned: bool = False  # first classification, or the dialogue turned (complaint, sentiment drop...)
     reason: str = ""  # why it was (re)classified or not: first, cue, periodic, unchanged, failed, disabled
+    error: LLMError | None = None  # why the model could not be asked (reason "failed")
 
     @property
     def needs_human(self) -> bool:

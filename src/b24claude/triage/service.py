@@ -25,7 +25,7 @@ from b24claude.errors import Bitrix24Error, LLMError
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import CrmGateway, CrmRefs
 from b24claude.ports.llm import LLM, ChatTurn, LLMRequest, LLMResult
-from b24claude.ports.store import EffectRepository, LedgerEntry, LedgerRepository
+from b24claude.ports.store import EffectRepository
 from b24claude.ports.triage import TriageRecord, TriageRepository
 from b24claude.triage.cues import escalated, turn_cue, worsened
 from b24claude.triage.notes import crm_note, field_value
@@ -45,15 +45,13 @@ class TriageService:
         triage: TriageRepository,
         crm: CrmGateway,
         effects: EffectRepository | None,
-        ledger: LedgerRepository | None,
         clock: Clock,
         defaults: TriageSettings,
     ) -> None:
-        self._llm = llm
+        self._llm = llm  # metered: the ledger is written by the wrapper (usage.metered), feature "classify"
         self._repo = triage
         self._crm = crm
         self._effects = effects
-        self._ledger = ledger  # None once the ledger meters the LLM port itself (the pipeline's wrapper)
         self._clock = clock
         self._defaults = defaults
 
@@ -88,7 +86,7 @@ class TriageService:
                 "triage.classify.failed",
                 extra={"member_id": member_id, "dialog_key": dialog_key, "code": exc.code},
             )
-            return TriageOutcome(previous, reason="failed")
+            return TriageOutcome(previous, reason="failed", error=exc)
         record = TriageRecord(
             member_id=member_id,
             dialog_key=dialog_key,
@@ -145,26 +143,11 @@ class TriageService:
                 feature="classify",
                 json_schema=output_schema(),
                 metadata_user_id=hashlib.sha256(f"{member_id}:{dialog_key}".encode()).hexdigest()[:32],
+                member_id=member_id,
+                dialog_key=dialog_key,
+                inbox_id=inbox_id,
             )
         )
-        if self._ledger is not None:
-            u = result.usage
-            await self._ledger.add(
-                LedgerEntry(
-                    member_id=member_id,
-                    feature="classify",
-                    model=result.model,
-                    input_tokens=u.input_tokens,
-                    output_tokens=u.output_tokens,
-                    cache_creation_input_tokens=u.cache_creation_input_tokens,
-                    cache_read_input_tokens=u.cache_read_input_tokens,
-                    cost_usd=result.cost_usd,
-                    latency_s=result.latency_s,
-                    dialog_key=dialog_key,
-                    request_id=result.request_id,
-                    inbox_id=inbox_id,
-                )
-            )
         try:
             return Classification.model_validate(dict(result.parsed or {})), result
         except ValidationError as exc:

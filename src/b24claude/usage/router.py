@@ -11,11 +11,25 @@ did not label. The rules are deliberately conservative: a wrong "cheap" costs a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from b24claude.ports.triage import TriageRecord
 from b24claude.usage.schemas import ModelChoice, UsageSettings
 
 _SIMPLE_TYPES = frozenset({"consultation", "smalltalk"})
+
+
+class Labels(Protocol):
+    """The classifier's labels as the router reads them (a stored ``TriageRecord``, or the pipeline's
+    ``Classification``)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def urgency(self) -> str: ...
+    @property
+    def sentiment(self) -> str: ...
+    @property
+    def abstained(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +37,7 @@ class AnswerTask:
     """What the router needs to know of the message to answer."""
 
     text: str
-    triage: TriageRecord | None
+    triage: Labels | None
     knowledge_hits: int  # passages retrieved for the question
     has_client_card: bool = False
 

@@ -22,6 +22,7 @@ class UsageSettings:
     warn_share: float = 0.8
     over_budget: BudgetAction = "cheap_only"  # the admin's choice at 100 %
     simple_max_chars: int = 160  # longer questions are not "simple FAQ"
+    answer_cache: bool = True  # repeated opening questions answered from the answer cache
 
     @classmethod
     def of(cls, portal_settings: Mapping[str, Any], defaults: UsageSettings) -> UsageSettings:
@@ -38,6 +39,7 @@ class UsageSettings:
             warn_share=min(1.0, max(0.0, _float(raw.get("warn_share"), defaults.warn_share))),
             over_budget=action if action in ("cheap_only", "handoff") else defaults.over_budget,
             simple_max_chars=int(_float(raw.get("simple_max_chars"), defaults.simple_max_chars)),
+            answer_cache=bool(raw.get("answer_cache", defaults.answer_cache)),
         )
 
 

@@ -2,8 +2,10 @@
 
 A real model reads the meaning; the emulator reads cue words (Russian and English word beginnings,
 so inflections and most suffixes meet) and weighs them. It is deterministic — the same dialogue gets
-the same labels — and it is honest about doubt: when two types have close scores or no cue fires at
-all, ``confidence`` is low, so the product's abstain-to-a-human threshold is exercised for real.
+the same labels — and it is honest about doubt: when two types have close scores, or the message has
+no words of substance ("хм", "ну и что дальше"), ``confidence`` is low, so the product's abstain-to-a-human threshold is
+exercised for real. A plain question without a cue word is what a model would call a confident
+consultation.
 
 Figures measured against it measure the pipeline around the model, not a model's judgement.
 """
@@ -38,7 +40,7 @@ _TYPE_CUES: dict[str, re.Pattern[str]] = {
         "complain terrible awful disgust refund_my scam worst"
     ),
     "support": _cues(
-        "не_работ не_включ не_заряж не_едет не_крут не_тормоз не_переключ слома сломал ошибк глюч "
+        "не_работ не_включ не_заряж не_едет не_крут не_тормоз не_переключ перестал слома сломал ошибк глюч "
         "скрип скрежет стучит люфт пробил прокол спустил провис заклин восьмерк погнул "
         "настро ремонт почин диагност гарантийн_случ что-то_с проблем_с "
         "broken not_working doesn't_work does_not_work error repair fix_ puncture"
@@ -139,10 +141,12 @@ def classify_dialogue(user_texts: list[str]) -> Classification:
     best, second = ranked[0], ranked[1]
     top = scores[best]
     kind = best if top > 0 else "consultation"
-    if top == 0 and "?" in last:
-        confidence = 0.62  # a question with no cue word: most likely a question about the rules
-    elif top == 0:
-        confidence = 0.45
+    if top == 0:
+        # No cue word. A model reads what is there: a question or a noun phrase about something ("досавка
+        # в другие горда", "о техническом обслуживании") is a confident question about the rules; only a
+        # message with (next to) no words of substance ("хм", "ну и что дальше?") is genuinely unclear.
+        substance = _content_words(last)
+        confidence = 0.75 if substance >= 2 or (substance == 1 and "?" in last) else 0.45
     else:
         margin = (top - scores[second]) / top
         confidence = round(min(0.97, 0.55 + 0.4 * margin + 0.03 * min(top, 3)), 2)
@@ -166,11 +170,30 @@ def classify_dialogue(user_texts: list[str]) -> Classification:
         urgency = "low"
     else:
         urgency = "normal"
-    asks_human = bool(_HUMAN.search(everything))
+    # A request for a person counts in the message in front of us: one made earlier was answered
+    # (the customer was handed over); a calm question after it is not a new one.
+    asks_human = bool(_HUMAN.search(last))
     needs_human = kind != "spam" and (asks_human or critical or (kind == "complaint" and urgency == "high"))
     if asks_human and confidence < 0.8:
         confidence = 0.8  # a request for a person is unambiguous whatever the rest says
     return Classification(kind, urgency, sentiment, needs_human, _topic(everything), confidence)
+
+
+_WORD = re.compile(r"[a-zа-я]+")
+# Words that carry no request of their own (fillers, pronouns, reactions): what "хм, ну и что дальше" is
+# made of.
+_FILLER = frozenset(
+    "ну и а но да нет не что как так вот это этот эта эти тот там тут здесь дальше тогда потом сейчас "
+    "ладно хорошо понятно ясно значит может можно просто вообще очень какой какая какое какие который такое "
+    "такая такие такой дело "
+    "еще уже опять снова вам вас нам нас мне меня мой моя мое мои ваш ваша ваше ваши они она оно его "
+    "если или ли бы же хм ммм эээ угу ага ок окей well what then so ok okay yes no the and this that".split()
+)
+
+
+def _content_words(text: str) -> int:
+    """Words of substance: three letters or more, not a filler."""
+    return sum(1 for w in _WORD.findall(text) if len(w) >= 3 and w not in _FILLER)
 
 
 def _topic(text: str) -> str:
