@@ -58,7 +58,7 @@ from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
 from b24claude.portals.installer import AppLayout, InstallerService, default_layout
 from b24claude.portals.service import PortalService
-from b24claude.ports.bitrix import ClientCard
+from b24claude.ports.bitrix import BotCommand, ClientCard
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, KnowledgeSource
 from b24claude.ports.llm import LLM
@@ -75,6 +75,7 @@ from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
 from b24claude.routing import handlers as routing_handlers
+from b24claude.routing import schemas as routing_schemas
 from b24claude.routing.service import HandoffService
 from b24claude.settings import Settings
 from b24claude.triage.schemas import TriageSettings
@@ -250,6 +251,11 @@ def build_pipeline(
     # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
     routing_handlers.register_steps(pipeline, handoffs, clock)
     return pipeline
+
+
+def bot_commands() -> tuple[BotCommand, ...]:
+    """The bot's commands, registered at install: each domain names its own in its ``schemas.py``."""
+    return routing_schemas.COMMANDS
 
 
 def handler_url(settings: Settings) -> str:
@@ -477,6 +483,7 @@ async def build(
             )
         ),
         on_reinstalled=bitrix.forget,
+        commands=bot_commands(),
     )
     detector = PiiDetector()
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)
@@ -515,7 +522,11 @@ async def build(
     dispatcher.outer.append(effects_middleware(store.effects))
     dispatcher.outer.append(privacy_handlers.mask_middleware(pseudonymiser, store.consents))
     dispatcher.include(portals_router(portal_service))
-    dispatcher.include(conversations_handlers.conversations_router(pipeline, answers))
+    dispatcher.include(
+        conversations_handlers.conversations_router(
+            pipeline, answers, commands=(routing_schemas.OPERATOR_COMMAND,)
+        )
+    )
     # Listeners of ReplySent run in this order: the handoff owed, then the CRM write.
     dispatcher.include(routing_handlers.routing_router(handoffs))
     dispatcher.include(crm_assist_handlers.crm_assist_router(cards))

@@ -110,4 +110,6 @@ class UnknownEvent:
     kind: str
 
 
-Update = IncomingMessage | CommandInvoked | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+Update = (
+    IncomingMessage | CommandInvoked | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+)

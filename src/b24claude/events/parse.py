@@ -245,7 +245,11 @@ def _command_v1(member_id: str, data: Mapping[str, Any]) -> Update:
         params["MESSAGE_ID"] = cmd["MESSAGE_ID"]
     msg = _message_v1(member_id, _int(cmd.get("BOT_ID")), {**data, "PARAMS": params})
     return _command(
-        msg, cmd.get("COMMAND"), cmd.get("COMMAND_PARAMS"), cmd.get("COMMAND_CONTEXT") or "TEXTAREA", cmd.get("COMMAND_ID")
+        msg,
+        cmd.get("COMMAND"),
+        cmd.get("COMMAND_PARAMS"),
+        cmd.get("COMMAND_CONTEXT") or "TEXTAREA",
+        cmd.get("COMMAND_ID"),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from b24claude.errors import TooManyRequests, Unauthorized
 from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted
@@ -12,7 +12,7 @@ from b24claude.events.parse import ClassicEnvelope
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.install import InstallPolicy, check_claim, confirm_install
-from b24claude.ports.bitrix import BotApi, ChatGateway, InstallVerifier, PortalAuth
+from b24claude.ports.bitrix import BotApi, BotCommand, BotIdentity, ChatGateway, InstallVerifier, PortalAuth
 from b24claude.ports.store import Portal, PortalRepository
 
 log = logging.getLogger("b24claude.portals")
@@ -34,8 +34,12 @@ class PortalService:
         verifier: InstallVerifier,
         install_policy: InstallPolicy,
         on_reinstalled: Callable[[str], None] = lambda member_id: None,
+        commands: Sequence[BotCommand] = (),
     ) -> None:
-        """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials."""
+        """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials;
+        ``commands``: the bot's commands, registered with it (each domain names its own, bootstrap
+        collects them)."""
+        self._commands = tuple(commands)
         self._verifier = verifier
         self._install_policy = install_policy
         self._on_reinstalled = on_reinstalled
@@ -125,6 +129,9 @@ class PortalService:
         if portal is None or not portal.installed:
             return
         if portal.bot_id and portal.bot_api == self._bot_api:
+            await self._ensure_commands(
+                update.member_id, BotIdentity(portal.bot_id, portal.bot_code, portal.bot_api)
+            )
             return
         bot = await self._chat.register_bot(
             update.member_id,
@@ -137,6 +144,31 @@ class PortalService:
         log.info(
             "portal.bot.registered",
             extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api},
+        )
+        await self._ensure_commands(update.member_id, bot)
+
+    async def _ensure_commands(self, member_id: str, bot: BotIdentity) -> None:
+        """Register the commands this bot does not have yet (their ids kept in
+        ``Portal.settings["bot_commands"]``, per bot, so a replay or a reinstall registers none twice)."""
+        portal = await self._portals.get(member_id)
+        if portal is None or not self._commands:
+            return
+        known = portal.settings.get("bot_commands")
+        registered = dict(known.get(str(bot.bot_id)) or {}) if isinstance(known, dict) else {}
+        missing = [c for c in self._commands if c.name not in registered]
+        if not missing:
+            return
+        for command in missing:
+            registered[command.name] = await self._chat.register_command(
+                member_id, bot, command, handler_url=self._handler_url if bot.api == "v1" else None
+            )
+        latest = await self._portals.get(member_id)
+        settings = dict(latest.settings) if latest is not None else {}
+        settings["bot_commands"] = {str(bot.bot_id): registered}
+        await self._portals.update_settings(member_id, settings)
+        log.info(
+            "portal.commands.registered",
+            extra={"member_id": member_id, "bot_id": bot.bot_id, "commands": sorted(registered)},
         )
 
     async def uninstall(self, update: AppUninstalled) -> None:
