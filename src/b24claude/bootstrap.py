@@ -78,6 +78,9 @@ from b24claude.routing import handlers as routing_handlers
 from b24claude.routing import schemas as routing_schemas
 from b24claude.routing.service import HandoffService
 from b24claude.settings import Settings
+from b24claude.supervision import handlers as supervision_handlers
+from b24claude.supervision import schemas as supervision_schemas
+from b24claude.supervision.service import SupervisionService
 from b24claude.triage.schemas import TriageSettings
 from b24claude.triage.service import TriageService
 from b24claude.usage.metered import MeteredLLM
@@ -126,6 +129,7 @@ class Container:
     role: Role = "all"
     triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
+    supervision: SupervisionService | None = None  # issue 9: moderation mode, ratings, flags
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -235,6 +239,7 @@ def build_pipeline(
     memory: ClientMemoryService,
     subjects: SubjectRepository,
     clock: Clock,
+    supervision: SupervisionService | None = None,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -250,12 +255,14 @@ def build_pipeline(
     client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
     # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
     routing_handlers.register_steps(pipeline, handoffs, clock)
+    if supervision is not None:  # moderate: hold for approval (moderation mode), else rating buttons
+        supervision_handlers.register_steps(pipeline, supervision)
     return pipeline
 
 
 def bot_commands() -> tuple[BotCommand, ...]:
     """The bot's commands, registered at install: each domain names its own in its ``schemas.py``."""
-    return routing_schemas.COMMANDS
+    return (*routing_schemas.COMMANDS, *supervision_schemas.COMMANDS)
 
 
 def handler_url(settings: Settings) -> str:
@@ -509,6 +516,14 @@ async def build(
         config=CrmAssistConfig(capture_contacts=settings.capture_contacts),
     )
     handoffs = HandoffService(chat=gateway, operators=gateway, cache=shared.cache, dialogues=store.dialogues)
+    supervision = SupervisionService(
+        repo=store.supervision,
+        chat=gateway,
+        operators=gateway,
+        dialogues=store.dialogues,
+        masks=privacy_handlers.dialogue_masks(pseudonymiser, store.consents),
+        clock=clock,
+    )
     pipeline = build_pipeline(
         answers=answers,
         cards=cards,
@@ -517,6 +532,7 @@ async def build(
         memory=memory,
         subjects=store.subjects,
         clock=clock,
+        supervision=supervision,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
@@ -530,6 +546,7 @@ async def build(
     # Listeners of ReplySent run in this order: the handoff owed, then the CRM write.
     dispatcher.include(routing_handlers.routing_router(handoffs))
     dispatcher.include(crm_assist_handlers.crm_assist_router(cards))
+    dispatcher.include(supervision_handlers.supervision_router(supervision))
     queue = build_queue(settings, role=role)
     policy = priority_policy(settings)
     feeder = InboxFeeder(
@@ -619,6 +636,7 @@ async def build(
         role=role,
         triage=triage,
         usage=usage,
+        supervision=supervision,
     )
 
 

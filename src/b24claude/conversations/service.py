@@ -163,7 +163,9 @@ class AnswerService:
                 "reply", {"text": turn.reply, "dialog_id": msg.dialog_id, "citations": list(turn.citations)}
             )
         text = mask.unmask(turn.reply, language=turn.language)
-        message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
+        message_id = await self._chat.send_message(
+            msg.member_id, bot, dialog_id=msg.dialog_id, text=text, keyboard=turn.keyboard
+        )
         await self._finish(turn, message_id=message_id)
         turn.ctx.emit(ReplySent(turn))
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless

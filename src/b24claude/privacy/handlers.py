@@ -6,14 +6,35 @@ the placeholders are durable (``mask.save()``) before masked text leaves.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from b24claude.dispatch import Context, Flow, MessageContext, Pipeline
 from b24claude.dispatch.router import Handler, Middleware
 from b24claude.events.models import CommandInvoked, IncomingMessage
 from b24claude.ports.privacy import ConsentRepository, Mask
+from b24claude.ports.store import Portal
 from b24claude.privacy.policy import PrivacyPolicy, client_key
 from b24claude.privacy.pseudonymise import Pseudonymiser
+
+
+def dialogue_masks(
+    pseudonymiser: Pseudonymiser, consents: ConsentRepository
+) -> Callable[[Portal, str, int], Awaitable[Mask]]:
+    """``open(portal, dialog_key, client_user_id)``: a dialogue's mask opened outside its own update (an
+    operator's decision about that dialogue's held answer), masking what the portal's policy and the
+    client's consent say, like the middleware does. The caller saves it."""
+
+    async def open_mask(portal: Portal, dialog_key: str, client_user_id: int) -> Mask:
+        policy = PrivacyPolicy.from_settings(portal.settings)
+        consent = (
+            await consents.get(portal.member_id, client_key(client_user_id))
+            if policy.respect_consent
+            else None
+        )
+        return await pseudonymiser.open(portal.member_id, dialog_key, policy.types_for(consent))
+
+    return open_mask
 
 
 def mask_middleware(pseudonymiser: Pseudonymiser, consents: ConsentRepository) -> Middleware:
