@@ -25,7 +25,8 @@ async def moderate(stack: SandboxStack, **extra: Any) -> None:
 def moderator_chat(stack: SandboxStack) -> int | None:
     bot_id = next(iter(stack.portal.bots))
     chat = next(
-        (c for c in stack.portal.chats.values() if c.type == "P" and set(c.members) == {bot_id, MODERATOR}), None
+        (c for c in stack.portal.chats.values() if c.type == "P" and set(c.members) == {bot_id, MODERATOR}),
+        None,
     )
     return chat.id if chat is not None else None
 
@@ -62,7 +63,11 @@ async def customer_reply(stack: SandboxStack, chat_id: int, count: int) -> list[
 async def moderator_acks(stack: SandboxStack) -> list[str]:
     chat_id = moderator_chat(stack)
     assert chat_id is not None
-    return [m["text"] for m in stack.portal.chat_messages(chat_id) if stack.is_bot(m) and not m["params"].get("KEYBOARD")]
+    return [
+        m["text"]
+        for m in stack.portal.chat_messages(chat_id)
+        if stack.is_bot(m) and not m["params"].get("KEYBOARD")
+    ]
 
 
 async def test_approve_survives_a_restart_and_twice_sends_once(stack: SandboxStack) -> None:
@@ -78,7 +83,9 @@ async def test_approve_survives_a_restart_and_twice_sends_once(stack: SandboxSta
     [reply] = await customer_reply(stack, asked.chat_id, 1)
     assert "590" in reply
     # The same decision again (typed this time): it is handled, nothing is sent twice.
-    await stack.portal.employee_writes(f"/approve {draft_id(notice)}", user_id=MODERATOR, bot_id=None, chat_id=None)
+    await stack.portal.employee_writes(
+        f"/approve {draft_id(notice)}", user_id=MODERATOR, bot_id=None, chat_id=None
+    )
     for _ in range(200):
         if any("уже обработан" in t for t in await moderator_acks(stack)):
             break
@@ -103,6 +110,13 @@ async def test_edit_sends_the_operators_text_and_keeps_the_example(stack: Sandbo
     assert stack.container is not None
     [example] = await stack.container.supervision.examples(stack.member_id)  # type: ignore[union-attr]
     assert example.final == edited and "590" in example.draft and "доставка" in example.question.lower()
+    # The correction is used: the next customer's similar question reaches the model with it as the
+    # first knowledge passage, and the answer cites it.
+    await moderate(stack, moderation=False)
+    reply = await stack.ask("Подскажите, сколько стоит доставка по Москве?", "pavel")
+    last = [r for r in stack.claude.requests if r.path == "/v1/messages"][-1]
+    assert f'id="x{example.id}"' in str(last.body) and edited in str(last.body)
+    assert "490" in reply
 
 
 async def test_reject_hands_the_dialogue_to_the_operator(stack: SandboxStack) -> None:
@@ -151,5 +165,10 @@ async def test_an_operator_flags_the_bots_answer(stack: SandboxStack) -> None:
             break
         await asyncio.sleep(0.05)
     [flag] = flags
-    assert (flag.user_id, flag.target, flag.note, flag.score) == (5, f"msg:{answer['id']}", "цена устарела", -1)
+    assert (flag.user_id, flag.target, flag.note, flag.score) == (
+        5,
+        f"msg:{answer['id']}",
+        "цена устарела",
+        -1,
+    )
     assert any(n["user_id"] == 5 and "помечен" in n["message"] for n in stack.portal.notifications)

@@ -198,7 +198,8 @@ class AnswerService:
         return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
 
 
-_CITATION = re.compile(r"\s*\[(k\d+)\]")
+# k<n>: a knowledge chunk; x<n>: an operator's correction (supervision).
+_CITATION = re.compile(r"\s*\[([kx]\d+)\]")
 
 
 def take_citations(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:

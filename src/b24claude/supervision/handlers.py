@@ -1,5 +1,6 @@
 """The supervision domain on the dispatcher.
 
+- stage "context" (after knowledge): operators' corrections of similar answers, as the first passages;
 - stage "moderate": in moderation mode the model's answer is held as a draft for a moderator
   (``supervision.hold``, stops the message there); otherwise rating buttons go under it;
 - ``CommandInvoked`` handlers: a moderator's /approve, /reject, /edit; a customer's /rate; an operator's
@@ -15,6 +16,7 @@ from b24claude.supervision.service import SupervisionService
 
 
 def register_steps(pipeline: Pipeline, service: SupervisionService) -> None:
+    pipeline.register("context", service.corrections, name="supervision.corrections")
     pipeline.register("moderate", service.hold, name="supervision.hold")
     pipeline.register("moderate", service.rating_keyboard, name="supervision.rating_keyboard")
 

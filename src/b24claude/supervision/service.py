@@ -32,6 +32,7 @@ from b24claude.errors import Bitrix24Error
 from b24claude.events.models import CommandInvoked
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import BotIdentity, Button, ChatGateway, OperatorGateway
+from b24claude.ports.knowledge import Passage
 from b24claude.ports.privacy import Mask
 from b24claude.ports.store import DialogueRepository, Portal, Turn
 from b24claude.ports.supervision import Decision, Draft, Feedback, NewDraft, SupervisionRepository
@@ -348,12 +349,54 @@ class SupervisionService:
         """The operators' corrections of this portal, newest first."""
         return await self._repo.examples(member_id, limit=limit)
 
+    # --- stage "context": the operators' corrections as the first knowledge passages -----------------
+
+    async def corrections(self, turn: MessageContext) -> Flow | None:
+        """An operator's edit of an earlier answer to a similar question goes to the model as a passage
+        ranked above the documents (an operator's word outranks the base): the next customer who asks
+        gets the corrected answer. Only examples without any client's placeholders are shared."""
+        if not SupervisionSettings.from_settings(turn.ctx.portal.settings).examples or not turn.masked:
+            return None
+        asked = _stems(turn.masked)
+        chosen: list[tuple[float, Draft]] = []
+        for draft in await self._repo.examples(turn.member_id, limit=50):
+            if not shareable(draft):
+                continue
+            theirs = _stems(draft.question)
+            shared = len(asked & theirs)
+            if shared >= 2 and shared >= 0.6 * len(theirs):
+                chosen.append((shared / max(len(theirs), 1), draft))
+        if not chosen:
+            return None
+        chosen.sort(key=lambda pair: (-pair[0], -pair[1].id))
+        found = [
+            Passage(
+                id=f"x{d.id}",
+                title=d.question[:200],
+                text=d.final,
+                score=1.0,
+                source=f"operator-edit#{d.id}",
+                coverage=share,
+            )
+            for share, d in chosen[:2]
+        ]
+        turn.passages = (*found, *[p for p in turn.passages if p.id not in {f.id for f in found}])
+        turn.notes.append("operator_examples")
+        return None
+
 
 def rating_buttons(inbox_id: int, language: str) -> tuple[Button, ...]:
     return (
         Button(text("rate_up", language), command=RATE, params=f"up {inbox_id}", block=True),
         Button(text("rate_down", language), command=RATE, params=f"down {inbox_id}", block=True),
     )
+
+
+_WORD = re.compile(r"[a-zа-яё0-9]{4,}", re.IGNORECASE)
+
+
+def _stems(text: str) -> set[str]:
+    return {w.lower().replace("ё", "е")[:5] for w in _WORD.findall(text)}
 
 
 _PLACEHOLDER = re.compile(r"\[[A-ZА-ЯЁ_]+_\d+\]")
