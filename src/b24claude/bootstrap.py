@@ -491,6 +491,7 @@ async def build(
         ),
         on_reinstalled=bitrix.forget,
         commands=bot_commands(),
+        registered=store.bot_commands,
     )
     detector = PiiDetector()
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)

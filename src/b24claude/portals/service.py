@@ -13,7 +13,7 @@ from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.install import InstallPolicy, check_claim, confirm_install
 from b24claude.ports.bitrix import BotApi, BotCommand, BotIdentity, ChatGateway, InstallVerifier, PortalAuth
-from b24claude.ports.store import Portal, PortalRepository
+from b24claude.ports.store import BotCommandRepository, Portal, PortalRepository
 
 log = logging.getLogger("b24claude.portals")
 
@@ -35,11 +35,13 @@ class PortalService:
         install_policy: InstallPolicy,
         on_reinstalled: Callable[[str], None] = lambda member_id: None,
         commands: Sequence[BotCommand] = (),
+        registered: BotCommandRepository | None = None,
     ) -> None:
         """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials;
         ``commands``: the bot's commands, registered with it (each domain names its own, bootstrap
         collects them)."""
         self._commands = tuple(commands)
+        self._registered = registered
         self._verifier = verifier
         self._install_policy = install_policy
         self._on_reinstalled = on_reinstalled
@@ -148,28 +150,22 @@ class PortalService:
         await self._ensure_commands(update.member_id, bot)
 
     async def _ensure_commands(self, member_id: str, bot: BotIdentity) -> None:
-        """Register the commands this bot does not have yet (their ids kept in
-        ``Portal.settings["bot_commands"]``, per bot, so a replay or a reinstall registers none twice)."""
-        portal = await self._portals.get(member_id)
-        if portal is None or not self._commands:
+        """Register the commands this bot does not have yet (their ids kept per bot in their own table,
+        not in ``Portal.settings``, which the admin edits at the same time)."""
+        if not self._commands or self._registered is None:
             return
-        known = portal.settings.get("bot_commands")
-        registered = dict(known.get(str(bot.bot_id)) or {}) if isinstance(known, dict) else {}
-        missing = [c for c in self._commands if c.name not in registered]
-        if not missing:
-            return
+        known = await self._registered.registered(member_id, bot.bot_id)
+        missing = [c for c in self._commands if c.name not in known]
         for command in missing:
-            registered[command.name] = await self._chat.register_command(
+            command_id = await self._chat.register_command(
                 member_id, bot, command, handler_url=self._handler_url if bot.api == "v1" else None
             )
-        latest = await self._portals.get(member_id)
-        settings = dict(latest.settings) if latest is not None else {}
-        settings["bot_commands"] = {str(bot.bot_id): registered}
-        await self._portals.update_settings(member_id, settings)
-        log.info(
-            "portal.commands.registered",
-            extra={"member_id": member_id, "bot_id": bot.bot_id, "commands": sorted(registered)},
-        )
+            await self._registered.add(member_id, bot.bot_id, command.name, command_id)
+        if missing:
+            log.info(
+                "portal.commands.registered",
+                extra={"member_id": member_id, "bot_id": bot.bot_id, "commands": [c.name for c in missing]},
+            )
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)

@@ -6,14 +6,14 @@ pressing "approve" at once, or of a press delivered twice, exactly one row owns 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from b24claude.adapters.sql.engine import SqlDatabase
-from b24claude.adapters.sql.tables import supervision_drafts, supervision_feedback
+from b24claude.adapters.sql.tables import bot_commands, supervision_drafts, supervision_feedback
 from b24claude.ports.supervision import Decision, Draft, Feedback, NewDraft
 
 _DRAFT_FIELDS = {f.name for f in fields(Draft)}
@@ -113,3 +113,26 @@ class SqlSupervisionRepository:
             stmt = stmt.where(f.kind == kind)
         async with self._db.read("supervision.feedback") as conn:
             return [Feedback(**dict(r._mapping)) for r in (await conn.execute(stmt)).all()]
+
+
+class SqlBotCommandRepository:
+    """The commands registered with each bot (``ports.store.BotCommandRepository``)."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+
+    async def registered(self, member_id: str, bot_id: int) -> Mapping[str, int]:
+        c = bot_commands.c
+        stmt = select(c.name, c.command_id).where(c.member_id == member_id, c.bot_id == bot_id)
+        async with self._db.read("bot_commands.registered") as conn:
+            rows = (await conn.execute(stmt)).all()
+        return {str(row.name): int(row.command_id) for row in rows}
+
+    async def add(self, member_id: str, bot_id: int, name: str, command_id: int) -> None:
+        values = {"member_id": member_id, "bot_id": bot_id, "name": name, "command_id": command_id}
+        stmt = self._db.insert(bot_commands).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["member_id", "bot_id", "name"], set_={"command_id": stmt.excluded.command_id}
+        )
+        async with self._db.write("bot_commands.add") as conn:
+            await conn.execute(stmt)

@@ -353,3 +353,13 @@ supervision_feedback = Table(
     Column("created_at", Double, nullable=False),
     UniqueConstraint("member_id", "kind", "target", "user_id", name="uq_supervision_feedback_once"),
 )
+
+bot_commands = Table(
+    "bot_commands",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("bot_id", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("command_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("member_id", "bot_id", "name", name="pk_bot_commands"),
+)

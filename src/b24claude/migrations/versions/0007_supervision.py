@@ -1,4 +1,5 @@
-"""Supervision: answers held for an operator's approval (moderation mode), ratings and flags (issue 9).
+"""Supervision: answers held for an operator's approval (moderation mode), ratings and flags; the bot's
+registered commands (issue 9).
 
 Revision ID: 0007
 Revises: 0006 (triage)
@@ -64,9 +65,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_supervision_feedback"),
         sa.UniqueConstraint("member_id", "kind", "target", "user_id", name="uq_supervision_feedback_once"),
     )
+    op.create_table(
+        "bot_commands",
+        sa.Column("member_id", sa.String(64), nullable=False),
+        sa.Column("bot_id", sa.BigInteger(), nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("command_id", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("member_id", "bot_id", "name", name="pk_bot_commands"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("bot_commands")
     op.drop_table("supervision_feedback")
     op.drop_index("ix_supervision_drafts_status", table_name="supervision_drafts")
     op.drop_table("supervision_drafts")
