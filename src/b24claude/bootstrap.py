@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from b24claude.adapters.anthropic import ClaudeLLM
 from b24claude.adapters.anthropic.fallback import FallbackLLM
+from b24claude.adapters.anthropic.limits import LimitCounters, MemoryLimitCounters, ModelLimiter
 from b24claude.adapters.bitrix24 import Bitrix24Client, Bitrix24Gateway
 from b24claude.adapters.bitrix24.sources import BitrixDiskSource, BitrixKnowledgeSource
 from b24claude.adapters.crypto import Keyring
@@ -28,9 +29,11 @@ from b24claude.adapters.logs import quiet_libraries
 from b24claude.adapters.memory import MemoryCache, MemoryQueue
 from b24claude.adapters.rabbitmq import RabbitQueue
 from b24claude.adapters.redis import RedisCache, RedisPortalThrottle, check_redis, redis_client
+from b24claude.adapters.redis.llm_limits import RedisLimitCounters
 from b24claude.adapters.sql import SqlStore
 from b24claude.adapters.sql.rekey import sample_secrets
 from b24claude.adapters.vectors import HashedNgramEmbedder, NumpyVectorIndex
+from b24claude.adapters.vectors.voyage import VoyageEmbedder
 from b24claude.admin.settings import AppSettingsService
 from b24claude.client_memory import handlers as client_memory_handlers
 from b24claude.client_memory.service import ClientMemoryService
@@ -44,6 +47,7 @@ from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
+from b24claude.inbox.reconcile import ClassicReconciler
 from b24claude.inbox.service import InboxService
 from b24claude.inbox.worker import InboxWorker
 from b24claude.kit.breaker import CircuitBreaker
@@ -60,7 +64,7 @@ from b24claude.portals.installer import AppLayout, InstallerService, default_lay
 from b24claude.portals.service import PortalService
 from b24claude.ports.bitrix import BotCommand, ClientCard
 from b24claude.ports.cache import Cache
-from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, KnowledgeSource
+from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, Embedder, KnowledgeSource, VectorIndex
 from b24claude.ports.llm import LLM
 from b24claude.ports.privacy import SubjectRepository
 from b24claude.ports.queue import TaskQueue
@@ -116,6 +120,7 @@ class Container:
     dispatcher: Dispatcher
     worker: InboxWorker
     puller: EventPuller
+    reconciler: ClassicReconciler
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
     installer: InstallerService
@@ -130,6 +135,8 @@ class Container:
     triage: TriageService | None = None  # issue 9: built by intelligence_parts(); the classify step calls it
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
     supervision: SupervisionService | None = None  # issue 9: moderation mode, ratings, flags
+    kb_parts: KnowledgeParts | None = None  # the embedder and vector index behind kb / kb_search (closed at stop)
+    draining: bool = False  # stop() has begun: /readyz answers 503
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -142,6 +149,8 @@ class Container:
             self._tasks.append(asyncio.create_task(self.worker.run(), name="inbox-worker"))
         if self.role in ("all", "ingress"):
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
+            if self.settings.reconcile_window_s > 0:
+                self._tasks.append(asyncio.create_task(self.reconciler.run(), name="v1-reconcile"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
         if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
             # One sweeper, beside the purge: two would pay twice for the same extraction.
@@ -156,10 +165,14 @@ class Container:
             )
 
     async def stop(self) -> None:
+        """Graceful: stop fetching and taking work, let rows in flight finish within
+        ``drain_timeout_s`` (the rest is released to other workers), then close the connections."""
+        self.draining = True
         await self.retention.stop()
         await self.memory.stop()
         await self.puller.stop()
-        await self.worker.stop()
+        await self.reconciler.stop()
+        await self.worker.stop(deadline_s=self.settings.drain_timeout_s)
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -170,6 +183,8 @@ class Container:
         await self.bitrix.aclose()
         await self.llm.aclose()
         await self.shared.aclose()
+        if self.kb_parts is not None:
+            await self.kb_parts.aclose()
         await self.store.close()
 
 
@@ -179,6 +194,7 @@ class SharedState:
 
     cache: Cache
     throttle: RequestThrottle | None  # None: the Bitrix24 client's own in-memory bucket
+    llm_counters: LimitCounters = field(default_factory=MemoryLimitCounters)  # Claude's per-minute windows
     redis: Redis | None = None
 
     @classmethod
@@ -195,10 +211,12 @@ class SharedState:
                 burst=settings.b24_rate_burst,
                 prefix=settings.redis_prefix + "rl:",
             ),
+            llm_counters=RedisLimitCounters(client, prefix=settings.redis_prefix + "llm:"),
             redis=client,
         )
 
     async def check(self) -> None:
+        """Raise CacheError when Redis (if configured) does not answer."""
         if self.redis is not None:
             await check_redis(self.redis)
 
@@ -284,13 +302,57 @@ def session_key(keyring: Keyring) -> bytes:
 class KnowledgeParts:
     service: KnowledgeService
     search: HybridSearch
+    embedder: Embedder
+    vectors: VectorIndex
+
+    async def aclose(self) -> None:
+        await self.embedder.aclose()
+        await self.vectors.aclose()
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """``B24C_KB_EMBEDDER``: the offline n-gram embedder, or Voyage's API."""
+    if settings.kb_embedder == "voyage":
+        key = settings.voyage_api_key
+        if key.get_secret_value().startswith("enc:"):
+            key = SecretStr(resolve_secret(build_keyring(settings), key, name="B24C_VOYAGE_API_KEY"))
+        if not key.get_secret_value():
+            raise ConfigurationError("B24C_KB_EMBEDDER=voyage needs B24C_VOYAGE_API_KEY")
+        return VoyageEmbedder(
+            api_key=key.get_secret_value(),
+            model=settings.voyage_model,
+            base_url=settings.voyage_url,
+            batch_size=settings.voyage_batch_size,
+            batch_tokens=settings.voyage_batch_tokens,
+            output_dimension=settings.voyage_output_dimension or None,
+            timeout_s=settings.voyage_timeout_s,
+            max_retries=settings.voyage_max_retries,
+        )
+    return HashedNgramEmbedder()
+
+
+def build_vector_index(settings: Settings, store: SqlStore) -> VectorIndex:
+    """``B24C_KB_VECTOR_INDEX``: numpy over the store's vectors, or Qdrant."""
+    if settings.kb_vector_index == "qdrant":
+        # qdrant-client is imported only when chosen
+        from b24claude.adapters.vectors.qdrant_index import QdrantVectorIndex
+
+        return QdrantVectorIndex(
+            store.knowledge,
+            collection=settings.qdrant_collection,
+            url=settings.qdrant_url,
+            path=settings.qdrant_path,
+            api_key=settings.qdrant_api_key.get_secret_value(),
+        )
+    return NumpyVectorIndex(store.knowledge)
 
 
 def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> KnowledgeParts:
-    """Ingestion and hybrid search over the store's knowledge tables, with the offline embedder."""
+    """Ingestion and hybrid search over the store's knowledge tables, with the configured embedder and
+    vector index (close them with ``aclose``)."""
     lemmatiser = Lemmatiser()
-    embedder = HashedNgramEmbedder()
-    vectors = NumpyVectorIndex(store.knowledge, dim=embedder.dim)
+    embedder = build_embedder(settings)
+    vectors = build_vector_index(settings, store)
     service = KnowledgeService(
         repository=store.knowledge,
         reader=FileDocumentReader(max_bytes=int(settings.kb_max_file_mb * 1024 * 1024)),
@@ -306,7 +368,7 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
         lemmatiser=lemmatiser,
         min_coverage=settings.kb_min_coverage,
     )
-    return KnowledgeParts(service, search)
+    return KnowledgeParts(service, search, embedder, vectors)
 
 
 def bitrix_client(
@@ -445,6 +507,13 @@ async def build(
         max_attempts=settings.llm_max_attempts,
         max_retry_after_s=settings.llm_max_retry_after_s,
         clock=clock,
+        limiter=ModelLimiter(
+            shared.llm_counters,
+            clock,
+            rpm=settings.llm_rpm,
+            tpm=settings.llm_itpm,
+            max_wait_s=settings.llm_limit_max_wait_s,
+        ),
     )
     models = FallbackLLM(
         llm,
@@ -587,6 +656,15 @@ async def build(
         clock=clock,
         idle_interval_s=settings.v2_poll_interval_s,
     )
+    reconciler = ClassicReconciler(
+        portals=store.portals,
+        inbox_rows=store.inbox,
+        inbox=inbox_service,
+        chat=gateway,
+        clock=clock,
+        window_s=settings.reconcile_window_s,
+        interval_s=settings.reconcile_interval_s,
+    )
     frame_auth = FrameAuthService(
         portals=store.portals,
         users=gateway,
@@ -615,6 +693,7 @@ async def build(
         knowledge=knowledge,
         kb=kb.service,
         kb_search=kb.search,
+        kb_parts=kb,
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,
@@ -624,6 +703,7 @@ async def build(
         dispatcher=dispatcher,
         worker=worker,
         puller=puller,
+        reconciler=reconciler,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
         installer=installer,

@@ -237,3 +237,23 @@ class CacheError(B24ClaudeError):
     retryable = True
     http_status = 503
     code = "cache_error"
+
+
+class EmbeddingError(ExternalServiceError):
+    """The embeddings API (Voyage) refused the request: a wrong key, bad input, an unexpected answer."""
+
+    code = "embedding_error"
+
+
+class EmbeddingUnavailable(EmbeddingError):
+    """The embeddings API failed (5xx, unreachable) after our retries: try again later."""
+
+    retryable = True
+    code = "embedding_unavailable"
+
+
+class EmbeddingRateLimited(EmbeddingError):
+    """Still 429 after waiting ``retry_after`` as asked: try again later."""
+
+    retryable = True
+    code = "embedding_rate_limited"

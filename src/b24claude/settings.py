@@ -115,6 +115,21 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(
         default=3, description="Consecutive failures after which a model is skipped for a cooldown."
     )
+    llm_rpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude requests per minute per model, shared by every process (0 = "
+        "learn it from the anthropic-ratelimit-requests-limit header).",
+    )
+    llm_itpm: int = Field(
+        default=0,
+        description="Client-side limit: Claude input tokens per minute per model (0 = learn it from the "
+        "anthropic-ratelimit-input-tokens-limit header).",
+    )
+    llm_limit_max_wait_s: float = Field(
+        default=30.0,
+        description="Longest wait for the client-side Claude budget before the call fails as rate-limited "
+        "(the message is retried later or another model tried).",
+    )
     llm_breaker_cooldown_s: float = Field(
         default=30.0, description="How long a failing model is skipped before one trial call."
     )
@@ -147,6 +162,49 @@ class Settings(BaseSettings):
     kb_max_file_mb: float = Field(default=50.0, description="Files larger than this are refused by `kb add`.")
     kb_min_coverage: float = Field(
         default=0.34, description="Share of a question's terms a passage must hold to be answered from."
+    )
+    kb_embedder: Literal["hashed", "voyage"] = Field(
+        default="hashed",
+        description="Knowledge-base vectors: hashed (offline character n-grams) or voyage (Voyage AI's API; "
+        "set B24C_VOYAGE_API_KEY). After a switch, re-add the documents (`kb remove` + `kb add`).",
+    )
+    kb_vector_index: Literal["memory", "qdrant"] = Field(
+        default="memory",
+        description="Where vectors are searched: memory (numpy, loaded from the store per process) or "
+        "qdrant (B24C_QDRANT_URL or B24C_QDRANT_PATH).",
+    )
+    voyage_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Voyage AI API key (or enc:… from `b24claude privacy encrypt-secret`)."
+    )
+    voyage_url: str = Field(
+        default="https://api.voyageai.com/v1", description="Voyage API base; the only address the embedder calls."
+    )
+    voyage_model: str = Field(
+        default="voyage-4",
+        description="Voyage embedding model (multilingual: voyage-4, voyage-4-large, voyage-3.5, "
+        "voyage-multilingual-2).",
+    )
+    voyage_output_dimension: int = Field(
+        default=0, description="Vector dimension asked of Voyage (256/512/1024/2048 where offered); 0: the model's."
+    )
+    voyage_batch_size: int = Field(default=128, description="Texts per Voyage request (the API takes up to 1,000).")
+    voyage_batch_tokens: int = Field(
+        default=100_000, description="Estimated tokens per Voyage request (the API's limit is 120K-1M by model)."
+    )
+    voyage_timeout_s: float = Field(default=30.0, description="Timeout of one Voyage request, seconds.")
+    voyage_max_retries: int = Field(
+        default=4, description="Retries of a Voyage request after 429 (waiting Retry-After) or 5xx."
+    )
+    qdrant_url: str = Field(default="", description="Qdrant server (http://host:6333) for kb_vector_index=qdrant.")
+    qdrant_path: str = Field(
+        default="", description="Or a local Qdrant folder (qdrant-client local mode, one process only)."
+    )
+    qdrant_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Qdrant API key, when the server wants one."
+    )
+    qdrant_collection: str = Field(
+        default="b24claude_kb",
+        description="The Qdrant collection of every portal's passages (a payload filter isolates them).",
     )
     memory_model: str = Field(
         default="claude-haiku-5-5", description="Model that extracts client facts from finished dialogues."
@@ -225,6 +283,22 @@ class Settings(BaseSettings):
         default=60.0,
         description="A worker's claim on an inbox row lasts this long unless renewed (every third of it); "
         "a killed worker's rows are taken back after it.",
+    )
+    reconcile_window_s: float = Field(
+        default=86400.0,
+        description="Classic (v1) bots: at start-up, dialogues with a message in this many seconds are read "
+        "back (im.dialog.messages.get) for messages Bitrix24 could not deliver while the service was down "
+        "(0 = off).",
+    )
+    reconcile_interval_s: float = Field(
+        default=0.0,
+        description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
+        "only).",
+    )
+    drain_timeout_s: float = Field(
+        default=20.0,
+        description="On SIGTERM, rows in flight get this many seconds to finish; what still runs then is "
+        "released to other workers at once.",
     )
     feeder_interval_s: float = Field(
         default=1.0, description="How often a worker looks for expired leases and unannounced rows."

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import Counter
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from b24claude.cli.stack import SandboxStack
 from b24claude.kit.clock import ScaledClock
@@ -111,4 +114,55 @@ async def test_killed_process_resumes_pending_messages_and_answers_each_once(bot
     finally:
         proc.kill()
         proc.wait(timeout=10)
+        await stack.stop()
+
+
+@pytest.mark.parametrize("crash_after", ["reply_recorded", "reply_sent"])
+async def test_a_row_resumed_after_its_reply_keeps_the_reply_in_the_history(
+    crash_after: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker dies after its reply went out (and, for ``reply_recorded``, after the reply effect
+    was recorded done) but before the row was marked done; the row runs again. The next message of
+    the dialogue is built from the history: without the first reply between the two questions,
+    Claude sees both as one and answers the older one again (what the SIGKILL scale-out run showed
+    once on a loaded machine: replies q1, q1 for questions q1, q2)."""
+    stack = SandboxStack()
+    await stack.start()
+    try:
+        assert stack.container is not None
+        effects = stack.container.store.effects
+        record_done = effects.record_done
+        crashed: list[int] = []
+
+        async def record_done_then_die(inbox_id: int, kind: str, result: Mapping[str, Any]) -> None:
+            if kind == "reply" and not crashed and crash_after == "reply_sent":
+                crashed.append(inbox_id)
+                raise RuntimeError("simulated crash: the reply was sent, its effect not recorded")
+            await record_done(inbox_id, kind, result)
+            if kind == "reply" and not crashed:
+                crashed.append(inbox_id)
+                raise RuntimeError("simulated crash: the reply effect recorded, the row not done")
+
+        monkeypatch.setattr(effects, "record_done", record_done_then_die)
+        for m in range(3):
+            stack.claude.script(f"[r{m}]", f"Ответ [r{m}]")
+        customer = {"key": f"resume-{crash_after}", "name": "Гость", "last_name": "Тестов"}
+        for m in range(3):
+            await stack.portal.customer_writes(f"Вопрос [r{m}]", customer)
+        chat = stack.portal.find_chat(customer)
+        assert chat is not None
+        for _ in range(400):
+            if len(bot_replies(stack, chat.id)) >= 3:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # a doubled answer would show up now
+        assert crashed, "the crash was never injected"
+        assert bot_replies(stack, chat.id) == ["Ответ [r0]", "Ответ [r1]", "Ответ [r2]"]
+        row = await stack.container.store.inbox.get(crashed[0])
+        assert row is not None and row.status == "done" and row.attempts == 1, row
+        # The stored history alternates, one reply after each question, none twice.
+        async with stack.container.store.engine.connect() as conn:
+            roles = (await conn.execute(text("SELECT role FROM dialogue_turns ORDER BY seq"))).scalars().all()
+        assert roles == ["user", "assistant"] * 3
+    finally:
         await stack.stop()

@@ -208,7 +208,13 @@ def test_every_operation_never_5xx_and_rejections_change_nothing(
     }
     seen: dict[str, set[int]] = {}
     idle = {f"{op.method.upper()} {op.path}" for op in operations if not _fuzz(live, op, mode, seen)}
-    assert idle <= {"GET /healthz", "GET /healthz/details", "GET /metrics", "GET /app/api/privacy"}, idle
+    assert idle <= {
+        "GET /healthz",
+        "GET /readyz",
+        "GET /healthz/details",
+        "GET /metrics",
+        "GET /app/api/privacy",
+    }, idle
     # The tweaks worked: requests got past authentication, not only bounced off it.
     if mode is schemathesis.GenerationMode.POSITIVE:
         assert 200 in seen["PUT /app/api/privacy"] and 403 in seen["PUT /app/api/privacy"]

@@ -167,6 +167,26 @@ async def test_healthz_is_503_when_the_database_is_gone(stack: SandboxStack) -> 
     assert health.status_code == 503 and health.json() == {"status": "unavailable"}
 
 
+async def test_readyz_is_ready_until_the_database_is_gone_or_the_process_drains(stack: SandboxStack) -> None:
+    assert stack.container is not None
+    ready = await _get(stack, "/readyz")
+    assert ready.status_code == 200
+    # Embedded: the queue is in this process and there is no Redis (its in-memory stand-ins answer).
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "queue": "ok", "redis": "ok"}}
+    database = sqlite_file(stack.settings.database_url)
+    assert database is not None
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        path.unlink(missing_ok=True)
+    database.mkdir()
+    await stack.container.store.engine.dispose()
+    gone = await _get(stack, "/readyz")
+    assert gone.status_code == 503
+    assert gone.json()["checks"] == {"database": "unavailable", "queue": "ok", "redis": "ok"}
+    stack.container.draining = True  # what stop() sets first: the balancer takes this process out
+    draining = await _get(stack, "/readyz")
+    assert (draining.status_code, draining.json()) == (503, {"status": "draining"})
+
+
 async def test_details_need_an_admin_session_and_show_only_that_portal(stack: SandboxStack) -> None:
     assert stack.container is not None
     await stack.container.store.inbox.add_many(

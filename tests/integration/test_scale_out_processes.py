@@ -2,13 +2,17 @@
 PostgreSQL, Redis and RabbitMQ, against the portal and Claude emulators.
 
 Many customers write several messages each; one worker is killed with SIGKILL mid-run and started
-again. What the customers saw must show every message answered exactly once and the replies of
-each dialogue in the order of its messages.
+again, twice. What the customers saw must show every message answered exactly once and the replies
+of each dialogue in the order of its messages.
+
+CI runs 40 dialogues x 4 messages (~20 s); the issue's full size, 200 dialogues x 5 messages, is
+``B24C_SCALE_DIALOGUES=200 B24C_SCALE_MESSAGES=5`` (README "Scale-out" gives its last run).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import uuid
@@ -19,8 +23,8 @@ from sqlalchemy import text
 from b24claude.cli.stack import SandboxStack
 from tests.e2e.conftest import bot_replies, customer_messages
 
-DIALOGUES = 40
-MESSAGES = 4
+DIALOGUES = int(os.environ.get("B24C_SCALE_DIALOGUES", "40"))
+MESSAGES = int(os.environ.get("B24C_SCALE_MESSAGES", "4"))
 
 
 def tag(d: int, m: int) -> str:
@@ -94,14 +98,20 @@ async def test_two_workers_answer_each_message_once_and_in_order_through_a_sigki
                 await stack.portal.customer_writes(f"Вопрос {tag(d, m)}", c)
         total = DIALOGUES * MESSAGES
 
-        await wait_for(lambda: answered(stack, customers) >= total // 4, timeout=45, what="a quarter answered")
-        workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait(timeout=10)
-        killed_at = answered(stack, customers)
-        assert killed_at < total, "the kill came too late to prove anything"
-        workers[0] = stack.spawn_worker_process(log=logs[0])
+        budget = 45 + total * 0.1  # generous: a loaded 2-CPU machine
+        for share in (4, 2):  # killed once a quarter is answered, and again at a half
+            await wait_for(
+                lambda share=share: answered(stack, customers) >= total // share,  # type: ignore[misc]
+                timeout=budget,
+                what=f"1/{share} answered",
+            )
+            workers[0].send_signal(signal.SIGKILL)
+            workers[0].wait(timeout=10)
+            killed_at = answered(stack, customers)
+            assert killed_at < total, "the kill came too late to prove anything"
+            workers[0] = stack.spawn_worker_process(log=logs[0])
 
-        await wait_for(lambda: answered(stack, customers) >= total, timeout=45, what="every message answered")
+        await wait_for(lambda: answered(stack, customers) >= total, timeout=budget, what="every message answered")
         await asyncio.sleep(4.0)  # past a lease: a doubled answer would show up now
 
         for d, c in enumerate(customers):

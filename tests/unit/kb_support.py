@@ -17,6 +17,10 @@ async def open_kb(
 ) -> AsyncIterator[KnowledgeParts]:
     store = await SqlStore.open(url)
     try:
-        yield knowledge_parts(Settings(_env_file=None, **settings), store, SystemClock())  # type: ignore[arg-type]
+        parts = knowledge_parts(Settings(_env_file=None, **settings), store, SystemClock())  # type: ignore[arg-type]
+        try:
+            yield parts
+        finally:
+            await parts.aclose()
     finally:
         await store.close()

@@ -1,4 +1,6 @@
-"""Health: ``/healthz`` for probes (alive or not, nothing else), ``/healthz/details`` for a portal admin.
+"""Health: ``/healthz`` for probes (alive or not, nothing else), ``/readyz`` for load balancers (the
+database, the queue and Redis answer, and the process is not shutting down), ``/healthz/details``
+for a portal admin.
 
 ``/healthz`` is public — load balancers and uptime checks call it unauthenticated — so it says only
 whether the service and its database answer: ``200 {"status": "ok"}`` or
@@ -10,6 +12,7 @@ sees every portal with ``b24claude inbox stats``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from b24claude.bootstrap import Container
 
 log = logging.getLogger("b24claude.api")
+
+READY_TIMEOUT_S = 3.0  # per dependency: a probe must answer quickly or the process is not ready
 
 
 def build_health_router(container: Container) -> APIRouter:
@@ -42,6 +47,28 @@ def build_health_router(container: Container) -> APIRouter:
             log.warning("health.database.unavailable", extra={"code": exc.code})
             return JSONResponse({"status": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok"})
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: the database, the queue and Redis (where configured) answer; not draining",
+        responses={503: {"description": "A dependency does not answer, or the process is shutting down"}},
+    )
+    async def readyz() -> JSONResponse:
+        if container.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        probes = {"database": container.store.ping, "queue": container.queue.ping, "redis": container.shared.check}
+        checks: dict[str, str] = {}
+        for name, probe in probes.items():
+            try:
+                await asyncio.wait_for(probe(), READY_TIMEOUT_S)
+                checks[name] = "ok"
+            except (B24ClaudeError, TimeoutError) as exc:
+                code = getattr(exc, "code", "timeout")
+                log.warning("health.ready.unavailable", extra={"part": name, "code": code})
+                checks[name] = "unavailable"
+        ready = all(v == "ok" for v in checks.values())
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get(
         "/healthz/details",

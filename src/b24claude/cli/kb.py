@@ -47,7 +47,11 @@ async def _knowledge() -> AsyncIterator[tuple[KnowledgeParts, Any]]:
     settings = Settings()
     store = await open_store(settings, build_keyring(settings))
     try:
-        yield knowledge_parts(settings, store, SystemClock()), store
+        parts = knowledge_parts(settings, store, SystemClock())
+        try:
+            yield parts, store
+        finally:
+            await parts.aclose()
     finally:
         await store.close()
 

@@ -204,6 +204,7 @@ class SandboxStack:
             "B24C_REDIS_URL": s.redis_url,
             "B24C_REDIS_PREFIX": s.redis_prefix,
             "B24C_LEASE_S": str(s.lease_s),
+            "B24C_DRAIN_TIMEOUT_S": str(s.drain_timeout_s),
             "B24C_FEEDER_INTERVAL_S": str(s.feeder_interval_s),
             "B24C_PRIORITY_AGING_S": str(s.priority_aging_s),
             "B24C_VIP_USER_IDS": json.dumps(s.vip_user_ids),

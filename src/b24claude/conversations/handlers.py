@@ -60,7 +60,10 @@ def conversations_router(
         turn = MessageContext(msg=msg, ctx=ctx, language=language, command=command)
         effect = await ctx.row_effects().get("reply")
         if effect is not None and effect.status == "done":
-            # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
+            # Answered before a crash; the reply's history turn, a handoff or the CRM write after the
+            # reply may still be owed. The turn must be in place before this row is marked done: the
+            # dialogue's next message is built from the history.
+            await answers.restore_reply_turn(turn, effect.payload, effect.result)
             turn.mask = await ctx.mask()
             turn.masked = turn.mask.mask(turn.text)
             ctx.emit(ReplySent(turn, replayed=True))

@@ -15,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.prompt import build_system_blocks, join_blocks
 from b24claude.conversations.schemas import AnswerConfig
 from b24claude.dispatch import Flow, MessageContext, ReplySent
 from b24claude.errors import LLMError
+from b24claude.events.models import IncomingMessage
 from b24claude.kit.clock import Clock
 from b24claude.ports.bitrix import BotIdentity, ChatGateway
 from b24claude.ports.knowledge import Passage
@@ -153,8 +155,9 @@ class AnswerService:
         if turn.resumed:
             # Intent recorded, result unknown: did the send happen before the crash?
             restored = mask.unmask(turn.reply, language=turn.language)
-            if await self._already_sent(msg.member_id, bot, msg.dialog_id, restored):
-                await self._finish(turn, message_id=None)
+            sent_id = await self._already_sent(msg, bot, restored)
+            if sent_id is not None:
+                await self._finish(turn, message_id=sent_id)
                 turn.ctx.emit(ReplySent(turn))
                 return None
         else:
@@ -186,16 +189,41 @@ class AnswerService:
     async def _finish(self, turn: MessageContext, *, message_id: int | None) -> None:
         assert turn.reply is not None
         turn.message_id = message_id
-        await turn.ctx.row_effects().done("reply", {"message_id": message_id})
+        # The history turn first, then the effect: a crash between the two leaves an intent, whose
+        # replay finds the sent message (same id: the turn is stored once) and records it done. The
+        # other order let a replay see "done" with the reply missing from the history, and the
+        # dialogue's next question was built as two customer turns in a row (answered as the older).
         await self._dialogues.append(
             turn.member_id,
             turn.dialog_key,
             Turn("assistant", turn.reply, message_id, self._clock.now(), citations=turn.citations),
         )
+        await turn.ctx.row_effects().done("reply", {"message_id": message_id})
 
-    async def _already_sent(self, member_id: str, bot: BotIdentity, dialog_id: str, text: str) -> bool:
-        recent = await self._chat.recent_messages(member_id, bot, dialog_id=dialog_id, limit=20)
-        return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
+    async def restore_reply_turn(
+        self, turn: MessageContext, payload: Mapping[str, Any], result: Mapping[str, Any] | None
+    ) -> None:
+        """The reply's assistant turn, for a reply effect recorded done by an earlier run (a no-op when
+        that run stored it: the turn is keyed by the reply's message id)."""
+        message_id = (result or {}).get("message_id")
+        if not isinstance(message_id, int) or "text" not in payload:
+            return  # no id to store it once under (rows answered before ids were kept)
+        citations = tuple(str(c) for c in payload.get("citations") or ())
+        await self._dialogues.append(
+            turn.member_id,
+            turn.dialog_key,
+            Turn("assistant", str(payload["text"]), message_id, self._clock.now(), citations=citations),
+        )
+
+    async def _already_sent(self, msg: IncomingMessage, bot: BotIdentity, text: str) -> int | None:
+        """The id of our reply if the chat already shows it (sent before a crash), else ``None``."""
+        recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=20)
+        for m in recent:
+            # After the customer's message only: an identical earlier reply (a prepared answer
+            # given twice) is not this one.
+            if m.id > msg.message_id and m.author_id == bot.bot_id and m.text.strip() == text.strip():
+                return m.id
+        return None
 
 
 # k<n>: a knowledge chunk; x<n>: an operator's correction (supervision).

@@ -74,17 +74,20 @@ class InboxFeeder:
         self.announced += total
         return total
 
-    async def announce_next(self, dialog_key: str) -> None:
+    async def announce_next(self, dialog_key: str, *, at_least: int = 0, skip: int = 0) -> None:
         """A row of ``dialog_key`` finished: announce the dialogue's next row now (its own message
-        may have been dropped while the dialogue was busy)."""
+        may have been dropped while the dialogue was busy). ``at_least``: the priority of a later
+        row of the dialogue that waits for this one; ``skip``: not when the head is that row."""
         if not dialog_key:
             return
         now = self._clock.now()
         heads = await self._inbox.ready_heads(
             now=now, announced_before=now + 1e9, limit=1, dialog_key=dialog_key
         )
+        heads = [h for h in heads if h.id != skip]
         if heads:
-            await self._queue.publish([self.ready_row(h, now) for h in heads])
+            rows = [self.ready_row(h, now) for h in heads]
+            await self._queue.publish([ReadyRow(r.inbox_id, max(r.priority, at_least)) for r in rows])
 
     async def run(self) -> None:
         first = True

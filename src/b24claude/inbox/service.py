@@ -147,6 +147,23 @@ class InboxService:
             return 0
         return await self._store(items)
 
+    async def accept_reconciled(self, member_id: str, payloads: Sequence[Mapping[str, Any]]) -> int:
+        """Classic message events rebuilt from the chat's history (inbox/reconcile.py); each is stored
+        under the key its own delivery would have had, so an event that did arrive is a duplicate.
+        Returns how many were new."""
+        items = [
+            NewInboxItem(
+                member_id,
+                f"v1:ONIMBOTMESSAGEADD:{payload['data']['PARAMS']['MESSAGE_ID']}",
+                "ONIMBOTMESSAGEADD",
+                payload,
+                _serial_key(member_id, payload),
+                self._priority.of_payload(member_id, payload),
+            )
+            for payload in payloads
+        ]
+        return await self._store(items) if items else 0
+
     async def _store(self, items: list[NewInboxItem]) -> int:
         """Commit, then announce the new rows; returns how many were new. An announcement that
         fails costs nothing but time: the rows are stored, and the feeder announces them later."""

@@ -23,7 +23,7 @@ from b24claude.events.parse import update_from_payload
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
-from b24claude.ports.queue import Delivery, TaskQueue
+from b24claude.ports.queue import Delivery, ReadyRow, TaskQueue
 from b24claude.ports.store import InboxItem, InboxRepository, PortalRepository
 
 log = logging.getLogger("b24claude.worker")
@@ -61,6 +61,7 @@ class InboxWorker:
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
         self._feeding: asyncio.Task[None] | None = None
+        self._consuming: asyncio.Task[None] | None = None
         self._stopping = False
         self.processed = 0
 
@@ -69,6 +70,7 @@ class InboxWorker:
         self._feeder.wake()
 
     async def run(self) -> None:
+        self._consuming = asyncio.current_task()
         stale_before = None if self._exclusive else self._clock.now()
         recovered = await self._inbox.requeue_processing(stale_before=stale_before)
         if recovered:
@@ -94,6 +96,8 @@ class InboxWorker:
             item = await self._claim(delivery.row.inbox_id)
             if item is not None:
                 await self._run_leased(item)
+            elif delivery.row.priority > 0:
+                await self._lift_head(delivery.row)
         except asyncio.CancelledError:
             self._slots.release()
             raise  # stopping: no ack, so the broker hands the message to another worker
@@ -112,6 +116,16 @@ class InboxWorker:
         except B24ClaudeError:
             log.exception("inbox.worker.claim_failed", extra={"inbox_id": item_id})
             return None  # the feeder announces the row again
+
+    async def _lift_head(self, row: ReadyRow) -> None:
+        """A VIP or urgent row waits behind an older row of its dialogue (a join event, an ordinary
+        message): that row goes ahead with this priority, or the urgent one would wait its turn."""
+        try:
+            item = await self._inbox.get(row.inbox_id)
+            if item is not None and item.status == "pending" and item.dialog_key:
+                await self._feeder.announce_next(item.dialog_key, at_least=row.priority, skip=row.inbox_id)
+        except B24ClaudeError:
+            log.warning("inbox.worker.lift_failed", extra={"inbox_id": row.inbox_id})
 
     async def _run_leased(self, item: InboxItem) -> None:
         task = asyncio.current_task()
@@ -201,13 +215,34 @@ class InboxWorker:
                 extra={"inbox_id": item.id, "member_id": item.member_id},
             )
 
-    async def stop(self) -> None:
+    async def stop(self, *, deadline_s: float = 0.0) -> None:
+        """Graceful drain: take no new work, let the rows in flight finish for up to ``deadline_s``,
+        then cancel what still runs and release its rows (back to ``pending`` at once, no attempt
+        counted), so a peer or the next start takes them up without waiting for their leases.
+        Deliveries not acked go back to the broker with the connection."""
         self._stopping = True
         await self._feeder.stop()
+        consuming = self._consuming
+        if consuming is not None and consuming is not asyncio.current_task() and not consuming.done():
+            consuming.cancel()
+            await asyncio.gather(consuming, return_exceptions=True)
+        in_flight = list(self._handlers)
+        if in_flight and deadline_s > 0:
+            log.info("inbox.worker.draining", extra={"count": len(in_flight), "deadline_s": deadline_s})
+            await asyncio.wait(in_flight, timeout=deadline_s)
+        unfinished = list(self._running)
         tasks = [*self._handlers, *([self._feeding] if self._feeding else [])]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if unfinished:
+            try:
+                released = await self._inbox.release(unfinished)
+            except B24ClaudeError as exc:  # their leases expire instead
+                log.warning("inbox.worker.release_failed", extra={"count": len(unfinished), "code": exc.code})
+            else:
+                log.warning("inbox.worker.released", extra={"count": released})
+        log.info("inbox.worker.stopped", extra={"finished": len(in_flight) - len(unfinished)})
 
     @property
     def busy(self) -> int:

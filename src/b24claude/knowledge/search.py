@@ -111,7 +111,8 @@ class HybridSearch:
             found = await self._repo.lexical_search(scopes, analysed.terms, limit=CANDIDATES)
             lexical = [h.chunk_id for h in found]
         if mode in ("hybrid", "vector"):
-            qv = self._embedder.embed([analysed.vector_text])[0]
+            text = analysed.vector_text if self._embedder.lemmatised else query
+            qv = (await self._embedder.embed([text], purpose="query"))[0]
             near = await self._vectors.search(scopes, qv, limit=CANDIDATES)
             vector = [h.chunk_id for h in near if h.score > 0]
         fused: dict[int, float] = {}

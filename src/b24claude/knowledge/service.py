@@ -81,16 +81,25 @@ class KnowledgeService:
         self._clock = clock
         self._max_chars = max_chars
 
-    def prepare(self, path: Path) -> tuple[str, list[Chunk], tuple[str, ...]]:
-        """Read, split, lemmatise and embed one file (CPU work, no I/O to the store); also what was taken
-        out as instructions to the model (``"rule: text"``, for the admin's report)."""
+    def _read(
+        self, path: Path
+    ) -> tuple[str, list[tuple[str, tuple[str, ...], str]], tuple[str, ...], list[str], list[str]]:
+        """Read, split and lemmatise one file (CPU work, no I/O to the store)."""
         doc = self._reader.read(path)
         drafts, flagged = _without_instructions(passages(doc, max_chars=self._max_chars))
         heading_lemmas = [" ".join(self._lem.lemmas(" ".join(h))) for _, h, _ in drafts]
         body_lemmas = [" ".join(self._lem.lemmas(t)) for _, _, t in drafts]
-        matrix = self._embedder.embed(
-            [f"{h} {h} {b}" for h, b in zip(heading_lemmas, body_lemmas, strict=True)]
-        )
+        return doc.format, drafts, flagged, heading_lemmas, body_lemmas
+
+    async def prepare(self, path: Path) -> tuple[str, list[Chunk], tuple[str, ...]]:
+        """Read, split, lemmatise and embed one file; also what was taken out as instructions to the
+        model (``"rule: text"``, for the admin's report)."""
+        fmt, drafts, flagged, heading_lemmas, body_lemmas = await asyncio.to_thread(self._read, path)
+        if self._embedder.lemmatised:
+            texts = [f"{h} {h} {b}" for h, b in zip(heading_lemmas, body_lemmas, strict=True)]
+        else:  # a neural embedder reads the passage as written, under its heading path
+            texts = [" / ".join(headings) + "\n" + text if headings else text for _, headings, text in drafts]
+        matrix = await self._embedder.embed(texts, purpose="document") if texts else None
         chunks = [
             Chunk(
                 ordinal=i,
@@ -99,11 +108,11 @@ class KnowledgeService:
                 text=text,
                 lemmas=body_lemmas[i],
                 heading_lemmas=heading_lemmas[i],
-                vector=matrix[i].astype("<f4").tobytes(),
+                vector=matrix[i].astype("<f4").tobytes() if matrix is not None else b"",
             )
             for i, (source, headings, text) in enumerate(drafts)
         ]
-        return doc.format, chunks, flagged
+        return fmt, chunks, flagged
 
     async def ingest(
         self,
@@ -125,7 +134,7 @@ class KnowledgeService:
                 data_digest = stamp
             if known is not None and known.digest == data_digest:
                 return IngestOutcome(path, "unchanged", known.chunks)
-            fmt, chunks, flagged = await asyncio.to_thread(self.prepare, candidate.path)
+            fmt, chunks, flagged = await self.prepare(candidate.path)
         except DocumentError as exc:
             return IngestOutcome(path, "failed", error=exc.message)
         except B24ClaudeError:

@@ -118,8 +118,11 @@ class FetchedEvents:
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
     id: int
-    author_id: int
+    author_id: int  # 0: a system message
     text: str
+    author_name: str = ""
+    author_is_bot: bool = False
+    author_is_connector: bool = False  # an external customer (Open Lines connector user)
 
 
 class CrmGateway(Protocol):
@@ -178,6 +181,13 @@ class ChatGateway(Protocol):
         self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20
     ) -> Sequence[ChatMessage]:
         """Latest messages of a dialogue (to check whether an unrecorded send already happened)."""
+        ...
+
+    async def messages_after(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, first_id: int, limit: int = 50
+    ) -> Sequence[ChatMessage]:
+        """Up to ``limit`` (≤ 50) messages of a dialogue newer than ``first_id``, oldest first
+        (``im.dialog.messages.get`` with ``FIRST_ID``: reconciling what a classic bot missed)."""
         ...
 
     async def fetch_events(

@@ -19,6 +19,7 @@ from b24claude.errors import BadRequest
 
 Vectors = npt.NDArray[np.float32]
 DocumentFormat = Literal["markdown", "text", "html", "pdf", "docx", "faq-csv", "faq-xlsx"]
+EmbedPurpose = Literal["query", "document"]  # Voyage's input_type: what the text is for in retrieval
 SHARED_BASE = "_shared"  # the service-wide base (B24C_KNOWLEDGE_DIR), seen by every portal
 
 
@@ -195,11 +196,15 @@ class KnowledgeRepository(Protocol):
 
 class Embedder(Protocol):
     name: str
-    dim: int
+    # True: it embeds the lemmas BM25 sees (the offline n-gram embedder); False: the text as written
+    # (a neural model such as Voyage's understands inflection and other languages itself).
+    lemmatised: bool
 
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        """Unit-length rows, one per text."""
+    async def embed(self, texts: Sequence[str], *, purpose: EmbedPurpose) -> Vectors:
+        """Unit-length rows, one per text, all of one dimension (the embedder's own)."""
         ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +214,17 @@ class VectorHit:
 
 
 class VectorIndex(Protocol):
+    """Nearest chunks by cosine. The store's ``kb_chunks.vector`` is the truth: an index that keeps
+    its own copy (Qdrant, pgvector) brings a portal's copy up to date from it whenever the portal's
+    generation changes, before answering; a hit whose chunk is gone is dropped by the caller."""
+
     async def search(self, member_ids: Sequence[str], vector: Vectors, *, limit: int) -> list[VectorHit]:
         """The nearest chunks of those portals only."""
         ...
 
     def invalidate(self, member_id: str) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,8 @@ class LLMRequest:
     json_schema: Mapping[str, Any] | None = None  # structured output when set
     cache_system: bool = True  # put a prompt-cache breakpoint after the system prompt
     metadata_user_id: str | None = None  # opaque hash, never a name or e-mail
-    # Who the call is for, for the ledger (usage.metered.MeteredLLM); adapters ignore them.
+    # Who the call is for: the ledger (usage.metered.MeteredLLM) and the portal's fair share of the
+    # client-side limits towards Claude (adapters/anthropic/limits.py).
     member_id: str = ""
     dialog_key: str = ""
     inbox_id: int | None = None

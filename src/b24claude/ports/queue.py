@@ -37,6 +37,10 @@ class TaskQueue(Protocol):
 
     async def shutdown(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise QueueError when the broker does not answer (readiness)."""
+        ...
+
     async def publish(self, rows: list[ReadyRow]) -> None:
         """Announce committed rows (never before their commit)."""
         ...

@@ -137,6 +137,16 @@ class InboxRepository(Protocol):
         lease: last touched before it), so live peers' rows are left alone."""
         ...
 
+    async def dialogue_heads(self, member_id: str, *, kind: str, since: float) -> list[InboxItem]:
+        """The newest row of ``kind`` of each dialogue of the portal received at or after ``since``
+        (wall clock), oldest first: where reconciling a classic bot starts reading."""
+        ...
+
+    async def release(self, item_ids: Sequence[int]) -> int:
+        """Rows a stopping worker still held go back to ``pending`` at once (no attempt counted,
+        announced again); returns how many were released."""
+        ...
+
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
         """Rows per status, of one portal when ``member_id`` is given."""
         ...

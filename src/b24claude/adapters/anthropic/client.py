@@ -28,6 +28,7 @@ from anthropic.types import (
 
 from b24claude.adapters.anthropic.cost import cost_usd
 from b24claude.adapters.anthropic.errors import classify
+from b24claude.adapters.anthropic.limits import ModelLimiter, Taken, estimate_tokens
 from b24claude.errors import LLMError, LLMRequestRejected
 from b24claude.kit.backoff import backoff_delay, capped_wait
 from b24claude.kit.clock import Clock
@@ -96,6 +97,7 @@ class ClaudeLLM:
         max_retry_after_s: float = 20,
         clock: Clock,
         on_call: Callable[[CallRecord], Awaitable[None]] | None = None,
+        limiter: ModelLimiter | None = None,
     ) -> None:
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s
@@ -106,6 +108,7 @@ class ClaudeLLM:
         self._max_retry_after_s = max_retry_after_s
         self._clock = clock
         self._on_call = on_call
+        self._limiter = limiter
         self.ratelimit: dict[str, RateLimitRemaining] = {}
 
     async def aclose(self) -> None:
@@ -146,8 +149,10 @@ class ClaudeLLM:
                 started_text = False
                 events: anthropic.AsyncStream[RawMessageStreamEvent] | None = None
                 try:
+                    await self._take(call, kwargs)
                     raw = await self._client.messages.with_raw_response.create(**kwargs, stream=True)
                     self._note_response(call, raw.headers, raw.request_id)
+                    await self._observe(call, raw.headers)
                     parsed = await raw.parse()
                     if isinstance(parsed, Message):  # the server ignored stream=true
                         raise LLMError("Claude answered a stream request without streaming")
@@ -180,22 +185,46 @@ class ClaudeLLM:
         kwargs = _create_kwargs(call.model, call.request)
         while True:
             call.attempts += 1
+            taken = await self._take(call, kwargs)
             try:
                 raw = await self._client.messages.with_raw_response.create(**kwargs)
             except anthropic.AnthropicError as exc:
                 await self._after_failure(call, exc)
                 continue
             self._note_response(call, raw.headers, raw.request_id)
+            await self._observe(call, raw.headers)
             message = await raw.parse()
             if not isinstance(message, Message):
                 raise LLMError("Claude streamed an answer to a non-stream request")
+            if self._limiter is not None and taken is not None:
+                u = _usage(message)
+                await self._limiter.settle(taken, actual_tokens=u.input_tokens + u.cache_creation_input_tokens)
             return message
+
+    async def _take(self, call: _Call, kwargs: Mapping[str, Any]) -> Taken | None:
+        """One request (and its estimated input tokens) from the model's client-side budget."""
+        if self._limiter is None:
+            return None
+        chars = len(json.dumps(kwargs.get("system", ""), ensure_ascii=False)) + len(
+            json.dumps(kwargs.get("messages", []), ensure_ascii=False)
+        )
+        return await self._limiter.acquire(
+            call.model, tokens=estimate_tokens(chars), member_id=call.request.member_id
+        )
+
+    async def _observe(self, call: _Call, headers: Mapping[str, str]) -> None:
+        if self._limiter is not None:
+            await self._limiter.observe(call.model, headers)
 
     async def _after_failure(self, call: _Call, exc: anthropic.AnthropicError) -> None:
         """Sleep before the next attempt, or raise the translated error when we must stop."""
         failure = classify(exc, now=self._clock.now())
         if isinstance(exc, anthropic.APIStatusError):
             self._note_response(call, exc.response.headers, failure.request_id)
+            await self._observe(call, exc.response.headers)
+            if self._limiter is not None and failure.status == 429 and failure.retry_after:
+                # Every process holds back from this model until Anthropic said it may ask again.
+                await self._limiter.block(call.model, self._clock.now() + failure.retry_after)
         if not failure.retryable or call.attempts >= self._max_attempts:
             if failure.retryable and failure.error.retry_after is None:
                 # Tell the inbox when to re-schedule even when the server gave no hint.

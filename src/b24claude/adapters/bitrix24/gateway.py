@@ -240,14 +240,32 @@ class Bitrix24Gateway:
         self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20
     ) -> Sequence[ChatMessage]:
         params = {"DIALOG_ID": dialog_id, "LIMIT": max(1, min(limit, 50))}
-        result = (await self._client.call(member_id, "im.dialog.messages.get", params)).result
+        return await self._dialog_messages(member_id, params)
+
+    async def messages_after(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, first_id: int, limit: int = 50
+    ) -> Sequence[ChatMessage]:
+        params = {"DIALOG_ID": dialog_id, "FIRST_ID": max(0, first_id), "LIMIT": max(1, min(limit, 50))}
+        return await self._dialog_messages(member_id, params)
+
+    async def _dialog_messages(self, member_id: str, params: Mapping[str, Any]) -> list[ChatMessage]:
+        result = (await self._client.call(member_id, "im.dialog.messages.get", dict(params))).result
         raw = result.get("messages") if isinstance(result, Mapping) else result
-        messages = [
-            ChatMessage(
-                id=_int(m.get("id")), author_id=_int(m.get("author_id")), text=str(m.get("text") or "")
+        users = {_int(u.get("id")): u for u in _records(result.get("users") if isinstance(result, Mapping) else None)}
+        messages = []
+        for m in _records(raw):
+            author = _int(m.get("author_id"))
+            user = users.get(author, {})
+            messages.append(
+                ChatMessage(
+                    id=_int(m.get("id")),
+                    author_id=author,
+                    text=str(m.get("text") or ""),
+                    author_name=_text(user.get("name")),
+                    author_is_bot=user.get("bot") is True,
+                    author_is_connector=user.get("connector") is True,
+                )
             )
-            for m in _records(raw)
-        ]
         return sorted(messages, key=lambda m: m.id)
 
     async def fetch_events(

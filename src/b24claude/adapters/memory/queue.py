@@ -38,6 +38,9 @@ class MemoryQueue:
         self._closed = True
         self._ready.set()
 
+    async def ping(self) -> None:
+        return None  # in this process: reachable while the process is
+
     async def publish(self, rows: list[ReadyRow]) -> None:
         for row in rows:
             priority = min(MAX_PRIORITY, max(0, row.priority))

@@ -54,6 +54,7 @@ class RabbitQueue:
             dead_letter_queue=Queue(name=f"{queue}.dead", type=QueueType.CLASSIC),
         )
         self._broker.is_worker_process = consumer
+        self._queue = queue
         self._started = False
 
     async def startup(self) -> None:
@@ -67,6 +68,16 @@ class RabbitQueue:
         if self._started:
             self._started = False
             await self._broker.shutdown()
+
+    async def ping(self) -> None:
+        """A passive declare of our queue: one round trip to RabbitMQ."""
+        channel = self._broker.write_channel
+        if not self._started or channel is None or channel.is_closed:
+            raise QueueError("RabbitMQ: not connected")
+        try:
+            await channel.declare_queue(self._queue, passive=True)
+        except Exception as exc:
+            raise QueueError(f"RabbitMQ does not answer: {type(exc).__name__}: {exc}") from exc
 
     async def publish(self, rows: list[ReadyRow]) -> None:
         try:

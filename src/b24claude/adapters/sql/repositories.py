@@ -285,7 +285,8 @@ class SqlInboxRepository:
             select(row.id)
             .where(
                 _claimable(now),
-                row.announced_at < float(announced_before),
+                # Not announced lately, or come due (a retry's not_before) since its last announcement.
+                or_(row.announced_at < float(announced_before), row.not_before > row.announced_at),
                 true() if dialog_key is None else row.dialog_key == dialog_key,
             )
             .order_by(row.id)
@@ -362,6 +363,40 @@ class SqlInboxRepository:
         async with self._db.write("inbox.requeue_processing") as conn:
             result = await conn.execute(stmt)
         return result.rowcount
+
+    async def dialogue_heads(self, member_id: str, *, kind: str, since: float) -> list[InboxItem]:
+        row = inbox.c
+        newest = (
+            select(func.max(row.id))
+            .where(
+                row.member_id == member_id,
+                row.kind == kind,
+                row.dialog_key != "",
+                row.received_at >= float(since),
+            )
+            .group_by(row.dialog_key)
+        )
+        stmt = select(inbox).where(row.id.in_(newest)).order_by(row.id)
+        async with self._db.read("inbox.dialogue_heads") as conn:
+            return [_inbox_item(r) for r in (await conn.execute(stmt)).all()]
+
+    async def release(self, item_ids: Sequence[int]) -> int:
+        if not item_ids:
+            return 0
+        stmt = (
+            update(inbox)
+            .where(inbox.c.id.in_(list(item_ids)), inbox.c.status == "processing")
+            .values(
+                status="pending",
+                last_error="released: the worker stopped",
+                lease_until=0.0,
+                announced_at=0.0,
+                updated_at=time.time(),
+            )
+        )
+        async with self._db.write("inbox.release") as conn:
+            result = await conn.execute(stmt)
+        return int(result.rowcount or 0)
 
     async def counts(self, member_id: str | None = None) -> Mapping[str, int]:
         """Rows per status (every status present, zeros included), of one portal when given."""

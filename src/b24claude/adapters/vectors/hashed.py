@@ -10,12 +10,13 @@ goes through the lexicon either way. Voyage or a local model plug into the same 
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Sequence
 
 import numpy as np
 
-from b24claude.ports.knowledge import Vectors
+from b24claude.ports.knowledge import EmbedPurpose, Vectors
 
 _WORD_WEIGHT = 1.0
 _GRAM_WEIGHT = 0.35
@@ -23,6 +24,7 @@ _GRAM_WEIGHT = 0.35
 
 class HashedNgramEmbedder:
     name = "hashed-ngrams-v1"
+    lemmatised = True
 
     def __init__(self, dim: int = 1024) -> None:
         self.dim = dim
@@ -41,7 +43,16 @@ class HashedNgramEmbedder:
             self._cache[word] = feats
         return feats
 
-    def embed(self, texts: Sequence[str]) -> Vectors:
+    async def embed(self, texts: Sequence[str], *, purpose: EmbedPurpose = "document") -> Vectors:
+        """Queries and documents alike (no prompt to differ by); a batch of documents in a thread."""
+        if len(texts) > 8:
+            return await asyncio.to_thread(self.embed_now, texts)
+        return self.embed_now(texts)
+
+    async def aclose(self) -> None:
+        return None
+
+    def embed_now(self, texts: Sequence[str]) -> Vectors:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             vec = out[row]

@@ -1,0 +1,288 @@
+"""Messages answered per second end to end, embedded vs scale-out, side by side in one run.
+
+Each scenario: both emulators on loopback, the app installed, ``--dialogues`` customers each write
+one message at the same moment (then, with ``--rounds`` > 1, their next one once answered), the
+Claude emulator answers every request after ``--latency`` seconds (a slow, busy hour). The portal's
+REST limit is raised to ``--portal-rate`` so that it is not what is measured (and said so).
+Measured: answered messages per second from the first write to the last reply, the reply time
+each customer saw (p50/p95: from their message to the bot's reply in the chat), and the CPU time
+every process of the run used per wall second (to show what bounds the rate: waiting on Claude or
+the CPU).
+
+Scenarios: ``embedded`` (one ``b24claude serve``-equivalent in this process on SQLite, its
+in-process worker) and ``scale-out xN`` (ingress in this process; N ``b24claude worker`` processes
+over PostgreSQL, Redis and RabbitMQ, as the compose file runs them).
+
+A second measure, ``--rest``: REST calls per answered message with ``--dialogues`` dialogues
+against the portal's real default of 2 req/s (burst 50), polls included, on a clock 20x faster
+than the wall (portal and app share it), Claude latency 0.
+
+The run fails (exit 1, no figures) when any message was not answered exactly once in time, any
+inbox row ended failed, or the portal refused a request: a rate of errors is not a rate.
+
+    .venv/bin/python -m bench.bench_throughput [--dialogues 200] [--latency 3] [--workers 1,2,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from b24claude.adapters.sql import migrate
+from b24claude.cli.demo import rest_calls
+from b24claude.cli.stack import SandboxStack
+from b24claude.kit.clock import ScaledClock
+from bench.common import machine, percentile
+
+PG_URL = os.environ.get("B24C_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("B24C_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+AMQP_URL = os.environ.get("B24C_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+class Refused(Exception):
+    """The run cannot give a figure."""
+
+
+@dataclass
+class Result:
+    name: str
+    answered: int = 0
+    elapsed_s: float = 0.0
+    reply_s: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.answered / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+async def _admin(sql: str) -> None:
+    engine = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+async def _drive(stack: SandboxStack, name: str, dialogues: int, rounds: int, timeout: float) -> Result:
+    """All customers write at once; each next round once their previous message is answered."""
+    customers = [{"key": f"tp-{uuid.uuid4().hex[:6]}-{d}", "name": f"Клиент{d}"} for d in range(dialogues)]
+    for d in range(dialogues):
+        for m in range(rounds):
+            stack.claude.script(f"[t{d}r{m}]", f"Ответ [t{d}r{m}]")
+    result = Result(name)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    t_start = time.perf_counter()
+
+    # One watcher for every chat (cheap: the bench must not be what eats the CPU): the newest
+    # message of each awaited chat, checked every 20 ms; a bot message there is the reply.
+    waiting: dict[int, tuple[int, float, asyncio.Future[str]]] = {}
+    portal = stack.portal
+
+    async def watch() -> None:
+        while True:
+            for chat_id, (after_id, t0, fut) in list(waiting.items()):
+                ids = portal.chat_index.get(chat_id, [])
+                if ids and ids[-1] > after_id:
+                    msg = next(
+                        (
+                            portal.messages[i]
+                            for i in ids
+                            if i > after_id and portal.messages[i].author_id != portal_customer[chat_id]
+                        ),
+                        None,
+                    )
+                    if msg is not None:
+                        del waiting[chat_id]
+                        result.reply_s.append(time.perf_counter() - t0)
+                        fut.set_result(msg.text)
+            await asyncio.sleep(0.02)
+
+    portal_customer: dict[int, int] = {}
+
+    async def customer(d: int) -> None:
+        for m in range(rounds):
+            msg = await portal.customer_writes(f"Вопрос [t{d}r{m}]", customers[d])
+            portal_customer[msg.chat_id] = msg.author_id
+            fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            waiting[msg.chat_id] = (msg.id, time.perf_counter(), fut)
+            reply = await asyncio.wait_for(fut, timeout)
+            if reply != f"Ответ [t{d}r{m}]":
+                raise Refused(f"{name}: dialogue {d} got {reply!r} for message {m}")
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await asyncio.gather(*(customer(d) for d in range(dialogues)))
+    except TimeoutError:
+        raise Refused(f"{name}: {len(waiting)} message(s) unanswered after {timeout:g} s") from None
+    finally:
+        watcher.cancel()
+    result.elapsed_s = time.perf_counter() - t_start
+    result.answered = dialogues * rounds
+    await asyncio.sleep(1.0)  # a doubled answer would show up now
+    for c in customers:
+        chat = stack.portal.find_chat(c)
+        assert chat is not None
+        bot = [m for m in stack.portal.customer_view(chat.id) if stack.is_bot(m)]
+        if len(bot) != rounds:
+            raise Refused(f"{name}: a dialogue has {len(bot)} replies for {rounds} messages")
+    assert stack.container is not None
+    counts = await stack.container.store.inbox.counts()
+    if counts["failed"] or stack.portal.stats.rejected_rate_limit:
+        raise Refused(
+            f"{name}: failed rows {counts['failed']}, portal refusals {stack.portal.stats.rejected_rate_limit}"
+        )
+    result.cpu_s = time.process_time() - cpu0
+    result.extra["wall_s"] = time.perf_counter() - wall0
+    return result
+
+
+async def embedded(args: argparse.Namespace) -> Result:
+    stack = SandboxStack(
+        bot_api=args.bot_api,
+        rate_limit_per_s=args.portal_rate,
+        burst=args.portal_burst,
+        settings_overrides={"worker_concurrency": args.concurrency},
+    )
+    await stack.start()
+    try:
+        stack.claude.latency = args.latency
+        return await _drive(stack, "embedded", args.dialogues, args.rounds, args.timeout)
+    finally:
+        await stack.stop()
+
+
+async def scale_out(args: argparse.Namespace, workers: int) -> Result:
+    database = f"b24c_bench_{uuid.uuid4().hex[:10]}"
+    await _admin(f'CREATE DATABASE "{database}"')
+    url = make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+    await migrate(url)
+    name = f"scale-out x{workers}"
+    stack = SandboxStack(
+        bot_api=args.bot_api,
+        database_url=url,
+        rate_limit_per_s=args.portal_rate,
+        burst=args.portal_burst,
+        settings_overrides={
+            "broker_url": AMQP_URL,
+            "broker_queue": f"b24c-bench-{uuid.uuid4().hex[:8]}",
+            "redis_url": REDIS_URL,
+            "redis_prefix": f"b24c-bench-{uuid.uuid4().hex[:8]}:",
+            "worker_concurrency": max(1, args.concurrency // workers),
+        },
+    )
+    procs = []
+    try:
+        await stack.start(install=False)
+        child_cpu0 = _children_cpu()
+        procs = [stack.spawn_worker_process() for _ in range(workers)]
+        await stack.install(timeout=60.0)
+        stack.claude.latency = args.latency
+        result = await _drive(stack, name, args.dialogues, args.rounds, args.timeout)
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+        result.cpu_s += _children_cpu() - child_cpu0  # the workers' CPU (they ran only for this)
+        result.extra["per_process_concurrency"] = max(1, args.concurrency // workers)
+        return result
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        await stack.stop()
+        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+async def rest_per_message(args: argparse.Namespace) -> tuple[float, float, int]:
+    clock = ScaledClock(20.0)
+    stack = SandboxStack(clock=clock, rate_limit_per_s=2.0, burst=50)
+    await stack.start()
+    try:
+        before_answer, before_polls = rest_calls(stack)
+        result = await _drive(stack, "rest", args.dialogues, 1, args.timeout * 4)
+        answer_calls, polls = rest_calls(stack)
+        n = result.answered
+        return (
+            (answer_calls - before_answer) / n,
+            (polls - before_polls) / n,
+            stack.portal.stats.rejected_rate_limit,
+        )
+    finally:
+        await stack.stop()
+
+
+def line(r: Result, baseline: Result | None) -> str:
+    ratio = f", {r.rate / baseline.rate:.2f}x embedded" if baseline is not None and r is not baseline else ""
+    return (
+        f"  {r.name:<14} {r.rate:6.1f} answered/s{ratio}; reply p50 {percentile(r.reply_s, 0.5):.2f} s, "
+        f"p95 {percentile(r.reply_s, 0.95):.2f} s; CPU {r.cpu_s / r.elapsed_s:.2f} s per wall second "
+        f"({r.answered} messages in {r.elapsed_s:.1f} s)"
+    )
+
+
+async def main(args: argparse.Namespace) -> int:
+    results: list[Result] = []
+    try:
+        results.append(await embedded(args))
+        for n in args.workers:
+            results.append(await scale_out(args, n))
+        rest = await rest_per_message(args) if args.rest else None
+    except Refused as exc:
+        print(f"bench_throughput: FAILED, no figures: {exc}", file=sys.stderr)
+        return 1
+    print(f"bench_throughput: {machine()}")
+    print(
+        f"  conditions: bot API {args.bot_api}, {args.dialogues} dialogues writing at once, "
+        f"{args.rounds} message(s) each; Claude emulator latency {args.latency:g} s per request; "
+        f"portal limit lifted to {args.portal_rate:g} req/s burst "
+        f"{args.portal_burst}; {args.concurrency} rows in flight per deployment (B24C_WORKER_CONCURRENCY, "
+        f"split across the workers); emulators and the ingress in this process"
+    )
+    for r in results:
+        print(line(r, results[0]))
+    if rest is not None:
+        per_msg, polls, refused = rest
+        print(
+            f"  REST calls per answered message, {args.dialogues} dialogues at the portal's 2 req/s (burst 50, "
+            f"clock x20): {per_msg:.2f} on the answer path + {polls:.2f} imbot.v2.Event.get polls = "
+            f"{per_msg + polls:.2f}; QUERY_LIMIT_EXCEEDED {refused}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dialogues", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--latency", type=float, default=3.0, help="Claude emulator latency, s (2-5)")
+    ap.add_argument("--concurrency", type=int, default=200)
+    ap.add_argument("--workers", default="1,2,4", help="scale-out worker process counts, '' for none")
+    ap.add_argument("--portal-rate", type=float, default=1000.0)
+    ap.add_argument("--portal-burst", type=int, default=2000)
+    ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--rest", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument(
+        "--bot-api", default="v2", choices=["v2", "v1"], help="v2: fetch mode (polls); v1: pushed"
+    )
+    a = ap.parse_args()
+    a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
+    raise SystemExit(asyncio.run(main(a)))
