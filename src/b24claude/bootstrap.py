@@ -62,7 +62,7 @@ from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
 from b24claude.portals.installer import AppLayout, InstallerService, default_layout
 from b24claude.portals.service import PortalService
-from b24claude.ports.bitrix import ClientCard
+from b24claude.ports.bitrix import BotCommand, ClientCard
 from b24claude.ports.cache import Cache
 from b24claude.ports.knowledge import SHARED_BASE, DocumentSource, Embedder, KnowledgeSource, VectorIndex
 from b24claude.ports.llm import LLM
@@ -80,9 +80,13 @@ from b24claude.privacy.pseudonymise import Pseudonymiser
 from b24claude.privacy.retention import RetentionService
 from b24claude.privacy.rights import PrivacyRights
 from b24claude.routing import handlers as routing_handlers
+from b24claude.routing import schemas as routing_schemas
 from b24claude.routing import service as routing_service
 from b24claude.routing.service import HandoffService
 from b24claude.settings import Settings
+from b24claude.supervision import handlers as supervision_handlers
+from b24claude.supervision import schemas as supervision_schemas
+from b24claude.supervision.service import SupervisionService
 from b24claude.triage import handlers as triage_handlers
 from b24claude.triage.schemas import TriageSettings
 from b24claude.triage.service import TriageService
@@ -135,6 +139,7 @@ class Container:
     role: Role = "all"
     triage: TriageService | None = None  # issue 9: the classify step (intelligence_parts())
     usage: UsageService | None = None  # issue 9: model routing and budgets for the answer step
+    supervision: SupervisionService | None = None  # issue 9: moderation mode, ratings, flags
     kb_parts: KnowledgeParts | None = None  # the embedder and vector index behind kb / kb_search (closed at stop)
     draining: bool = False  # stop() has begun: /readyz answers 503
     answer_cache: AnswerCache | None = None  # issue 9: None when the knowledge source has no versions
@@ -262,6 +267,7 @@ def build_pipeline(
     usage: UsageService | None = None,
     answer_cache: AnswerCache | None = None,
     dialogues: DialogueRepository | None = None,
+    supervision: SupervisionService | None = None,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -283,7 +289,14 @@ def build_pipeline(
     client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
     # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
     routing_handlers.register_steps(pipeline, handoffs, clock)
+    if supervision is not None:  # moderate: hold for approval (moderation mode), else rating buttons
+        supervision_handlers.register_steps(pipeline, supervision)
     return pipeline
+
+
+def bot_commands() -> tuple[BotCommand, ...]:
+    """The bot's commands, registered at install: each domain names its own in its ``schemas.py``."""
+    return (*routing_schemas.COMMANDS, *supervision_schemas.COMMANDS)
 
 
 def handler_url(settings: Settings) -> str:
@@ -562,6 +575,8 @@ async def build(
             )
         ),
         on_reinstalled=bitrix.forget,
+        commands=bot_commands(),
+        registered=store.bot_commands,
     )
     detector = PiiDetector()
     pseudonymiser = Pseudonymiser(detector=detector, vault=store.vault)
@@ -589,6 +604,14 @@ async def build(
     handoffs = HandoffService(chat=gateway, operators=gateway, cache=shared.cache, dialogues=store.dialogues)
     triage, usage = intelligence_parts(settings, store, MeteredLLM(models, store.ledger), gateway, shared.cache, clock)
     answer_cache = build_answer_cache(settings, knowledge, shared.cache)
+    supervision = SupervisionService(
+        repo=store.supervision,
+        chat=gateway,
+        operators=gateway,
+        dialogues=store.dialogues,
+        masks=privacy_handlers.dialogue_masks(pseudonymiser, store.consents),
+        clock=clock,
+    )
     pipeline = build_pipeline(
         answers=answers,
         cards=cards,
@@ -601,16 +624,22 @@ async def build(
         usage=usage,
         answer_cache=answer_cache,
         dialogues=store.dialogues,
+        supervision=supervision,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
     dispatcher.outer.append(privacy_handlers.mask_middleware(pseudonymiser, store.consents))
     dispatcher.include(portals_router(portal_service))
-    dispatcher.include(conversations_handlers.conversations_router(pipeline, answers))
+    dispatcher.include(
+        conversations_handlers.conversations_router(
+            pipeline, answers, commands=(routing_schemas.OPERATOR_COMMAND,)
+        )
+    )
     # Listeners of ReplySent run in this order: the handoff owed, then the CRM write.
     dispatcher.include(routing_handlers.routing_router(handoffs))
     dispatcher.include(crm_assist_handlers.crm_assist_router(cards))
     dispatcher.include(usage_handlers.usage_router(usage, answer_cache, head=answers.head_of))
+    dispatcher.include(supervision_handlers.supervision_router(supervision))
     queue = build_queue(settings, role=role)
     policy = priority_policy(settings)
     feeder = InboxFeeder(
@@ -711,6 +740,7 @@ async def build(
         triage=triage,
         usage=usage,
         answer_cache=answer_cache,
+        supervision=supervision,
     )
 
 

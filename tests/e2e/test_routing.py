@@ -27,7 +27,11 @@ async def settle(stack: SandboxStack, rows: int) -> None:
     assert stack.container is not None
     for _ in range(400):
         counts = await stack.container.store.inbox.counts()
-        if counts.get("done", 0) + counts.get("ignored", 0) >= rows and not counts.get("pending"):
+        if (
+            counts.get("done", 0) + counts.get("ignored", 0) >= rows
+            and not counts.get("pending")
+            and not counts.get("processing")
+        ):
             return
         await asyncio.sleep(0.05)
 

@@ -5,6 +5,7 @@ import pytest
 from b24claude.errors import BadRequest, Unauthorized
 from b24claude.events import (
     AppInstalled,
+    CommandInvoked,
     IncomingMessage,
     UnknownEvent,
     inbox_key_for_classic,
@@ -126,3 +127,42 @@ def test_v2_message_payload() -> None:
     assert (msg.bot_api, msg.dialog_id, msg.chat_type, msg.author_first_name) == ("v2", "chat12", "L", "Пётр")
     assert msg.crm_refs == CrmRefs(lead_id=31) and msg.session_id == 55
     assert dialog_key_of_payload(payload) == "dlg:chat12"
+
+
+def test_classic_command_fixture_becomes_a_command() -> None:
+    body = load_fixture("ONIMCOMMANDADD_keyboard.json")["body"]
+    env = parse_classic_envelope(body)
+    payload = classic_payload(env)
+    cmd = update_from_payload(env.auth.member_id, payload)
+    assert isinstance(cmd, CommandInvoked)
+    assert (cmd.command, cmd.params, cmd.context, cmd.command_id) == ("handoff", "sales", "keyboard", 103)
+    msg = cmd.msg
+    assert msg.bot_id == 1217 and msg.bot_api == "v1" and msg.message_id == 91570
+    assert msg.dialog_id == "chat2841" and msg.is_open_line and msg.author_id == 1315
+    assert msg.text == "/handoff sales"
+    assert dialog_key_of_payload(payload) == "dlg:chat2841"  # serialised with the dialogue's messages
+    # A keyboard press repeats the message id: the key is the event itself, and no token is kept.
+    assert inbox_key_for_classic(env).startswith("v1:ONIMCOMMANDADD:h:")
+    assert body["data"]["COMMAND"]["103"]["access_token"] not in repr(payload)
+
+
+def test_v2_command_from_a_button_is_the_pressers() -> None:
+    payload = {
+        "api": "v2",
+        "event": "ONIMBOTV2COMMANDADD",
+        "event_id": 9,
+        "bot_id": 77,
+        "data": {
+            "bot": {"id": 77, "code": "b24claude"},
+            "command": {"id": 4, "command": "/rate", "params": "up 31", "context": "keyboard"},
+            "message": {"id": 950, "chatId": 12, "authorId": 77, "text": "Доставка 590 ₽", "isSystem": False},
+            "chat": {"id": 12, "dialogId": "chat12", "type": "lines", "entityType": "LINES"},
+            "user": {"id": 400, "name": "Пётр Иванов", "connector": True, "bot": False},
+            "language": "ru",
+        },
+    }
+    cmd = update_from_payload("m1", payload)
+    assert isinstance(cmd, CommandInvoked)
+    assert (cmd.command, cmd.params, cmd.context, cmd.command_id) == ("rate", "up 31", "keyboard", 4)
+    assert cmd.msg.author_id == 400 and cmd.msg.author_is_connector and cmd.msg.message_id == 950
+    assert cmd.msg.text == "/rate up 31" and cmd.dialog_key == "dlg:chat12"

@@ -582,7 +582,7 @@ async def test_migrations_match_the_tables_and_rerun_as_a_no_op(db_url: str, sto
 
     async with store.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()] == ["0006"]
+        assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()] == ["0007"]
         assert await conn.run_sync(schema_differences) == []
     assert (await store.inbox.counts())["pending"] == 1
 
@@ -621,3 +621,45 @@ async def test_sqlite_in_memory_store_keeps_writes_while_reading() -> None:
         assert (await store.inbox.counts())["pending"] == 20
     finally:
         await store.close()
+
+
+async def test_a_draft_is_decided_once_and_feedback_is_one_per_person(store: SqlStore) -> None:
+    from b24claude.ports.supervision import Feedback, NewDraft
+
+    new = NewDraft(
+        member_id="m1",
+        inbox_id=41,
+        dialog_key="dlg:chat5",
+        dialog_id="chat5",
+        chat_id=5,
+        bot_id=7,
+        bot_api="v2",
+        customer_id=400,
+        language="ru",
+        question="Сколько стоит доставка?",
+        draft="590 ₽",
+        citations=("delivery.md#Москва",),
+        created_at=1.0,
+    )
+    draft = await store.supervision.add_draft(new)
+    assert (await store.supervision.add_draft(new)).id == draft.id  # a replay of the row finds it
+    assert draft.status == "pending" and draft.citations == ("delivery.md#Москва",)
+    repo = store.supervision
+    assert await repo.decide("m1", draft.id, status="edited", final="490 ₽", by=3, row=90, now=2.0)
+    assert not await repo.decide("m1", draft.id, status="approved", final="590 ₽", by=4, row=91, now=3.0)
+    # The winning row's replay (after a crash) still owns the decision.
+    assert await repo.decide("m1", draft.id, status="edited", final="490 ₽", by=3, row=90, now=4.0)
+    await repo.mark_sent("m1", draft.id, message_id=777, now=5.0)
+    stored = await repo.get_draft("m1", draft.id)
+    assert stored is not None and (stored.status, stored.final, stored.decided_by) == ("edited", "490 ₽", 3)
+    assert stored.message_id == 777 and await repo.get_draft("m2", draft.id) is None
+    assert [d.id for d in await repo.examples("m1")] == [draft.id] and await repo.examples("m2") == []
+    rating = Feedback("m1", "rating", "dlg:chat5", "row:41", user_id=400, score=1, created_at=6.0)
+    await repo.add_feedback(rating)
+    await repo.add_feedback(
+        Feedback("m1", "rating", "dlg:chat5", "row:41", user_id=400, score=-1, created_at=7.0)
+    )
+    await repo.add_feedback(Feedback("m1", "flag", "dlg:chat5", "msg:777", user_id=5, score=-1, note="цена"))
+    [only] = await repo.feedback("m1", kind="rating")
+    assert only.score == -1  # the same person's second press replaced the first
+    assert [f.kind for f in await repo.feedback("m1")] == ["rating", "flag"]

@@ -3,10 +3,12 @@ answer pipeline, and this domain's steps on it (the customer's turn, history, th
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from b24claude.conversations.app_settings import BotSettings
 from b24claude.conversations.service import AnswerService
 from b24claude.dispatch import Context, MessageContext, Pipeline, ReplySent, Router
-from b24claude.events.models import IncomingMessage
+from b24claude.events.models import CommandInvoked, IncomingMessage
 from b24claude.kit.text import language_of
 
 
@@ -30,15 +32,32 @@ def register_steps(pipeline: Pipeline, answers: AnswerService) -> None:
     pipeline.register("send", answers.send, name="conversations.send")
 
 
-def conversations_router(pipeline: Pipeline, answers: AnswerService) -> Router:
+def conversations_router(
+    pipeline: Pipeline, answers: AnswerService, *, commands: Collection[str] = ()
+) -> Router:
+    """``commands``: the customers' commands that run through the pipeline (``/operator``)."""
     router = Router("conversations")
+    pipeline_commands = frozenset(commands)
     default_language = answers.config.default_language
 
     @router.on(IncomingMessage)(should_answer)
     async def on_message(msg: IncomingMessage, ctx: Context) -> None:
+        await answer(msg, ctx, command="")
+
+    def customer_command(cmd: CommandInvoked, ctx: Context) -> bool:
+        return cmd.command in pipeline_commands and should_answer(cmd.msg, ctx)
+
+    @router.on(CommandInvoked)(customer_command)
+    async def on_command(cmd: CommandInvoked, ctx: Context) -> None:
+        # A customer's command (/operator) goes through the pipeline like a message: its steps decide.
+        await answer(cmd.msg, ctx, command=cmd.command)
+
+    async def answer(msg: IncomingMessage, ctx: Context, *, command: str) -> None:
         # The portal admin's reply language (the app page) before the service-wide default.
-        fallback = BotSettings.from_settings(ctx.portal.settings).default_language or default_language
-        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, fallback))
+        bot_settings = BotSettings.from_settings(ctx.portal.settings)
+        fallback = bot_settings.default_language or default_language
+        language = language_of(msg.text, fallback) if not command else fallback
+        turn = MessageContext(msg=msg, ctx=ctx, language=language, command=command)
         effect = await ctx.row_effects().get("reply")
         if effect is not None and effect.status == "done":
             # Answered before a crash; the reply's history turn, a handoff or the CRM write after the

@@ -176,7 +176,9 @@ class AnswerService:
                 "reply", {"text": turn.reply, "dialog_id": msg.dialog_id, "citations": list(turn.citations)}
             )
         text = mask.unmask(turn.reply, language=turn.language)
-        message_id = await self._chat.send_message(msg.member_id, bot, dialog_id=msg.dialog_id, text=text)
+        message_id = await self._chat.send_message(
+            msg.member_id, bot, dialog_id=msg.dialog_id, text=text, keyboard=turn.keyboard
+        )
         await self._finish(turn, message_id=message_id)
         turn.ctx.emit(ReplySent(turn))
         # Only pseudonymised text is ever handed to a logger; the log processor drops even that unless
@@ -234,7 +236,8 @@ class AnswerService:
         return None
 
 
-_CITATION = re.compile(r"\s*\[(k\d+)\]")
+# k<n>: a knowledge chunk; x<n>: an operator's correction (supervision).
+_CITATION = re.compile(r"\s*\[([kx]\d+)\]")
 
 
 def take_citations(reply: str, passages: Sequence[Passage]) -> tuple[str, tuple[str, ...]]:

@@ -35,7 +35,7 @@ from typing import Literal, get_args
 from b24claude.dispatch.router import Context
 from b24claude.errors import LLMError
 from b24claude.events.models import IncomingMessage
-from b24claude.ports.bitrix import ClientCard
+from b24claude.ports.bitrix import Button, ClientCard
 from b24claude.ports.knowledge import Passage
 from b24claude.ports.memory import ClientFact
 from b24claude.ports.privacy import Mask
@@ -87,6 +87,7 @@ class MessageContext:
     # More messages coalesced into this one (the earlier ones of a burst), oldest first.
     earlier: tuple[IncomingMessage, ...] = ()
     resumed: bool = False  # a reply intent was recorded before a crash: resend it, generate nothing
+    command: str = ""  # the bot command that brought this message (``/operator``: events.CommandInvoked)
     # pseudonymise
     mask: Mask | None = None
     masked: str = ""  # the customer's text(s) with placeholders: what is stored and sent to Claude
@@ -104,6 +105,7 @@ class MessageContext:
     citations: tuple[str, ...] = ()
     llm_error: LLMError | None = None
     reply_kind: str = "answer"  # answer | rule | prepared | resumed | handoff | cached
+    keyboard: tuple[Button, ...] = ()  # buttons under the reply (e.g. the customer's rating)
     # send
     message_id: int | None = None
     notes: list[str] = field(default_factory=list)  # short step labels, for logs and tests

@@ -54,6 +54,28 @@ def dialog_key(dialog_id: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandInvoked:
+    """A command of our bot: typed (``/operator``) or a keyboard button pressed (ONIMCOMMANDADD /
+    ONIMBOTV2COMMANDADD). ``msg`` is the chat it came from, as for a message (its text is the command line
+    as the portal put it, e.g. ``/rate up 12``; for a button, ``msg.message_id`` is the message that carried
+    the keyboard)."""
+
+    msg: IncomingMessage
+    command: str  # without the slash, lower case: "operator"
+    params: str = ""
+    context: str = "textarea"  # textarea | keyboard | menu
+    command_id: int = 0
+
+    @property
+    def member_id(self) -> str:
+        return self.msg.member_id
+
+    @property
+    def dialog_key(self) -> str:
+        return self.msg.dialog_key
+
+
+@dataclass(frozen=True, slots=True)
 class BotJoined:
     member_id: str
     bot_id: int
@@ -88,4 +110,6 @@ class UnknownEvent:
     kind: str
 
 
-Update = IncomingMessage | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+Update = (
+    IncomingMessage | CommandInvoked | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,7 @@ from b24claude.events.models import (
     AppUninstalled,
     BotDeleted,
     BotJoined,
+    CommandInvoked,
     IncomingMessage,
     UnknownEvent,
     Update,
@@ -221,8 +223,52 @@ def _from_v1(member_id: str, event: str, data: Mapping[str, Any]) -> Update:
             user_id=_int(params.get("USER_ID")),
             language=str(params.get("LANGUAGE", "")),
         )
+    if event == "ONIMCOMMANDADD":
+        return _command_v1(member_id, data)
     if event != "ONIMBOTMESSAGEADD":
         return UnknownEvent(member_id, event)
+    return _message_v1(member_id, bot_id, data)
+
+
+def _command_v1(member_id: str, data: Mapping[str, Any]) -> Update:
+    """``data[COMMAND][<COMMAND_ID>]`` = the bot's auth block + ``BOT_ID, COMMAND, COMMAND_ID, COMMAND_PARAMS,
+    COMMAND_CONTEXT, MESSAGE_ID``; ``data[PARAMS]`` and ``data[USER]`` as in ONIMBOTMESSAGEADD
+    (reference/bitrix24.md §4.3, fixture ONIMCOMMANDADD_keyboard.json)."""
+    commands = data.get("COMMAND") or {}
+    if not isinstance(commands, Mapping) or not commands:
+        return UnknownEvent(member_id, "ONIMCOMMANDADD")
+    cmd = next(iter(commands.values()))
+    if not isinstance(cmd, Mapping):
+        return UnknownEvent(member_id, "ONIMCOMMANDADD")
+    params = dict(data.get("PARAMS") or {})
+    if cmd.get("MESSAGE_ID") and not params.get("MESSAGE_ID"):
+        params["MESSAGE_ID"] = cmd["MESSAGE_ID"]
+    msg = _message_v1(member_id, _int(cmd.get("BOT_ID")), {**data, "PARAMS": params})
+    return _command(
+        msg,
+        cmd.get("COMMAND"),
+        cmd.get("COMMAND_PARAMS"),
+        cmd.get("COMMAND_CONTEXT") or "TEXTAREA",
+        cmd.get("COMMAND_ID"),
+    )
+
+
+def _command(msg: IncomingMessage, name: Any, params: Any, context: Any, command_id: Any) -> CommandInvoked:
+    command = str(name or "").strip().lstrip("/").lower()
+    args = str(params or "").strip()
+    # The text is the command line whatever the portal put in the message (a button's message is the bot's).
+    line = f"/{command} {args}".strip()
+    return CommandInvoked(
+        msg=replace(msg, text=line),
+        command=command,
+        params=args,
+        context=str(context).lower(),
+        command_id=_int(command_id),
+    )
+
+
+def _message_v1(member_id: str, bot_id: int, data: Mapping[str, Any]) -> IncomingMessage:
+    params = data.get("PARAMS") or {}
     user = data.get("USER") or {}
     refs, session_id = _refs(
         str(params.get("CHAT_ENTITY_DATA_2", "")), str(params.get("CHAT_ENTITY_DATA_1", ""))
@@ -276,8 +322,29 @@ def _from_v2(member_id: str, event: str, bot_id: int, data: Mapping[str, Any]) -
         )
     if event == "ONIMBOTV2DELETE":
         return BotDeleted(member_id, bot_id)
+    if event == "ONIMBOTV2COMMANDADD":
+        # data: bot, command{id, command "/help", params, context textarea|keyboard|menu}, message, chat,
+        # user, language (api-reference/chat-bots/chat-bots-v2/imbot.v2/events/events.md).
+        command = data.get("command") or {}
+        msg = _message_v2(member_id, bot_id, dialog_id, chat_type, entity_type, data)
+        # For a button, ``message`` is the bot's message that carried the keyboard: the invoker is ``user``.
+        return _command(
+            replace(msg, author_id=_int(user.get("id"), msg.author_id)),
+            command.get("command"),
+            command.get("params"),
+            command.get("context") or "textarea",
+            command.get("id"),
+        )
     if event != "ONIMBOTV2MESSAGEADD":
         return UnknownEvent(member_id, event)
+    return _message_v2(member_id, bot_id, dialog_id, chat_type, entity_type, data)
+
+
+def _message_v2(
+    member_id: str, bot_id: int, dialog_id: str, chat_type: str, entity_type: str, data: Mapping[str, Any]
+) -> IncomingMessage:
+    chat = data.get("chat") or {}
+    user = data.get("user") or {}
     message = data["message"]
     refs, session_id = _refs(str(chat.get("entityData2") or ""), str(chat.get("entityData1") or ""))
     return IncomingMessage(

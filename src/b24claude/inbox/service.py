@@ -47,9 +47,16 @@ log = logging.getLogger("b24claude.inbox")
 
 # Classic events we act on; anything else is acknowledged and ignored (and logged).
 HANDLED_CLASSIC = frozenset(
-    {"ONAPPINSTALL", "ONAPPUNINSTALL", "ONIMBOTMESSAGEADD", "ONIMBOTJOINCHAT", "ONIMBOTDELETE"}
+    {
+        "ONAPPINSTALL",
+        "ONAPPUNINSTALL",
+        "ONIMBOTMESSAGEADD",
+        "ONIMBOTJOINCHAT",
+        "ONIMBOTDELETE",
+        "ONIMCOMMANDADD",
+    }
 )
-HANDLED_V2 = frozenset({"ONIMBOTV2MESSAGEADD", "ONIMBOTV2JOINCHAT", "ONIMBOTV2DELETE"})
+HANDLED_V2 = frozenset({"ONIMBOTV2MESSAGEADD", "ONIMBOTV2JOINCHAT", "ONIMBOTV2DELETE", "ONIMBOTV2COMMANDADD"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from b24claude.errors import TooManyRequests, Unauthorized
 from b24claude.events.models import AppInstalled, AppUninstalled, BotDeleted
@@ -12,8 +12,8 @@ from b24claude.events.parse import ClassicEnvelope
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.install import InstallPolicy, check_claim, confirm_install
-from b24claude.ports.bitrix import BotApi, ChatGateway, InstallVerifier, PortalAuth
-from b24claude.ports.store import Portal, PortalRepository
+from b24claude.ports.bitrix import BotApi, BotCommand, BotIdentity, ChatGateway, InstallVerifier, PortalAuth
+from b24claude.ports.store import BotCommandRepository, Portal, PortalRepository
 
 log = logging.getLogger("b24claude.portals")
 
@@ -34,8 +34,14 @@ class PortalService:
         verifier: InstallVerifier,
         install_policy: InstallPolicy,
         on_reinstalled: Callable[[str], None] = lambda member_id: None,
+        commands: Sequence[BotCommand] = (),
+        registered: BotCommandRepository | None = None,
     ) -> None:
-        """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials."""
+        """``on_reinstalled(member_id)``: drop whatever caches hold the portal's old credentials;
+        ``commands``: the bot's commands, registered with it (each domain names its own, bootstrap
+        collects them)."""
+        self._commands = tuple(commands)
+        self._registered = registered
         self._verifier = verifier
         self._install_policy = install_policy
         self._on_reinstalled = on_reinstalled
@@ -125,6 +131,9 @@ class PortalService:
         if portal is None or not portal.installed:
             return
         if portal.bot_id and portal.bot_api == self._bot_api:
+            await self._ensure_commands(
+                update.member_id, BotIdentity(portal.bot_id, portal.bot_code, portal.bot_api)
+            )
             return
         bot = await self._chat.register_bot(
             update.member_id,
@@ -138,6 +147,25 @@ class PortalService:
             "portal.bot.registered",
             extra={"member_id": update.member_id, "bot_id": bot.bot_id, "api": bot.api},
         )
+        await self._ensure_commands(update.member_id, bot)
+
+    async def _ensure_commands(self, member_id: str, bot: BotIdentity) -> None:
+        """Register the commands this bot does not have yet (their ids kept per bot in their own table,
+        not in ``Portal.settings``, which the admin edits at the same time)."""
+        if not self._commands or self._registered is None:
+            return
+        known = await self._registered.registered(member_id, bot.bot_id)
+        missing = [c for c in self._commands if c.name not in known]
+        for command in missing:
+            command_id = await self._chat.register_command(
+                member_id, bot, command, handler_url=self._handler_url if bot.api == "v1" else None
+            )
+            await self._registered.add(member_id, bot.bot_id, command.name, command_id)
+        if missing:
+            log.info(
+                "portal.commands.registered",
+                extra={"member_id": member_id, "bot_id": bot.bot_id, "commands": [c.name for c in missing]},
+            )
 
     async def uninstall(self, update: AppUninstalled) -> None:
         await self._portals.mark_uninstalled(update.member_id)

@@ -80,6 +80,28 @@ class BotIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class BotCommand:
+    """A slash command of our bot (``imbot.command.register`` / ``imbot.v2.Command.register``)."""
+
+    name: str  # latin letters and digits, no slash: "operator"
+    titles: Mapping[str, str]  # language -> title shown in the command list
+    hidden: bool = False  # keyboard-only commands (ratings, moderation buttons)
+    common: bool = False  # works in any chat, not only where the bot is a member
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A keyboard button under a bot message: a command (fires ONIMCOMMANDADD) or text put into the
+    input field (``ACTION=PUT``)."""
+
+    text: str
+    command: str = ""
+    params: str = ""
+    put: str = ""
+    block: bool = False  # disabled after the first press (``BLOCK=Y``, command buttons only)
+
+
+@dataclass(frozen=True, slots=True)
 class FetchedEvent:
     event_id: int
     type: str
@@ -142,8 +164,17 @@ class ChatGateway(Protocol):
         """Register the bot (idempotent: an existing bot with this code is reused)."""
         ...
 
-    async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:
-        """Post a message as the bot; returns the Bitrix24 message id."""
+    async def send_message(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str, keyboard: Sequence[Button] = ()
+    ) -> int:
+        """Post a message as the bot (with a keyboard under its last part); returns the Bitrix24 message id."""
+        ...
+
+    async def register_command(
+        self, member_id: str, bot: BotIdentity, command: BotCommand, *, handler_url: str | None
+    ) -> int:
+        """Register one command of the bot (v1 needs ``handler_url`` for ONIMCOMMANDADD; v2 fetch mode
+        queues the event); returns the command id. Idempotent for the same command."""
         ...
 
     async def recent_messages(

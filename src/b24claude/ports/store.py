@@ -185,6 +185,16 @@ class PortalRepository(TokenStore, Protocol):
     async def list_installed(self) -> list[Portal]: ...
 
 
+class BotCommandRepository(Protocol):
+    """The commands registered with each bot of a portal (so a replay or a reinstall registers none twice)."""
+
+    async def registered(self, member_id: str, bot_id: int) -> Mapping[str, int]:
+        """Command name -> Bitrix24 command id."""
+        ...
+
+    async def add(self, member_id: str, bot_id: int, name: str, command_id: int) -> None: ...
+
+
 class DialogueRepository(Protocol):
     async def append(self, member_id: str, dialog_key: str, turn: Turn) -> None: ...
 

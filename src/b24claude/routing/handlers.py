@@ -18,7 +18,13 @@ from b24claude.events.models import BotJoined, dialog_key
 from b24claude.kit.clock import Clock
 from b24claude.routing.competence import is_critical, topic_of
 from b24claude.routing.prefilter import intent_of, is_open
-from b24claude.routing.schemas import HandoffReason, RoutingSettings, failover_reason, prepared_reply
+from b24claude.routing.schemas import (
+    OPERATOR_COMMAND,
+    HandoffReason,
+    RoutingSettings,
+    failover_reason,
+    prepared_reply,
+)
 from b24claude.routing.service import FAILOVER_REASONS, HandoffService, alert_user_ids
 
 
@@ -35,6 +41,11 @@ def register_steps(pipeline: Pipeline, handoffs: HandoffService, clock: Clock) -
 
     async def rules(turn: MessageContext) -> Flow | None:
         settings = RoutingSettings.from_settings(turn.ctx.portal.settings)
+        if turn.command == OPERATOR_COMMAND:
+            if turn.msg.is_open_line:  # /operator: always, at once, through the one handoff path
+                return await _hand_off(turn, "operator_command", settings, urgent=False)
+            turn.notes.append("operator_command_outside_lines")
+            return Flow.STOP
         if not settings.prefilter:
             return None
         intent = intent_of(turn.text)

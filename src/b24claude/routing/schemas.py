@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from b24claude.errors import LLMError, LLMSpendLimitReached
+from b24claude.ports.bitrix import BotCommand
 
 # Every handoff carries one of these (the dashboard's "handoffs by reason"):
 HandoffReason = Literal[
@@ -20,6 +21,11 @@ HandoffReason = Literal[
     "spend_limit",  # the organisation hit its spend cap
 ]
 HANDOFF_REASONS: tuple[HandoffReason, ...] = get_args(HandoffReason)
+
+# The bot's commands routing answers (registered at install): a customer's /operator in Open Lines
+# transfers to a human at once, whatever the prefilter settings.
+OPERATOR_COMMAND = "operator"
+COMMANDS = (BotCommand(OPERATOR_COMMAND, {"ru": "Позвать оператора", "en": "Call an operator"}),)
 
 PREPARED = {
     "ru": {

@@ -195,12 +195,17 @@ class HandoffService:
         msg, mask = turn.msg, turn.mask
         unmask = (lambda t: mask.unmask(t, language=turn.language)) if mask is not None else (lambda t: t)
         said = "—"
+        want = turn.text
         if self._dialogues is not None:
             turns = await self._dialogues.last_turns(msg.member_id, msg.dialog_key, limit=10)
             # What the bot answered before this message (not the handoff notice it just sent).
             bot = [t.text for t in turns if t.role == "assistant" and t.message_id != turn.message_id]
             if bot:
                 said = unmask(bot[-1])[:300]
+            if turn.command:  # "/operator" says who to call, not what for: the customer's last words do
+                asked = [t.text for t in turns if t.role == "user" and not t.text.startswith("/")]
+                if asked:
+                    want = f"{unmask(asked[-1])} (/{turn.command})"
         card = turn.card
         client = msg.author_name or "—"
         if card is not None and card.name:
@@ -221,7 +226,7 @@ class HandoffService:
             dialog=msg.dialog_id,
             reason=reason,
             client=client,
-            want=turn.text[:500],
+            want=want[:500],
             said=said,
             sentiment=sentiment,
             crm=crm or "—",

@@ -15,7 +15,9 @@ from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
     AppInfo,
     BotApi,
+    BotCommand,
     BotIdentity,
+    Button,
     ChatMessage,
     ClientCard,
     CrmRefs,
@@ -181,18 +183,58 @@ class Bitrix24Gateway:
         log.info("bitrix24.bot.registered", extra={"member_id": member_id, "api": "v2", "bot_id": bot_id})
         return BotIdentity(bot_id=bot_id, code=code, api="v2")
 
-    async def send_message(self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str) -> int:
+    async def send_message(
+        self, member_id: str, bot: BotIdentity, *, dialog_id: str, text: str, keyboard: Sequence[Button] = ()
+    ) -> int:
         message_id = 0
-        for part in split_text(text, MAX_MESSAGE_CHARS):
+        parts = split_text(text, MAX_MESSAGE_CHARS)
+        for i, part in enumerate(parts):
+            # The keyboard goes under the last part; BOT_ID inside it routes its commands to our bot
+            # (chat-bots-v2/imbot.v2/messages/message-keyboards.md).
+            board = keyboard_payload(bot.bot_id, keyboard) if keyboard and i == len(parts) - 1 else None
             if bot.api == "v1":
                 params: dict[str, Any] = {"BOT_ID": bot.bot_id, "DIALOG_ID": dialog_id, "MESSAGE": part}
+                if board:
+                    params["KEYBOARD"] = board
                 result = (await self._client.call(member_id, "imbot.message.add", params)).result
                 message_id = _int(result)
             else:
-                params = {"botId": bot.bot_id, "dialogId": dialog_id, "fields": {"message": part}}
+                fields: dict[str, Any] = {"message": part}
+                if board:
+                    fields["keyboard"] = board
+                params = {"botId": bot.bot_id, "dialogId": dialog_id, "fields": fields}
                 result = (await self._client.call(member_id, "imbot.v2.Chat.Message.send", params)).result
                 message_id = _message_id_v2(result)
         return message_id
+
+    async def register_command(
+        self, member_id: str, bot: BotIdentity, command: BotCommand, *, handler_url: str | None
+    ) -> int:
+        if bot.api == "v1":
+            if not handler_url:
+                raise ConfigurationError("a v1 bot command needs a public handler URL (EVENT_COMMAND_ADD)")
+            params: dict[str, Any] = {
+                "BOT_ID": bot.bot_id,
+                "COMMAND": command.name,
+                "EVENT_COMMAND_ADD": handler_url,
+                "COMMON": "Y" if command.common else "N",
+                "HIDDEN": "Y" if command.hidden else "N",
+                "LANG": [{"LANGUAGE_ID": lang, "TITLE": title} for lang, title in command.titles.items()],
+            }
+            return _int((await self._client.call(member_id, "imbot.command.register", params)).result)
+        fields: dict[str, Any] = {
+            "command": command.name,
+            "title": dict(command.titles),
+            "common": command.common,
+            "hidden": command.hidden,
+        }
+        result = (
+            await self._client.call(
+                member_id, "imbot.v2.Command.register", {"botId": bot.bot_id, "fields": fields}
+            )
+        ).result
+        registered = result.get("command") if isinstance(result, Mapping) else None
+        return _int(registered.get("id") if isinstance(registered, Mapping) else result)
 
     async def recent_messages(
         self, member_id: str, bot: BotIdentity, *, dialog_id: str, limit: int = 20
@@ -358,7 +400,9 @@ class Bitrix24Gateway:
         async for d in self._client.iter_list(member_id, "department.get", {}, fast=False):
             if isinstance(d, Mapping):
                 out.append(
-                    Department(_int(d.get("ID")), _text(d.get("NAME")), _int(d.get("PARENT")), _int(d.get("UF_HEAD")))
+                    Department(
+                        _int(d.get("ID")), _text(d.get("NAME")), _int(d.get("PARENT")), _int(d.get("UF_HEAD"))
+                    )
                 )
         return out
 
@@ -490,6 +534,19 @@ def refs_from_duplicates(result: Any) -> CrmRefs:
 
 
 # ----- helpers ------------------------------------------------------------------------------------
+def keyboard_payload(bot_id: int, buttons: Sequence[Button]) -> dict[str, Any]:
+    """``{BOT_ID, BUTTONS}``; button field names are upper case in both API generations."""
+    out: list[dict[str, Any]] = []
+    for b in buttons:
+        item: dict[str, Any] = {"TEXT": b.text, "DISPLAY": "LINE"}
+        if b.command:
+            item.update({"COMMAND": b.command, "COMMAND_PARAMS": b.params, "BLOCK": "Y" if b.block else "N"})
+        elif b.put:
+            item.update({"ACTION": "PUT", "ACTION_VALUE": b.put})
+        out.append(item)
+    return {"BOT_ID": bot_id, "BUTTONS": out}
+
+
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """Parts of at most ``limit`` chars, cut at a paragraph, line or word break where one is near."""
     parts: list[str] = []

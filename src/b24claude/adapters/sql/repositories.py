@@ -27,6 +27,7 @@ from b24claude.adapters.sql.privacy import (
     plain_digest,
 )
 from b24claude.adapters.sql.retention import SqlRetentionStore
+from b24claude.adapters.sql.supervision import SqlBotCommandRepository, SqlSupervisionRepository
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.adapters.sql.triage import SqlTriageRepository
 from b24claude.adapters.sql.usage import SqlLedgerViews
@@ -819,6 +820,8 @@ class SqlStore:
         self.memory = SqlMemoryRepository(self.db)
         self.triage = SqlTriageRepository(self.db)  # issue 9: the dialogue's classification
         self.ledger_views = SqlLedgerViews(self.db)  # issue 9: spend per portal/dialogue/feature/model
+        self.supervision = SqlSupervisionRepository(self.db)  # issue 9: drafts, ratings, flags
+        self.bot_commands = SqlBotCommandRepository(self.db)  # issue 9: the commands each bot registered
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
     @classmethod

@@ -25,6 +25,8 @@ from b24claude.adapters.sql.tables import (
     memory_marks,
     pii_vault,
     portals,
+    supervision_drafts,
+    supervision_feedback,
 )
 from b24claude.ports.retention import ScanRow, ScanSource, dialogue_key_of, stored_forms
 from b24claude.ports.store import InboxItem, InboxStatus, Turn
@@ -56,10 +58,21 @@ class SqlRetentionStore:
     # --- the scheduled purge ----------------------------------------------------------------------
 
     async def purge_turns(self, member_id: str, *, before: float) -> int:
-        t = dialogue_turns.c
+        """The dialogues' text: their turns, and with them the moderation drafts and the ratings and
+        flags of their answers (masked text too, kept no longer than the dialogues)."""
+        t, d, f = dialogue_turns.c, supervision_drafts.c, supervision_feedback.c
         stmt = delete(dialogue_turns).where(t.member_id == member_id, t.created_at < float(before))
         async with self._db.write("retention.purge_turns") as conn:
-            return _count(await conn.execute(stmt))
+            count = _count(await conn.execute(stmt))
+            await conn.execute(
+                delete(supervision_drafts).where(
+                    d.member_id == member_id, d.created_at < float(before), d.status != "pending"
+                )
+            )
+            await conn.execute(
+                delete(supervision_feedback).where(f.member_id == member_id, f.created_at < float(before))
+            )
+            return count
 
     async def purge_inbox(self, member_id: str, *, before: float) -> int:
         i = inbox.c
@@ -174,7 +187,9 @@ class SqlRetentionStore:
                 counts["inbox"] = _count(
                     await conn.execute(delete(inbox).where(i.member_id == member_id, i.id.in_(ids)))
                 )
-            counts["turns"] = counts["vault"] = counts["subjects"] = counts["memory"] = 0
+            counts["turns"] = counts["vault"] = counts["subjects"] = counts["memory"] = counts[
+                "supervision"
+            ] = 0
             if keys:
                 counts["turns"] = _count(
                     await conn.execute(
@@ -200,6 +215,19 @@ class SqlRetentionStore:
                 )
                 await conn.execute(
                     delete(memory_marks).where(m.member_id == member_id, _in(m.dialog_key, keys))
+                )
+                # Moderation drafts of their answers, and the ratings and flags given to them.
+                d, fb = supervision_drafts.c, supervision_feedback.c
+                counts["supervision"] = _count(
+                    await conn.execute(
+                        delete(supervision_drafts).where(d.member_id == member_id, _in(d.dialog_key, forms))
+                    )
+                ) + _count(
+                    await conn.execute(
+                        delete(supervision_feedback).where(
+                            fb.member_id == member_id, _in(fb.dialog_key, forms)
+                        )
+                    )
                 )
         return counts
 

@@ -308,3 +308,58 @@ dialogue_triage = Table(
     Column("updated_at", Double, nullable=False),
     PrimaryKeyConstraint("member_id", "dialog_key", name="pk_dialogue_triage"),
 )
+
+
+# Supervision (migration 0007): answers held for an operator's approval, customers' ratings, flags.
+supervision_drafts = Table(
+    "supervision_drafts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("inbox_id", BigInteger, nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("dialog_id", String(64), nullable=False),
+    Column("chat_id", BigInteger, nullable=False),
+    Column("bot_id", BigInteger, nullable=False),
+    Column("bot_api", String(8), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("draft", Text, nullable=False),
+    Column("citations", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("final", Text, nullable=False, server_default=""),
+    Column("decided_by", BigInteger, nullable=False, server_default="0"),
+    Column("decided_row", BigInteger, nullable=False, server_default="0"),
+    Column("decided_at", Double, nullable=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("sent_at", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("member_id", "inbox_id", name="uq_supervision_drafts_row"),
+    Index("ix_supervision_drafts_status", "member_id", "status"),
+)
+
+supervision_feedback = Table(
+    "supervision_feedback",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("member_id", "kind", "target", "user_id", name="uq_supervision_feedback_once"),
+)
+
+bot_commands = Table(
+    "bot_commands",
+    metadata,
+    Column("member_id", String(64), nullable=False),
+    Column("bot_id", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("command_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("member_id", "bot_id", "name", name="pk_bot_commands"),
+)

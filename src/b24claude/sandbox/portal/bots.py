@@ -256,21 +256,9 @@ async def imbot_send_typing(state: PortalState, caller: Caller, params: JSON) ->
 
 @methods.add("imbot.command.register", scope="imbot")
 async def imbot_command_register(state: PortalState, caller: Caller, params: JSON) -> Any:
-    bot = _v1_bot(state, caller, params)
-    command = str(param(params, "COMMAND", "") or "")
-    if not command:
-        raise RestError(400, "COMMAND_ERROR", "Command isn't specified")
-    if not _is_url(param(params, "EVENT_COMMAND_ADD")):
-        raise RestError(400, "EVENT_COMMAND_ADD", "Wrong handler URL")
-    command_id = state.next_id("command", 1)
-    state.commands[command_id] = {
-        "ID": command_id,
-        "BOT_ID": bot.id,
-        "COMMAND": command,
-        "HANDLER": param(params, "EVENT_COMMAND_ADD"),
-        "LANG": param(params, "LANG"),
-    }
-    return command_id
+    from .commands import register_v1
+
+    return register_v1(state, _v1_bot(state, caller, params), params)
 
 
 @methods.add("imbot.command.answer", scope="imbot")

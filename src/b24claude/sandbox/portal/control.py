@@ -70,6 +70,13 @@ def build_router(state: PortalState) -> APIRouter:
         )
         return msg.to_dict()
 
+    async def press_button(request: Request) -> Any:
+        body = await _body(request)
+        button = body.get("button")
+        if not isinstance(button, str | int) or isinstance(button, bool):
+            raise ValueError("'button' (its text or index) is required")
+        return state.press_button(int(body["message_id"]), button, user_id=int(body["user_id"]))
+
     async def chat_messages(request: Request) -> Any:
         chat_id = int(request.path_params["chat_id"])
         if chat_id not in state.chats:
@@ -202,6 +209,7 @@ def build_router(state: PortalState) -> APIRouter:
     routes: list[tuple[str, str, Endpoint]] = [
         ("/customer-message", "POST", customer_message),
         ("/employee-message", "POST", employee_message),
+        ("/press-button", "POST", press_button),
         ("/chats", "GET", chats),
         ("/chats/{chat_id}/messages", "GET", chat_messages),
         ("/crm-writes", "GET", crm_writes),

@@ -394,7 +394,9 @@ async def customer_writes(
         if session is None or session.finished is not None:
             start_session(state, chat, line, profile)
     msg = post_message(state, chat, uid, text, params={"CONNECTOR": channel})
-    notify_bots(state, chat, msg)
+    from .commands import notify_or_command
+
+    notify_or_command(state, chat, msg)
     return msg
 
 
@@ -412,7 +414,9 @@ async def employee_writes(
         if created:
             emit_join(state, state.bots[bot_id], chat, user_id)
     msg = post_message(state, chat, user_id, text)
-    notify_bots(state, chat, msg)
+    from .commands import notify_or_command
+
+    notify_or_command(state, chat, msg)
     return msg
 
 
@@ -436,10 +440,12 @@ def bots_to_notify(state: PortalState, chat: Chat, msg: Message) -> list[Bot]:
     return [b for b in targets if b.id != msg.author_id]
 
 
-def notify_bots(state: PortalState, chat: Chat, msg: Message) -> None:
+def notify_bots(state: PortalState, chat: Chat, msg: Message, *, skip_bot: int = 0) -> None:
     if msg.system and chat.type == "L" and msg.author_id in state.bots:
         return
     for bot in bots_to_notify(state, chat, msg):
+        if bot.id == skip_bot:  # it got the message as its command's event (commands.notify_or_command)
+            continue
         if bot.api == "v1":
             _send_v1(
                 state,

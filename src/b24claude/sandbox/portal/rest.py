@@ -29,7 +29,7 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, crm, disk, events, im, landing, openlines, placements, tasks
+    from . import auth, bots, commands, crm, disk, events, im, landing, openlines, placements, tasks
 
     table: dict[str, MethodSpec] = {}
     for registry in (
@@ -38,6 +38,7 @@ def all_methods() -> dict[str, MethodSpec]:
         crm.methods,
         im.methods,
         bots.methods,
+        commands.methods,
         openlines.methods,
         placements.methods,
         tasks.methods,

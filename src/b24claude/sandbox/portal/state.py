@@ -507,6 +507,12 @@ class PortalState:
             if not self.messages[mid].deleted
         ]
 
+    def press_button(self, message_id: int, button: str | int, *, user_id: int) -> JSON:
+        """A user presses a keyboard button under a message (by its text or index); see commands.py."""
+        from .commands import press_button
+
+        return press_button(self, message_id, button, user_id=user_id)
+
     def customer_view(self, chat_id: int) -> list[JSON]:
         """What the external customer saw: non-system messages not marked SKIP_CONNECTOR=Y."""
         return [
