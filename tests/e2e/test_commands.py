@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from b24claude.cli.stack import SandboxStack
 from tests.e2e.test_routing import claude_calls, handed_to_human, settle
 
@@ -10,7 +12,13 @@ from tests.e2e.test_routing import claude_calls, handed_to_human, settle
 async def test_the_bots_commands_are_registered_at_install(stack: SandboxStack) -> None:
     assert stack.container is not None
     bot_id = next(b.id for b in stack.portal.bots.values())
-    commands = {c["COMMAND"]: c for c in stack.portal.commands.values() if c["BOT_ID"] == bot_id}
+    # The install's processing registers them one by one, just after the bot: wait for the last one.
+    for _ in range(400):
+        commands = {c["COMMAND"]: c for c in stack.portal.commands.values() if c["BOT_ID"] == bot_id}
+        registered = await stack.container.store.bot_commands.registered(stack.member_id, bot_id)
+        if commands and registered == {name: c["ID"] for name, c in commands.items()} and len(commands) >= 6:
+            break
+        await asyncio.sleep(0.05)
     assert "operator" in commands and not commands["operator"]["HIDDEN"]
     assert commands["operator"]["TITLE"]["ru"] == "Позвать оператора"
     if stack.bot_api == "v1":  # classic: ONIMCOMMANDADD is POSTed to our events URL
