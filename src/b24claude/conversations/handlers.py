@@ -11,9 +11,9 @@ from b24claude.kit.text import language_of
 
 
 def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
-    """Our own messages, other bots, system messages, empty texts and operators in Open Lines are not
-    answered."""
-    if msg.is_system or msg.author_is_bot or not msg.text.strip():
+    """Our own messages, other bots, system messages, empty messages (no text, no file) and operators in
+    Open Lines are not answered."""
+    if msg.is_system or msg.author_is_bot or not (msg.text.strip() or msg.files):
         return False
     if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
         return False

@@ -56,8 +56,13 @@ class AnswerService:
 
     async def record_user_turn(self, turn: MessageContext) -> Flow | None:
         msg = turn.msg
+        text = turn.masked
+        if not text.strip() and turn.files:
+            # Only a file came: the history says so (its name masked like any text), never its link.
+            mask, mark = turn.require_mask(), _FILE_MARK.get(turn.language, _FILE_MARK["ru"])
+            text = " ".join(f"[{mark}: {mask.mask(f.name)}]" for f in turn.files)
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("user", turn.masked, msg.message_id, self._clock.now())
+            msg.member_id, msg.dialog_key, Turn("user", text, msg.message_id, self._clock.now())
         )
         return None
 
@@ -195,6 +200,8 @@ class AnswerService:
         recent = await self._chat.recent_messages(member_id, bot, dialog_id=dialog_id, limit=20)
         return any(m.author_id == bot.bot_id and m.text.strip() == text.strip() for m in recent)
 
+
+_FILE_MARK = {"ru": "файл", "en": "file"}
 
 _CITATION = re.compile(r"\s*\[(k\d+)\]")
 

@@ -24,6 +24,7 @@ from b24claude.events.models import (
     UnknownEvent,
     Update,
 )
+from b24claude.kit.files import parse_files
 from b24claude.kit.openlines import bindings_from_entity_data, parse_entity_data_1
 from b24claude.ports.bitrix import CrmRefs
 
@@ -247,6 +248,7 @@ def _from_v1(member_id: str, event: str, data: Mapping[str, Any]) -> Update:
         entity_id=str(params.get("CHAT_ENTITY_ID", "")),
         crm_refs=refs,
         session_id=session_id,
+        files=parse_files(params.get("FILES")),
     )
 
 
@@ -300,4 +302,5 @@ def _from_v2(member_id: str, event: str, bot_id: int, data: Mapping[str, Any]) -
         entity_id=str(chat.get("entityId", "")),
         crm_refs=refs,
         session_id=session_id,
+        files=parse_files(data.get("files") or message.get("files")),
     )

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from b24claude.kit.files import ChatFile as ChatFile
 from b24claude.kit.openlines import CrmBindings
 
 BotApi = Literal["v1", "v2"]
@@ -98,6 +99,7 @@ class ChatMessage:
     id: int
     author_id: int
     text: str
+    files: tuple[ChatFile, ...] = ()
 
 
 class CrmGateway(Protocol):

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from b24claude.errors import Bitrix24Error, ConfigurationError
+from b24claude.kit.files import file_ids, parse_files
 from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
     AppInfo,
@@ -200,9 +201,14 @@ class Bitrix24Gateway:
         params = {"DIALOG_ID": dialog_id, "LIMIT": max(1, min(limit, 50))}
         result = (await self._client.call(member_id, "im.dialog.messages.get", params)).result
         raw = result.get("messages") if isinstance(result, Mapping) else result
+        # The files of these messages come beside them; each message names its own in params.FILE_ID.
+        files = {f.id: f for f in parse_files(result.get("files") if isinstance(result, Mapping) else None)}
         messages = [
             ChatMessage(
-                id=_int(m.get("id")), author_id=_int(m.get("author_id")), text=str(m.get("text") or "")
+                id=_int(m.get("id")),
+                author_id=_int(m.get("author_id")),
+                text=str(m.get("text") or ""),
+                files=tuple(files[i] for i in file_ids(m.get("params")) if i in files),
             )
             for m in _records(raw)
         ]
