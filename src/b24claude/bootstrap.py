@@ -41,6 +41,7 @@ from b24claude.crm_assist import handlers as crm_assist_handlers
 from b24claude.crm_assist.service import ClientCards, CrmAssistConfig
 from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
+from b24claude.inbox.coalesce import Coalescer
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
@@ -540,6 +541,13 @@ async def build(
         max_attempts=settings.inbox_max_attempts,
         lease_s=settings.lease_s,
         exclusive=role == "all",
+        coalescer=Coalescer(
+            inbox=store.inbox,
+            effects=store.effects,
+            clock=clock,
+            window_s=settings.coalesce_window_s,
+            max_messages=settings.coalesce_max_messages,
+        ),
     )
     inbox_service = InboxService(
         inbox=store.inbox,

@@ -38,7 +38,10 @@ def conversations_router(pipeline: Pipeline, answers: AnswerService) -> Router:
     async def on_message(msg: IncomingMessage, ctx: Context) -> None:
         # The portal admin's reply language (the app page) before the service-wide default.
         fallback = BotSettings.from_settings(ctx.portal.settings).default_language or default_language
-        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, fallback))
+        # A burst (inbox.coalesce): the customer's earlier messages, answered with this one.
+        earlier = tuple(m for m in ctx.earlier if isinstance(m, IncomingMessage) and should_answer(m, ctx))
+        turn = MessageContext(msg=msg, ctx=ctx, language=language_of(msg.text, fallback), earlier=earlier)
+        turn.language = language_of(turn.text, fallback)
         effect = await ctx.row_effects().get("reply")
         if effect is not None and effect.status == "done":
             # Answered before a crash; a handoff or the CRM write after the reply may still be owed.
