@@ -54,6 +54,7 @@ from b24claude.knowledge import handlers as knowledge_handlers
 from b24claude.knowledge.lemmas import Lemmatiser
 from b24claude.knowledge.search import HybridSearch
 from b24claude.knowledge.service import KnowledgeService
+from b24claude.knowledge.suggestions import SuggestionService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
@@ -104,6 +105,7 @@ class Container:
     knowledge: KnowledgeSource
     kb: KnowledgeService
     kb_search: HybridSearch
+    suggestions: SuggestionService  # the knowledge loop: unanswered questions → FAQ suggestions
     portal_service: PortalService
     inbox_service: InboxService
     answers: AnswerService
@@ -235,6 +237,7 @@ def build_pipeline(
     memory: ClientMemoryService,
     subjects: SubjectRepository,
     clock: Clock,
+    suggestions: SuggestionService | None = None,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -246,7 +249,7 @@ def build_pipeline(
     privacy_handlers.register_steps(pipeline)  # pseudonymise
     conversations_handlers.register_steps(pipeline, answers)  # user turn, history, generate, send
     crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
-    knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
+    knowledge_handlers.register_steps(pipeline, knowledge, suggestions)  # context: passages; unanswered
     client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
     # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
     routing_handlers.register_steps(pipeline, handoffs, clock)
@@ -272,6 +275,7 @@ def session_key(keyring: Keyring) -> bytes:
 class KnowledgeParts:
     service: KnowledgeService
     search: HybridSearch
+    suggestions: SuggestionService
 
 
 def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> KnowledgeParts:
@@ -294,7 +298,8 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
         lemmatiser=lemmatiser,
         min_coverage=settings.kb_min_coverage,
     )
-    return KnowledgeParts(service, search)
+    suggestions = SuggestionService(repo=store.suggestions, kb=service, lemmatiser=lemmatiser, clock=clock)
+    return KnowledgeParts(service, search, suggestions)
 
 
 def bitrix_client(
@@ -511,6 +516,7 @@ async def build(
         memory=memory,
         subjects=store.subjects,
         clock=clock,
+        suggestions=kb.suggestions,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
@@ -594,6 +600,7 @@ async def build(
         knowledge=knowledge,
         kb=kb.service,
         kb_search=kb.search,
+        suggestions=kb.suggestions,
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,

@@ -27,6 +27,7 @@ from b24claude.adapters.sql.privacy import (
     plain_digest,
 )
 from b24claude.adapters.sql.retention import SqlRetentionStore
+from b24claude.adapters.sql.suggestions import SqlSuggestionRepository
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.adapters.sql.triage import SqlTriageRepository
 from b24claude.adapters.sql.usage import SqlLedgerViews
@@ -816,6 +817,7 @@ class SqlStore:
         self.knowledge = SqlKnowledgeRepository(self.db)
         self.memory = SqlMemoryRepository(self.db)
         self.triage = SqlTriageRepository(self.db)  # issue 9: the dialogue's classification
+        self.suggestions = SqlSuggestionRepository(self.db)  # issue 9: the knowledge loop
         self.ledger_views = SqlLedgerViews(self.db)  # issue 9: spend per portal/dialogue/feature/model
         self.digest: Callable[[str], str] = digest or plain_digest  # the vault's, for audit subjects
 
