@@ -44,6 +44,7 @@ from b24claude.crm_assist import handlers as crm_assist_handlers
 from b24claude.crm_assist.service import ClientCards, CrmAssistConfig
 from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
+from b24claude.inbox.coalesce import Coalescer
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
@@ -57,6 +58,7 @@ from b24claude.knowledge import handlers as knowledge_handlers
 from b24claude.knowledge.lemmas import Lemmatiser
 from b24claude.knowledge.search import HybridSearch
 from b24claude.knowledge.service import KnowledgeService
+from b24claude.knowledge.suggestions import SuggestionService
 from b24claude.portals.frame import SESSION_PURPOSE, FrameAuthService
 from b24claude.portals.handlers import portals_router
 from b24claude.portals.install import InstallPolicy
@@ -116,6 +118,7 @@ class Container:
     knowledge: KnowledgeSource
     kb: KnowledgeService
     kb_search: HybridSearch
+    suggestions: SuggestionService  # the knowledge loop: unanswered questions → FAQ suggestions
     portal_service: PortalService
     inbox_service: InboxService
     answers: AnswerService
@@ -268,6 +271,7 @@ def build_pipeline(
     answer_cache: AnswerCache | None = None,
     dialogues: DialogueRepository | None = None,
     supervision: SupervisionService | None = None,
+    suggestions: SuggestionService | None = None,
 ) -> Pipeline:
     """The answer pipeline (DESIGN.md §2): each domain hangs its steps on the stages, in this order.
 
@@ -285,7 +289,7 @@ def build_pipeline(
         )
     conversations_handlers.register_steps(pipeline, answers)  # user turn, history, generate, send
     crm_assist_handlers.register_steps(pipeline, cards)  # context: the CRM card
-    knowledge_handlers.register_steps(pipeline, knowledge)  # context: passages
+    knowledge_handlers.register_steps(pipeline, knowledge, suggestions)  # context: passages; unanswered
     client_memory_handlers.register_steps(pipeline, memory, subjects)  # context: after the card's binding
     # prefilter: silence after a handoff, rules; context: escalation; answer: the failover
     routing_handlers.register_steps(pipeline, handoffs, clock)
@@ -320,6 +324,7 @@ class KnowledgeParts:
     search: HybridSearch
     embedder: Embedder
     vectors: VectorIndex
+    suggestions: SuggestionService
 
     async def aclose(self) -> None:
         await self.embedder.aclose()
@@ -384,7 +389,8 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
         lemmatiser=lemmatiser,
         min_coverage=settings.kb_min_coverage,
     )
-    return KnowledgeParts(service, search, embedder, vectors)
+    suggestions = SuggestionService(repo=store.suggestions, kb=service, lemmatiser=lemmatiser, clock=clock)
+    return KnowledgeParts(service, search, embedder, vectors, suggestions)
 
 
 def bitrix_client(
@@ -625,6 +631,7 @@ async def build(
         answer_cache=answer_cache,
         dialogues=store.dialogues,
         supervision=supervision,
+        suggestions=kb.suggestions,
     )
     dispatcher = Dispatcher()
     dispatcher.outer.append(effects_middleware(store.effects))
@@ -661,6 +668,13 @@ async def build(
         max_attempts=settings.inbox_max_attempts,
         lease_s=settings.lease_s,
         exclusive=role == "all",
+        coalescer=Coalescer(
+            inbox=store.inbox,
+            effects=store.effects,
+            clock=clock,
+            window_s=settings.coalesce_window_s,
+            max_messages=settings.coalesce_max_messages,
+        ),
     )
     inbox_service = InboxService(
         inbox=store.inbox,
@@ -716,6 +730,7 @@ async def build(
         kb=kb.service,
         kb_search=kb.search,
         kb_parts=kb,
+        suggestions=kb.suggestions,
         portal_service=portal_service,
         inbox_service=inbox_service,
         answers=answers,

@@ -310,6 +310,16 @@ class Settings(BaseSettings):
     feeder_interval_s: float = Field(
         default=1.0, description="How often a worker looks for expired leases and unannounced rows."
     )
+    coalesce_window_s: float = Field(
+        default=1.5,
+        description="Coalescing: a customer's message waits until they have been quiet this long, and the "
+        "messages they sent meanwhile get one answer together (0 = answer at once; messages already "
+        "waiting together are still answered together).",
+    )
+    coalesce_max_messages: int = Field(
+        default=10,
+        description="At most this many consecutive messages of one customer get one answer (1 = no coalescing).",
+    )
     priority_aging_s: float = Field(
         default=10.0,
         description="A waiting message gains one priority level per this many seconds (VIP traffic cannot "

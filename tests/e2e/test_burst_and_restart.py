@@ -28,7 +28,15 @@ async def test_burst_of_200_messages_at_2_requests_per_second(bot_api: str) -> N
     # Portal time and app time run 20x faster (one shared clock), so 2 req/s is real pressure
     # for ~5 s of wall time instead of ~2 minutes.
     clock = ScaledClock(20.0)
-    stack = SandboxStack(bot_api=bot_api, clock=clock, rate_limit_per_s=2.0, burst=50)
+    # Every message is answered on its own here (coalescing off): this measures the throughput of
+    # 200 answers under the portal's limit; coalescing has its own test (test_coalescing.py).
+    stack = SandboxStack(
+        bot_api=bot_api,
+        clock=clock,
+        rate_limit_per_s=2.0,
+        burst=50,
+        settings_overrides={"coalesce_max_messages": 1},
+    )
     await stack.start()
     try:
         customers = [
@@ -125,8 +133,9 @@ async def test_a_row_resumed_after_its_reply_keeps_the_reply_in_the_history(
     was recorded done) but before the row was marked done; the row runs again. The next message of
     the dialogue is built from the history: without the first reply between the two questions,
     Claude sees both as one and answers the older one again (what the SIGKILL scale-out run showed
-    once on a loaded machine: replies q1, q1 for questions q1, q2)."""
-    stack = SandboxStack()
+    once on a loaded machine: replies q1, q1 for questions q1, q2). One reply per message here:
+    coalescing off (its own crash cases are in test_coalescing.py)."""
+    stack = SandboxStack(settings_overrides={"coalesce_max_messages": 1})
     await stack.start()
     try:
         assert stack.container is not None

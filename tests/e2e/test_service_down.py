@@ -21,7 +21,9 @@ DIALOGUES = 6
 
 @pytest.mark.parametrize("bot_api", ["v2", "v1"])
 async def test_messages_written_while_the_service_was_down_are_answered_after_restart(bot_api: str) -> None:
-    stack = SandboxStack(bot_api=bot_api)
+    stack = SandboxStack(
+        bot_api=bot_api, settings_overrides={"coalesce_max_messages": 1}
+    )  # one reply per message
     await stack.start()
     try:
         customers = [

@@ -19,7 +19,9 @@ def reply_ids(stack: SandboxStack, customer: dict[str, str]) -> list[int]:
     return [m["id"] for m in stack.portal.customer_view(chat.id) if stack.is_bot(m)]
 
 
-async def wait_replies(stack: SandboxStack, wanted: dict[str, int], customers: dict[str, dict[str, str]]) -> None:
+async def wait_replies(
+    stack: SandboxStack, wanted: dict[str, int], customers: dict[str, dict[str, str]]
+) -> None:
     for _ in range(1200):
         if all(len(reply_ids(stack, customers[k])) >= n for k, n in wanted.items()):
             return
@@ -28,7 +30,7 @@ async def wait_replies(stack: SandboxStack, wanted: dict[str, int], customers: d
 
 
 async def test_a_busy_dialogue_does_not_starve_the_others() -> None:
-    stack = SandboxStack(settings_overrides={"worker_concurrency": 2})
+    stack = SandboxStack(settings_overrides={"worker_concurrency": 2, "coalesce_max_messages": 1})
     await stack.start()
     try:
         stack.claude.latency = 0.2
@@ -49,7 +51,9 @@ async def test_a_busy_dialogue_does_not_starve_the_others() -> None:
 
 
 async def test_an_urgent_message_goes_ahead_of_the_ordinary_backlog() -> None:
-    stack = SandboxStack(settings_overrides={"worker_concurrency": 1, "priority_aging_s": 3600.0})
+    stack = SandboxStack(
+        settings_overrides={"worker_concurrency": 1, "priority_aging_s": 3600.0, "coalesce_max_messages": 1}
+    )
     await stack.start()
     try:
         stack.claude.latency = 0.2

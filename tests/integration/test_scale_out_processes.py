@@ -76,6 +76,9 @@ async def test_two_workers_answer_each_message_once_and_in_order_through_a_sigki
             "feeder_interval_s": 0.5,
             "priority_aging_s": 2.0,
             "worker_concurrency": 6,
+            # Each message is answered on its own here (a reply per message, in order); coalescing
+            # of quick messages has its own tests (tests/e2e/test_coalescing.py).
+            "coalesce_max_messages": 1,
         },
     )
     # The ingress (v2 puller) runs in this process: a broker is set, so no worker runs here.

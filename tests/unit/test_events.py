@@ -166,3 +166,48 @@ def test_v2_command_from_a_button_is_the_pressers() -> None:
     assert (cmd.command, cmd.params, cmd.context, cmd.command_id) == ("rate", "up 31", "keyboard", 4)
     assert cmd.msg.author_id == 400 and cmd.msg.author_is_connector and cmd.msg.message_id == 950
     assert cmd.msg.text == "/rate up 31" and cmd.dialog_key == "dlg:chat12"
+
+
+def test_files_of_a_message_are_parsed_from_both_bot_api_generations() -> None:
+    from b24claude.events.parse import update_from_payload
+
+    file = {"id": "7301", "name": "чек.jpg", "type": "image", "size": "48211", "urlShow": "https://p/s/7301"}
+    v1 = update_from_payload(
+        "m1",
+        {
+            "api": "v1",
+            "event": "ONIMBOTMESSAGEADD",
+            "data": {
+                "BOT": {"39": {}},
+                "PARAMS": {"MESSAGE_ID": "5", "DIALOG_ID": "chat9", "MESSAGE": "", "FILES": {"7301": file}},
+            },
+        },
+    )
+    v2 = update_from_payload(
+        "m1",
+        {
+            "api": "v2",
+            "event": "ONIMBOTV2MESSAGEADD",
+            "bot_id": 39,
+            "data": {
+                "message": {"id": 5, "text": "", "params": {"FILE_ID": [7301]}},
+                "chat": {"id": 9},
+                "files": [file],
+            },
+        },
+    )
+    for update in (v1, v2):
+        assert isinstance(update, IncomingMessage)
+        assert [(f.id, f.name, f.url, f.type, f.size) for f in update.files] == [
+            (7301, "чек.jpg", "https://p/s/7301", "image", 48211)
+        ]
+    # Junk where files belong is ignored, not a crash.
+    junk = update_from_payload(
+        "m1",
+        {
+            "api": "v1",
+            "event": "ONIMBOTMESSAGEADD",
+            "data": {"PARAMS": {"MESSAGE_ID": "6", "DIALOG_ID": "1", "FILES": "x"}},
+        },
+    )
+    assert isinstance(junk, IncomingMessage) and junk.files == ()

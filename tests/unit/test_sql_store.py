@@ -582,7 +582,7 @@ async def test_migrations_match_the_tables_and_rerun_as_a_no_op(db_url: str, sto
 
     async with store.engine.connect() as conn:
         versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars().all()
-        assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()] == ["0007"]
+        assert versions == [ScriptDirectory.from_config(alembic_config()).get_current_head()] == ["0008"]
         assert await conn.run_sync(schema_differences) == []
     assert (await store.inbox.counts())["pending"] == 1
 

@@ -374,3 +374,107 @@ def search(
         text = h.chunk.text if len(h.chunk.text) < 240 else h.chunk.text[:237] + "…"
         table.add_row(str(i), h.chunk.source, f"{h.score:.4f}", text)
     Console().print(table)
+
+
+# --- the knowledge loop: FAQ suggestions from unanswered questions ----------------------------------
+
+suggestions_app = typer.Typer(
+    help="FAQ suggestions from questions the bot could not answer and the operators' replies / "
+    "Подсказки для FAQ из вопросов без ответа и ответов операторов."
+)
+kb_app.add_typer(suggestions_app, name="suggestions")
+
+
+async def _collected(portal: str | None) -> tuple[str, list[Any]]:
+    """Read the operators' replies from the portal, cluster, and return the pending suggestions."""
+    from b24claude.adapters.bitrix24 import Bitrix24Gateway
+    from b24claude.bootstrap import bitrix_client, build_keyring, resolve_secret
+    from b24claude.kit.clock import SystemClock
+    from b24claude.settings import Settings
+
+    settings = Settings()
+    async with _knowledge() as (kb, store):
+        member_id = await _portal(store, portal)
+        secret = resolve_secret(
+            build_keyring(settings), settings.b24_client_secret, name="B24C_B24_CLIENT_SECRET"
+        )
+        client = bitrix_client(settings, store, SystemClock(), client_secret=secret)
+        try:
+            installed = await store.portals.get(member_id)
+            bot_code = installed.bot_code if installed is not None else ""
+            await kb.suggestions.collect(member_id, Bitrix24Gateway(client), bot_code=bot_code)
+        finally:
+            await client.aclose()
+        await kb.suggestions.refresh(member_id)
+        return member_id, list(await kb.suggestions.suggestions(member_id))
+
+
+def _suggestion_json(s: Any) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "question": s.question,
+        "answer": s.answer,
+        "questions": s.questions,
+        "status": s.status,
+        "source": s.source,
+    }
+
+
+@suggestions_app.callback(invoke_without_command=True)
+def suggestions(
+    ctx: typer.Context,
+    portal: PortalOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output / Вывод в JSON")] = False,
+) -> None:
+    """List pending suggestions (after reading the operators' replies from the portal) / Список подсказок
+    (после чтения ответов операторов с портала)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    _, pending = _run(lambda: _collected(portal))
+    if as_json:
+        typer.echo(json.dumps([_suggestion_json(s) for s in pending], ensure_ascii=False))
+        return
+    table = Table("id", "question / вопрос", "answer / ответ", "asked / раз")
+    for s in pending:
+        table.add_row(str(s.id), s.question, s.answer, str(s.questions))
+    Console().print(table)
+    if not pending:
+        typer.echo("no suggestions / подсказок нет")
+
+
+@suggestions_app.command("approve")
+def approve_suggestion(
+    suggestion_id: Annotated[int, typer.Argument(help="Suggestion id / Номер подсказки")],
+    answer: Annotated[
+        str | None, typer.Option("--answer", help="The answer to store instead / Свой текст ответа")
+    ] = None,
+    portal: PortalOpt = None,
+) -> None:
+    """Approve into the base as an FAQ entry / Одобрить: добавить в базу как запись FAQ."""
+
+    async def go() -> Any:
+        async with _knowledge() as (kb, store):
+            member_id = await _portal(store, portal)
+            return await kb.suggestions.approve(member_id, suggestion_id, answer=answer)
+
+    done = _run(go)
+    typer.echo(f"approved / одобрено: {done.source}")
+
+
+@suggestions_app.command("reject")
+def reject_suggestion(
+    suggestion_id: Annotated[int, typer.Argument(help="Suggestion id / Номер подсказки")],
+    portal: PortalOpt = None,
+) -> None:
+    """Reject a suggestion / Отклонить подсказку."""
+
+    async def go() -> Any:
+        async with _knowledge() as (kb, store):
+            member_id = await _portal(store, portal)
+            return await kb.suggestions.reject(member_id, suggestion_id)
+
+    _run(go)
+    typer.echo(f"rejected / отклонено: {suggestion_id}")

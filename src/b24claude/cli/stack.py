@@ -86,6 +86,9 @@ class SandboxStack:
             "knowledge_dir": str(KNOWLEDGE_DIR),
             "v2_poll_interval_s": 0.5,
             "llm_max_retry_after_s": 2.0,
+            # Tests wait for each reply before the next message; a quiet window would only slow them.
+            # Rows already waiting together are still answered together (coalescing stays on).
+            "coalesce_window_s": 0.0,
             # A key of this stack only: no key file is written (into the working directory, say).
             # Tests that reopen a database in a second stack pass the first stack's keys.
             "secret_keys": new_key(),
@@ -198,6 +201,8 @@ class SandboxStack:
             "B24C_LOG_LEVEL": "WARNING",
             "B24C_LLM_MAX_RETRY_AFTER_S": str(s.llm_max_retry_after_s),
             "B24C_WORKER_CONCURRENCY": str(s.worker_concurrency),
+            "B24C_COALESCE_WINDOW_S": str(s.coalesce_window_s),
+            "B24C_COALESCE_MAX_MESSAGES": str(s.coalesce_max_messages),
             # scale-out (empty: embedded)
             "B24C_BROKER_URL": s.broker_url,
             "B24C_BROKER_QUEUE": s.broker_queue,

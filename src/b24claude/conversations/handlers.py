@@ -13,9 +13,9 @@ from b24claude.kit.text import language_of
 
 
 def should_answer(msg: IncomingMessage, ctx: Context) -> bool:
-    """Our own messages, other bots, system messages, empty texts and operators in Open Lines are not
-    answered."""
-    if msg.is_system or msg.author_is_bot or not msg.text.strip():
+    """Our own messages, other bots, system messages, empty messages (no text, no file) and operators in
+    Open Lines are not answered."""
+    if msg.is_system or msg.author_is_bot or not (msg.text.strip() or msg.files):
         return False
     if msg.author_id == msg.bot_id or (ctx.portal.bot_id and msg.author_id == ctx.portal.bot_id):
         return False
@@ -56,8 +56,10 @@ def conversations_router(
         # The portal admin's reply language (the app page) before the service-wide default.
         bot_settings = BotSettings.from_settings(ctx.portal.settings)
         fallback = bot_settings.default_language or default_language
-        language = language_of(msg.text, fallback) if not command else fallback
-        turn = MessageContext(msg=msg, ctx=ctx, language=language, command=command)
+        # A burst (inbox.coalesce): the customer's earlier messages, answered with this one.
+        earlier = tuple(m for m in ctx.earlier if isinstance(m, IncomingMessage) and should_answer(m, ctx))
+        turn = MessageContext(msg=msg, ctx=ctx, language=fallback, command=command, earlier=earlier)
+        turn.language = language_of(turn.text, fallback) if not command else fallback
         effect = await ctx.row_effects().get("reply")
         if effect is not None and effect.status == "done":
             # Answered before a crash; the reply's history turn, a handoff or the CRM write after the

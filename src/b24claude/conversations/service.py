@@ -68,8 +68,13 @@ class AnswerService:
 
     async def record_user_turn(self, turn: MessageContext) -> Flow | None:
         msg = turn.msg
+        text = turn.masked
+        if not text.strip() and turn.files:
+            # Only a file came: the history says so (its name masked like any text), never its link.
+            mask, mark = turn.require_mask(), _FILE_MARK.get(turn.language, _FILE_MARK["ru"])
+            text = " ".join(f"[{mark}: {mask.mask(f.name)}]" for f in turn.files)
         await self._dialogues.append(
-            msg.member_id, msg.dialog_key, Turn("user", turn.masked, msg.message_id, self._clock.now())
+            msg.member_id, msg.dialog_key, Turn("user", text, msg.message_id, self._clock.now())
         )
         return None
 
@@ -235,6 +240,8 @@ class AnswerService:
                 return m.id
         return None
 
+
+_FILE_MARK = {"ru": "файл", "en": "file"}
 
 # k<n>: a knowledge chunk; x<n>: an operator's correction (supervision).
 _CITATION = re.compile(r"\s*\[([kx]\d+)\]")

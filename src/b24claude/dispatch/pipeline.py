@@ -35,7 +35,7 @@ from typing import Literal, get_args
 from b24claude.dispatch.router import Context
 from b24claude.errors import LLMError
 from b24claude.events.models import IncomingMessage
-from b24claude.ports.bitrix import Button, ClientCard
+from b24claude.ports.bitrix import Button, ChatFile, ClientCard
 from b24claude.ports.knowledge import Passage
 from b24claude.ports.memory import ClientFact
 from b24claude.ports.privacy import Mask
@@ -122,6 +122,11 @@ class MessageContext:
     def text(self) -> str:
         """The customer's own words (real values): every coalesced message, in order."""
         return "\n".join(m.text for m in (*self.earlier, self.msg) if m.text.strip())
+
+    @property
+    def files(self) -> tuple[ChatFile, ...]:
+        """The photos and documents of every coalesced message, in order."""
+        return tuple(f for m in (*self.earlier, self.msg) for f in m.files)
 
     def require_mask(self) -> Mask:
         if self.mask is None:

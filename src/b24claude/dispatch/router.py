@@ -56,6 +56,9 @@ class Context:
     timings: Timings = field(default_factory=Timings)
     mask_opener: MaskOpener | None = None  # privacy.handlers.mask_middleware: the dialogue's mask, lazily
     follow_ups: list[object] = field(default_factory=list)
+    # Updates coalesced into this one (the earlier messages of a burst, oldest first; inbox.coalesce):
+    # one answer for all; the row's effects (``inbox_id``) are the burst's first row's.
+    earlier: tuple[object, ...] = ()
 
     def emit(self, event: object) -> None:
         """Deliver ``event`` to every handler and listener that wants it, after the current handler."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from b24claude.ports.bitrix import BotApi, CrmRefs
+from b24claude.ports.bitrix import BotApi, ChatFile, CrmRefs
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,7 @@ class IncomingMessage:
     entity_id: str = ""
     crm_refs: CrmRefs = field(default_factory=CrmRefs)
     session_id: int | None = None
+    files: tuple[ChatFile, ...] = ()  # photos and documents sent with the message (kit.files)
 
     @property
     def is_open_line(self) -> bool:

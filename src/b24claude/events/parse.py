@@ -26,6 +26,7 @@ from b24claude.events.models import (
     UnknownEvent,
     Update,
 )
+from b24claude.kit.files import parse_files
 from b24claude.kit.openlines import bindings_from_entity_data, parse_entity_data_1
 from b24claude.ports.bitrix import CrmRefs
 
@@ -293,6 +294,7 @@ def _message_v1(member_id: str, bot_id: int, data: Mapping[str, Any]) -> Incomin
         entity_id=str(params.get("CHAT_ENTITY_ID", "")),
         crm_refs=refs,
         session_id=session_id,
+        files=parse_files(params.get("FILES")),
     )
 
 
@@ -367,4 +369,5 @@ def _message_v2(
         entity_id=str(chat.get("entityId", "")),
         crm_refs=refs,
         session_id=session_id,
+        files=parse_files(data.get("files") or message.get("files")),
     )

@@ -20,6 +20,7 @@ import logging
 from b24claude.dispatch import Context, Dispatcher, Handled
 from b24claude.errors import B24ClaudeError
 from b24claude.events.parse import update_from_payload
+from b24claude.inbox.coalesce import Burst, Coalescer
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.kit.backoff import backoff_delay
 from b24claude.kit.clock import Clock
@@ -43,6 +44,7 @@ class InboxWorker:
         max_attempts: int = 8,
         lease_s: float = 60.0,
         exclusive: bool = True,
+        coalescer: Coalescer | None = None,
     ) -> None:
         """``exclusive``: this process is the inbox's only worker (the embedded default), so rows
         left ``processing`` at start are a previous run's and resume at once; otherwise only rows
@@ -57,6 +59,7 @@ class InboxWorker:
         self._max_attempts = max_attempts
         self._lease_s = lease_s
         self._exclusive = exclusive
+        self._coalescer = coalescer  # None: every message answered on its own
         self._slots = asyncio.Semaphore(self._concurrency)
         self._running: dict[int, tuple[str, asyncio.Task[None]]] = {}
         self._handlers: set[asyncio.Task[None]] = set()
@@ -131,9 +134,10 @@ class InboxWorker:
         task = asyncio.current_task()
         assert task is not None
         self._running[item.id] = (item.dialog_key, task)
-        keeper = asyncio.create_task(self._keep_lease(item.id), name=f"lease-{item.id}")
+        leased = [item.id]  # the head, then the rows coalesced with it (one lease for the burst)
+        keeper = asyncio.create_task(self._keep_lease(leased), name=f"lease-{item.id}")
         try:
-            await self._process(item)
+            await self._process(item, leased)
         finally:
             keeper.cancel()
             self._running.pop(item.id, None)
@@ -142,41 +146,54 @@ class InboxWorker:
         except B24ClaudeError:
             log.warning("inbox.worker.announce_failed", extra={"dialog_key": item.dialog_key})
 
-    async def _keep_lease(self, item_id: int) -> None:
+    async def _keep_lease(self, item_ids: list[int]) -> None:
         while True:
             await asyncio.sleep(self._lease_s / 3)
-            try:
-                if not await self._inbox.renew_lease(item_id, lease_until=self._clock.now() + self._lease_s):
-                    log.warning("inbox.lease_lost", extra={"inbox_id": item_id})
-                    return
-            except B24ClaudeError:
-                log.warning("inbox.lease_renew_failed", extra={"inbox_id": item_id})
+            for item_id in list(item_ids):
+                try:
+                    if not await self._inbox.renew_lease(
+                        item_id, lease_until=self._clock.now() + self._lease_s
+                    ):
+                        log.warning("inbox.lease_lost", extra={"inbox_id": item_id})
+                        return
+                except B24ClaudeError:
+                    log.warning("inbox.lease_renew_failed", extra={"inbox_id": item_id})
 
-    async def _process(self, item: InboxItem) -> None:
+    async def _process(self, item: InboxItem, leased: list[int]) -> None:
         attempt = item.attempts + 1
+        burst = Burst(item)
         try:
             portal = await self._portals.get(item.member_id)
             if portal is None:
                 await self._inbox.mark_failed(item.id, error="portal not installed")
                 return
-            update = update_from_payload(item.member_id, item.payload)
+            if self._coalescer is not None:
+                burst = await self._coalescer.gather(item, lease_until=self._clock.now() + self._lease_s)
+                leased.extend(r.id for r in burst.claimed)
+            # A burst is dispatched as its newest message with the others before it (inbox.coalesce).
+            updates = [update_from_payload(r.member_id, r.payload) for r in burst.rows]
             outcome = await self._dispatcher.feed(
-                update, Context(portal=portal, inbox_id=item.id, attempt=attempt)
+                updates[-1],
+                Context(portal=portal, inbox_id=item.id, attempt=attempt, earlier=tuple(updates[:-1])),
             )
+            for row in burst.claimed:
+                await self._inbox.mark_done(row.id)
             await self._inbox.mark_done(item.id, status="done" if outcome is Handled.DONE else "ignored")
-            self.processed += 1
+            self.processed += 1 + len(burst.claimed)
         except asyncio.CancelledError:
             raise  # stopping: the row stays 'processing' and is resumed on the next start
         except B24ClaudeError as exc:
-            await self._failed(
-                item, attempt, exc, retryable=exc.retryable, retry_after=getattr(exc, "retry_after", None)
-            )
+            for row in (*burst.claimed, item):  # the head last: it re-forms the burst when retried
+                await self._failed(
+                    row, attempt, exc, retryable=exc.retryable, retry_after=getattr(exc, "retry_after", None)
+                )
         except Exception as exc:  # a bug must not kill the worker; retry a few times, then park it
             log.exception(
                 "inbox.handler.crashed",
                 extra={"inbox_id": item.id, "member_id": item.member_id, "kind": item.kind},
             )
-            await self._failed(item, attempt, exc, retryable=True, retry_after=None)
+            for row in (*burst.claimed, item):
+                await self._failed(row, attempt, exc, retryable=True, retry_after=None)
 
     async def _failed(
         self, item: InboxItem, attempt: int, exc: BaseException, *, retryable: bool, retry_after: float | None

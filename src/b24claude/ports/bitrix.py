@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from b24claude.kit.files import ChatFile as ChatFile
 from b24claude.kit.openlines import CrmBindings
 
 BotApi = Literal["v1", "v2"]
@@ -123,6 +124,7 @@ class ChatMessage:
     author_name: str = ""
     author_is_bot: bool = False
     author_is_connector: bool = False  # an external customer (Open Lines connector user)
+    files: tuple[ChatFile, ...] = ()
 
 
 class CrmGateway(Protocol):

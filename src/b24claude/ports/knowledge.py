@@ -235,3 +235,75 @@ class IngestOutcome:
     error: str = ""
     # Instruction-like text taken out of the document ("rule: text"): an admin should look at the file.
     flagged: tuple[str, ...] = ()
+
+
+# --- the knowledge loop: unanswered questions → FAQ suggestions (knowledge/suggestions.py) ---------
+
+QuestionStatus = Literal["open", "resolved", "suggested"]
+SuggestionStatus = Literal["pending", "approved", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class UnansweredQuestion:
+    """A customer's question the base had no passage good enough for (masked text)."""
+
+    member_id: str
+    dialog_key: str
+    dialog_id: str
+    message_id: int
+    author_id: int
+    bot_id: int
+    bot_api: str
+    question: str
+    language: str = "ru"
+    created_at: float = 0.0
+    id: int = 0
+    answer: str = ""  # what the operator replied (read from the chat)
+    status: QuestionStatus = "open"
+    suggestion_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FaqSuggestion:
+    id: int
+    member_id: str
+    question: str
+    answer: str
+    lemmas: str  # the question's content lemmas, space-separated (the cluster's key)
+    questions: int  # how many customer questions it stands for
+    status: SuggestionStatus
+    source: str = ""  # once approved: the FAQ entry's citation ("suggestion-<id>")
+    created_at: float = 0.0
+    decided_at: float | None = None
+
+
+class SuggestionRepository(Protocol):
+    async def add_question(self, question: UnansweredQuestion) -> bool:
+        """Record it once (a replay of the same message is a no-op); ``False`` when it existed."""
+        ...
+
+    async def questions(self, member_id: str, *, status: QuestionStatus) -> list[UnansweredQuestion]: ...
+
+    async def resolve(self, question_id: int, *, answer: str) -> None: ...
+
+    async def attach(self, question_id: int, suggestion_id: int) -> None:
+        """The question is part of that suggestion (status ``suggested``)."""
+        ...
+
+    async def add_suggestion(
+        self, member_id: str, *, question: str, answer: str, lemmas: str, now: float
+    ) -> int: ...
+
+    async def grow(self, suggestion_id: int) -> None:
+        """One more question of the cluster."""
+        ...
+
+    async def suggestions(
+        self, member_id: str, *, status: SuggestionStatus | None = None
+    ) -> list[FaqSuggestion]: ...
+
+    async def get_suggestion(self, member_id: str, suggestion_id: int) -> FaqSuggestion | None: ...
+
+    async def decide(
+        self, suggestion_id: int, *, status: SuggestionStatus, answer: str, source: str, now: float
+    ) -> None: ...

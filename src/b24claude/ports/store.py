@@ -115,6 +115,19 @@ class InboxRepository(Protocol):
         """Extend a ``processing`` row's lease; ``False`` when the row is no longer processing."""
         ...
 
+    async def pending_after(self, dialog_key: str, after_id: int, *, limit: int) -> list[InboxItem]:
+        """The dialogue's pending rows newer than ``after_id``, oldest first (read only): the messages
+        waiting behind a claimed row, which coalescing may answer together with it."""
+        ...
+
+    async def claim_followers(
+        self, item_ids: Sequence[int], *, dialog_key: str, lease_until: float
+    ) -> list[InboxItem]:
+        """Move those of these rows that are still ``pending`` in ``dialog_key`` to ``processing`` with
+        a lease; returns them, oldest first. Only the worker holding the dialogue's claimed row calls
+        it (no other worker can claim a row of a busy dialogue)."""
+        ...
+
     async def ready_heads(
         self, *, now: float, announced_before: float, limit: int, dialog_key: str | None = None
     ) -> list[InboxItem]:

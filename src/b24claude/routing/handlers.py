@@ -17,7 +17,7 @@ from b24claude.dispatch import Context, Flow, MessageContext, Pipeline, ReplySen
 from b24claude.events.models import BotJoined, dialog_key
 from b24claude.kit.clock import Clock
 from b24claude.routing.competence import is_critical, topic_of
-from b24claude.routing.prefilter import intent_of, is_open
+from b24claude.routing.prefilter import has_words, intent_of, is_open
 from b24claude.routing.schemas import (
     OPERATOR_COMMAND,
     HandoffReason,
@@ -46,6 +46,12 @@ def register_steps(pipeline: Pipeline, handoffs: HandoffService, clock: Clock) -
                 return await _hand_off(turn, "operator_command", settings, urgent=False)
             turn.notes.append("operator_command_outside_lines")
             return Flow.STOP
+        if turn.files and not has_words(turn.text):
+            # Only a photo or a file: nothing to answer yet; ask for words (the file goes to the brief
+            # if a human takes the dialogue over: HandoffService._brief).
+            turn.notes.append("files_only")
+            turn.reply, turn.reply_kind = settings.text("files_only", turn.language), "rule"
+            return Flow.SEND
         if not settings.prefilter:
             return None
         intent = intent_of(turn.text)

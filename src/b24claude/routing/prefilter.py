@@ -81,6 +81,11 @@ _SPAM = frozenset(
 )
 
 
+def has_words(text: str) -> bool:
+    """Whether the customer wrote anything in words (not only a file, an emoji or punctuation)."""
+    return bool(_WORD.search(text))
+
+
 def intent_of(text: str) -> Intent | None:
     """What a rule can answer, or ``None`` (the message goes on to the model)."""
     words = [w.lower().replace("ё", "е") for w in _WORD.findall(text)]

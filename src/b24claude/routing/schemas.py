@@ -71,6 +71,10 @@ CANNED = {
         "ru": "Пожалуйста! Если появятся вопросы — пишите.",
         "en": "You're welcome! Write any time you have a question.",
     },
+    "files_only": {
+        "ru": "Спасибо, файл получил. Напишите, пожалуйста, словами, в чём ваш вопрос, — так я смогу помочь.",
+        "en": "Thank you, I've got the file. Please tell me in words what your question is, so I can help.",
+    },
     "handoff": {
         "ru": "Передаю диалог специалисту — он ответит вам здесь.",
         "en": "I'm passing the dialogue to a specialist — they will reply here.",

@@ -22,7 +22,7 @@ from typing import Any
 from b24claude.dispatch import MessageContext, RowEffects
 from b24claude.errors import Bitrix24Error
 from b24claude.events.models import IncomingMessage
-from b24claude.ports.bitrix import ChatGateway, OperatorGateway
+from b24claude.ports.bitrix import BotIdentity, ChatFile, ChatGateway, OperatorGateway
 from b24claude.ports.cache import Cache
 from b24claude.ports.store import DialogueRepository
 from b24claude.routing.competence import Competence
@@ -36,9 +36,9 @@ FAILOVER_REASONS = frozenset({"claude_unavailable", "spend_limit"})
 SILENCE_TTL_S = 7 * 86400.0
 BRIEF = {
     "ru": "b24claude: вам передан диалог {dialog} (причина: {reason}).\nКлиент: {client}\nХочет: {want}\n"
-    "Бот уже ответил: {said}\nНастроение: {sentiment}\nCRM: {crm}",
+    "Бот уже ответил: {said}\nНастроение: {sentiment}\nCRM: {crm}\nФайлы клиента: {files}",
     "en": "b24claude: dialogue {dialog} is yours (reason: {reason}).\nClient: {client}\nWants: {want}\n"
-    "The bot said: {said}\nSentiment: {sentiment}\nCRM: {crm}",
+    "The bot said: {said}\nSentiment: {sentiment}\nCRM: {crm}\nClient's files: {files}",
 }
 ESCALATION_TITLE = {
     "ru": "Срочно: обращение клиента {client} ({reason})",
@@ -109,8 +109,8 @@ class HandoffService:
         )
         msg = turn.msg
         target, supervisor = await self._choose(msg, topic, settings)
+        brief = await self._brief(turn, reason)  # ready before the human takes over
         transferred = await self._transfer(msg, target)
-        brief = await self._brief(turn, reason)
         notified = []
         for user_id in await self._brief_recipients(msg, target):
             if await self._notify(msg, user_id, brief, tag=f"b24claude:brief:{msg.dialog_id}"):
@@ -222,7 +222,9 @@ class HandoffService:
             if i
         )
         sentiment = turn.classification.sentiment if turn.classification is not None else "—"
+        files = await self._client_files(turn)
         return BRIEF.get(turn.language, BRIEF["ru"]).format(
+            files=", ".join(f.label() for f in files) or "—",
             dialog=msg.dialog_id,
             reason=reason,
             client=client,
@@ -231,6 +233,23 @@ class HandoffService:
             sentiment=sentiment,
             crm=crm or "—",
         )
+
+    async def _client_files(self, turn: MessageContext) -> list[ChatFile]:
+        """The files the client sent in this dialogue: this message's, and earlier ones as the chat
+        shows them (``im.dialog.messages.get``), oldest first, each once."""
+        msg = turn.msg
+        found: dict[int, ChatFile] = {}
+        bot = BotIdentity(msg.bot_id or (turn.ctx.portal.bot_id or 0), turn.ctx.portal.bot_code, msg.bot_api)
+        try:
+            recent = await self._chat.recent_messages(msg.member_id, bot, dialog_id=msg.dialog_id, limit=50)
+        except Bitrix24Error as exc:
+            log.warning("routing.brief.files_unread", extra={"member_id": msg.member_id, "code": exc.code})
+            recent = []
+        for m in recent:
+            if m.author_id == msg.author_id:
+                found.update((f.id, f) for f in m.files)
+        found.update((f.id, f) for f in turn.files)
+        return [found[i] for i in sorted(found)]
 
     async def _escalate(
         self,

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from b24claude.errors import Bitrix24Error, ConfigurationError
+from b24claude.kit.files import file_ids, parse_files
 from b24claude.kit.openlines import bindings_from_entity_data
 from b24claude.ports.bitrix import (
     AppInfo,
@@ -252,6 +253,8 @@ class Bitrix24Gateway:
         result = (await self._client.call(member_id, "im.dialog.messages.get", dict(params))).result
         raw = result.get("messages") if isinstance(result, Mapping) else result
         users = {_int(u.get("id")): u for u in _records(result.get("users") if isinstance(result, Mapping) else None)}
+        # The files of these messages come beside them; each message names its own in params.FILE_ID.
+        files = {f.id: f for f in parse_files(result.get("files") if isinstance(result, Mapping) else None)}
         messages = []
         for m in _records(raw):
             author = _int(m.get("author_id"))
@@ -264,6 +267,7 @@ class Bitrix24Gateway:
                     author_name=_text(user.get("name")),
                     author_is_bot=user.get("bot") is True,
                     author_is_connector=user.get("connector") is True,
+                    files=tuple(files[i] for i in file_ids(m.get("params")) if i in files),
                 )
             )
         return sorted(messages, key=lambda m: m.id)

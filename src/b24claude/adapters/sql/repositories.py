@@ -27,6 +27,7 @@ from b24claude.adapters.sql.privacy import (
     plain_digest,
 )
 from b24claude.adapters.sql.retention import SqlRetentionStore
+from b24claude.adapters.sql.suggestions import SqlSuggestionRepository
 from b24claude.adapters.sql.supervision import SqlBotCommandRepository, SqlSupervisionRepository
 from b24claude.adapters.sql.tables import dialogue_turns, effects, inbox, llm_ledger, portals
 from b24claude.adapters.sql.triage import SqlTriageRepository
@@ -273,6 +274,39 @@ class SqlInboxRepository:
         async with self._db.write("inbox.renew_lease") as conn:
             result = await conn.execute(stmt)
         return bool(result.rowcount)
+
+    async def pending_after(self, dialog_key: str, after_id: int, *, limit: int) -> list[InboxItem]:
+        """The dialogue's pending rows newer than ``after_id``, oldest first (coalescing, see the port)."""
+        if limit <= 0 or not dialog_key:
+            return []
+        row = inbox.c
+        stmt = (
+            select(inbox)
+            .where(row.dialog_key == dialog_key, row.status == "pending", row.id > int(after_id))
+            .order_by(row.id)
+            .limit(limit)
+        )
+        async with self._db.read("inbox.pending_after") as conn:
+            return [_inbox_item(r) for r in (await conn.execute(stmt)).all()]
+
+    async def claim_followers(
+        self, item_ids: Sequence[int], *, dialog_key: str, lease_until: float
+    ) -> list[InboxItem]:
+        """Move these pending rows of ``dialog_key`` to ``processing`` with the head's lease (see the port)."""
+        if not item_ids or not dialog_key:
+            return []
+        row = inbox.c
+        stmt = (
+            update(inbox)
+            .where(
+                row.id.in_([int(i) for i in item_ids]), row.dialog_key == dialog_key, row.status == "pending"
+            )
+            .values(status="processing", updated_at=time.time(), lease_until=float(lease_until))
+            .returning(*inbox.c)
+        )
+        async with self._db.write("inbox.claim_followers") as conn:
+            claimed = [_inbox_item(r) for r in await conn.execute(stmt)]
+        return sorted(claimed, key=lambda item: item.id)
 
     async def ready_heads(
         self, *, now: float, announced_before: float, limit: int, dialog_key: str | None = None
@@ -819,6 +853,7 @@ class SqlStore:
         self.knowledge = SqlKnowledgeRepository(self.db)
         self.memory = SqlMemoryRepository(self.db)
         self.triage = SqlTriageRepository(self.db)  # issue 9: the dialogue's classification
+        self.suggestions = SqlSuggestionRepository(self.db)  # issue 9: the knowledge loop
         self.ledger_views = SqlLedgerViews(self.db)  # issue 9: spend per portal/dialogue/feature/model
         self.supervision = SqlSupervisionRepository(self.db)  # issue 9: drafts, ratings, flags
         self.bot_commands = SqlBotCommandRepository(self.db)  # issue 9: the commands each bot registered

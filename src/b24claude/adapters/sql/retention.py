@@ -21,6 +21,7 @@ from b24claude.adapters.sql.tables import (
     dialogue_turns,
     effects,
     inbox,
+    kb_questions,
     llm_ledger,
     memory_marks,
     pii_vault,
@@ -71,6 +72,10 @@ class SqlRetentionStore:
             )
             await conn.execute(
                 delete(supervision_feedback).where(f.member_id == member_id, f.created_at < float(before))
+            )
+            q = kb_questions.c  # unanswered questions and the operators' replies to them
+            await conn.execute(
+                delete(kb_questions).where(q.member_id == member_id, q.created_at < float(before))
             )
             return count
 
@@ -187,9 +192,8 @@ class SqlRetentionStore:
                 counts["inbox"] = _count(
                     await conn.execute(delete(inbox).where(i.member_id == member_id, i.id.in_(ids)))
                 )
-            counts["turns"] = counts["vault"] = counts["subjects"] = counts["memory"] = counts[
-                "supervision"
-            ] = 0
+            for kind in ("turns", "vault", "subjects", "memory", "supervision", "kb_questions"):
+                counts[kind] = 0
             if keys:
                 counts["turns"] = _count(
                     await conn.execute(
@@ -215,6 +219,13 @@ class SqlRetentionStore:
                 )
                 await conn.execute(
                     delete(memory_marks).where(m.member_id == member_id, _in(m.dialog_key, keys))
+                )
+                # The knowledge loop's record of their unanswered questions (and the operator's reply).
+                kq = kb_questions.c
+                counts["kb_questions"] = _count(
+                    await conn.execute(
+                        delete(kb_questions).where(kq.member_id == member_id, _in(kq.dialog_key, forms))
+                    )
                 )
                 # Moderation drafts of their answers, and the ratings and flags given to them.
                 d, fb = supervision_drafts.c, supervision_feedback.c

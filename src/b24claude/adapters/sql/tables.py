@@ -363,3 +363,45 @@ bot_commands = Table(
     Column("command_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("member_id", "bot_id", "name", name="pk_bot_commands"),
 )
+
+# --- the knowledge loop: unanswered questions and FAQ suggestions (migration 0007_kb_suggestions) ----
+
+# A customer question the base could not answer (masked text: placeholders, never a phone), and what
+# the operator replied once the dialogue was theirs (read back from the chat).
+kb_questions = Table(
+    "kb_questions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("dialog_key", String(255), nullable=False),
+    Column("dialog_id", String(64), nullable=False),
+    Column("message_id", BigInteger, nullable=False),
+    Column("author_id", BigInteger, nullable=False),
+    Column("bot_id", BigInteger, nullable=False),
+    Column("bot_api", String(8), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("language", String(8), nullable=False, server_default="ru"),
+    Column("answer", Text, nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default="open"),  # open | resolved | suggested
+    Column("suggestion_id", BigInteger, nullable=True),
+    Column("created_at", Double, nullable=False),
+    UniqueConstraint("member_id", "dialog_key", "message_id", name="uq_kb_questions_message"),
+    Index("ix_kb_questions_status", "member_id", "status"),
+)
+
+# A cluster of such questions with the operators' answer: an FAQ entry the admin approves or rejects.
+kb_suggestions = Table(
+    "kb_suggestions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_id", String(64), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("lemmas", Text, nullable=False),
+    Column("questions", Integer, nullable=False, server_default="1"),
+    Column("status", String(16), nullable=False, server_default="pending"),  # pending | approved | rejected
+    Column("source", String(255), nullable=False, server_default=""),  # the FAQ entry once approved
+    Column("created_at", Double, nullable=False),
+    Column("decided_at", Double, nullable=True),
+    Index("ix_kb_suggestions_status", "member_id", "status"),
+)

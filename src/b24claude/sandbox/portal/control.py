@@ -47,14 +47,21 @@ def build_router(state: PortalState) -> APIRouter:
 
     async def customer_message(request: Request) -> Any:
         body = await _body(request)
-        text = body.get("text")
-        if not isinstance(text, str) or not text:
-            raise ValueError("'text' (non-empty string) is required")
+        text = body.get("text", "")
+        files = body.get("files") or []
+        if not isinstance(files, list) or not all(isinstance(f, dict) and f.get("name") for f in files):
+            raise ValueError("'files' must be a list of objects with a 'name'")
+        if not isinstance(text, str) or not (text or files):
+            raise ValueError("'text' (non-empty string) is required, unless 'files' are sent")
         customer = body.get("customer", "anna")
         if not isinstance(customer, str | dict):
             raise ValueError("'customer' must be a key or an object with name/phone/email")
         msg = await state.customer_writes(
-            text, customer, line_id=int(body.get("line_id", 1)), channel=str(body.get("channel", "livechat"))
+            text,
+            customer,
+            line_id=int(body.get("line_id", 1)),
+            channel=str(body.get("channel", "livechat")),
+            files=files,
         )
         return msg.to_dict()
 

@@ -351,7 +351,13 @@ def customer_key(customer: str | JSON) -> str:
 
 
 async def customer_writes(
-    state: PortalState, text: str, customer: str | JSON, *, line_id: int, channel: str
+    state: PortalState,
+    text: str,
+    customer: str | JSON,
+    *,
+    line_id: int,
+    channel: str,
+    files: list[JSON] | None = None,
 ) -> Message:
     line = state.lines.get(line_id)
     if line is None:
@@ -393,11 +399,60 @@ async def customer_writes(
         session = state.sessions.get(chat.session_id)
         if session is None or session.finished is not None:
             start_session(state, chat, line, profile)
-    msg = post_message(state, chat, uid, text, params={"CONNECTOR": channel})
+    params: JSON = {"CONNECTOR": channel}
+    if files:
+        params["FILE_ID"] = [add_chat_file(state, chat, uid, f)["id"] for f in files]
+    msg = post_message(state, chat, uid, text, params=params)
     from .commands import notify_or_command
 
     notify_or_command(state, chat, msg)
     return msg
+
+
+_EXTENSION_TYPES = {
+    "jpg": "image",
+    "jpeg": "image",
+    "png": "image",
+    "gif": "image",
+    "webp": "image",
+    "mp4": "video",
+    "mov": "video",
+    "mp3": "audio",
+    "ogg": "audio",
+    "m4a": "audio",
+}
+
+
+def add_chat_file(state: PortalState, chat: Chat, author_id: int, spec: JSON) -> JSON:
+    """A file the customer sent, as the ``File`` entity of chat-bots-v2/entities.md plus the links the im
+    methods return (``urlShow``, ``urlDownload``), stored in the chat's folder."""
+    name = str(spec.get("name") or "").strip()
+    if not name:
+        raise ValueError("a file needs a 'name'")
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    file_id = state.next_id("chat_file", 7301)
+    base = state.base_url
+    entry: JSON = {
+        "id": file_id,
+        "chatId": chat.id,
+        "date": state.iso(),
+        "type": str(spec.get("type") or _EXTENSION_TYPES.get(extension, "file")),
+        "name": name,
+        "extension": extension,
+        "size": int(spec.get("size") or 1024),
+        "image": {"height": 600, "width": 800} if _EXTENSION_TYPES.get(extension) == "image" else False,
+        "status": "done",
+        "authorId": author_id,
+        "authorName": full_name(state, author_id),
+        "urlShow": f"{base}/disk/showFile/{file_id}/?&ncc=1&ts={int(state.now())}&filename={name}",
+        "urlDownload": f"{base}/disk/downloadFile/{file_id}/?&ncc=1&filename={name}",
+    }
+    state.chat_files[file_id] = entry
+    return entry
+
+
+def message_files(state: PortalState, msg: Message) -> list[JSON]:
+    return [state.chat_files[i] for i in msg.params.get("FILE_ID") or () if i in state.chat_files]
 
 
 async def employee_writes(
@@ -472,6 +527,7 @@ def notify_bots(state: PortalState, chat: Chat, msg: Message, *, skip_bot: int =
                     "chat": _v2_chat(chat, msg.author_id),
                     "user": _v2_user(state, msg.author_id),
                     "language": bot.language,
+                    **({"files": files} if (files := message_files(state, msg)) else {}),
                 },
             )
 
@@ -594,7 +650,20 @@ def _v1_params(state: PortalState, bot: Bot, chat: Chat, msg: Message) -> JSON:
         )
         params.update(common_tail)
     params["LANGUAGE"] = bot.language
+    files = message_files(state, msg)
+    if files:
+        params["PARAMS"] = {"FILE_ID": [str(f["id"]) for f in files]}
+        params["FILES"] = {str(f["id"]): {k: _v1_scalar(v) for k, v in f.items()} for f in files}
     return params
+
+
+def _v1_scalar(value: Any) -> Any:
+    # Classic events are form-encoded by http_build_query: scalars arrive as strings.
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, dict):
+        return {k: str(v) for k, v in value.items()}
+    return str(value)
 
 
 def _send_v1(
@@ -736,6 +805,7 @@ async def dialog_messages_get(state: PortalState, caller: Caller, params: JSON) 
             }
             for m in msgs
         ],
+        "files": [f for m in msgs for f in message_files(state, m)],
         "users": [
             {
                 "id": uid,

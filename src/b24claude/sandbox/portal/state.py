@@ -292,6 +292,8 @@ class PortalState:
         self.commands: dict[int, JSON] = {}
         self.chats: dict[int, Chat] = {}
         self.messages: dict[int, Message] = {}
+        # Files customers sent in chats (the Disk objects of a chat's folder), by id: sandbox/portal/im.py
+        self.chat_files: dict[int, JSON] = {}
         self.chat_index: dict[int, list[int]] = {}
         self.lines: dict[int, Line] = {}
         self.sessions: dict[int, Session] = {}
@@ -488,10 +490,13 @@ class PortalState:
         *,
         line_id: int = 1,
         channel: str = "livechat",
+        files: list[JSON] | None = None,
     ) -> Message:
+        """``files``: what the customer attached, each ``{"name", "size"?, "type"?}`` (a photo: type
+        "image"); the text may then be empty."""
         from .im import customer_writes
 
-        return await customer_writes(self, text, customer, line_id=line_id, channel=channel)
+        return await customer_writes(self, text, customer, line_id=line_id, channel=channel, files=files)
 
     async def employee_writes(
         self, text: str, *, user_id: int = 1, bot_id: int | None = None, chat_id: int | None = None
