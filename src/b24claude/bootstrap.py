@@ -389,7 +389,14 @@ def knowledge_parts(settings: Settings, store: SqlStore, clock: Clock) -> Knowle
         lemmatiser=lemmatiser,
         min_coverage=settings.kb_min_coverage,
     )
-    suggestions = SuggestionService(repo=store.suggestions, kb=service, lemmatiser=lemmatiser, clock=clock)
+    detector = PiiDetector()
+    suggestions = SuggestionService(
+        repo=store.suggestions,
+        kb=service,
+        lemmatiser=lemmatiser,
+        clock=clock,
+        personal_data=lambda text: [(span.type, span.value) for span in detector.detect(text)],
+    )
     return KnowledgeParts(service, search, embedder, vectors, suggestions)
 
 

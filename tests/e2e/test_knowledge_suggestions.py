@@ -70,3 +70,24 @@ async def test_similar_unanswered_questions_make_one_suggestion_and_a_rejected_o
     assert json.loads(await _cli(stack, "--json")) == []
     reply = await stack.ask("Есть подарочные сертификаты?", "nina")
     assert "5000" not in reply  # a rejected suggestion never reaches the base
+
+
+async def test_an_answer_with_a_customers_personal_data_is_not_published(stack: SandboxStack) -> None:
+    await stack.ask("Продаёте ли вы подарочные сертификаты?", "rita")
+    msg = await stack.portal.customer_writes("позовите оператора", "rita")
+    await stack.wait_reply(msg.chat_id, after_id=msg.id)
+    chat = stack.portal.chats[msg.chat_id]
+    operator = await handed_to_human(stack, chat.session_id)
+    personal = "Маргарита, да, сертификат на 5000 рублей. Перезвоню вам на +7 916 555-12-34."
+    await stack.portal.employee_writes(personal, user_id=operator, chat_id=chat.id)
+    [suggestion] = json.loads(await _cli(stack, "--json"))
+    env = {**os.environ, **stack.app_env()}
+    refused = await asyncio.to_thread(
+        CliRunner().invoke, app, ["kb", "suggestions", "approve", str(suggestion["id"])], env=env
+    )
+    assert refused.exit_code != 0 and "personal data" in refused.output and "phone" in refused.output
+    assert json.loads(await _cli(stack, "--json"))[0]["status"] == "pending"  # nothing published
+    clean = "Да, подарочные сертификаты на 5000 рублей продаются во всех магазинах."
+    assert "suggestion-" in await _cli(stack, "approve", str(suggestion["id"]), "--answer", clean)
+    reply = await stack.ask("А подарочный сертификат у вас можно купить?", "dina")
+    assert "5000 рублей" in reply and "916" not in reply and "Маргарита" not in reply

@@ -21,7 +21,7 @@ import asyncio
 import csv
 import logging
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -51,7 +51,12 @@ class SuggestionService:
         kb: KnowledgeService,
         lemmatiser: Lemmatiser,
         clock: Clock,
+        personal_data: Callable[[str], Sequence[tuple[str, str]]] = lambda _: (),
     ) -> None:
+        """``personal_data`` finds what an answer holds of a person, as (type, value) pairs (the PII
+        detector, given by the composition root): an operator's reply to one customer ("Ольга, ваш заказ
+        …") must not become every customer's answer."""
+        self._personal_data = personal_data
         self._repo = repo
         self._kb = kb
         self._lem = lemmatiser
@@ -131,6 +136,13 @@ class SuggestionService:
         if not text:
             raise BadRequest(
                 "the suggestion has no answer: give one with --answer / у подсказки нет ответа: задайте --answer"
+            )
+        held = self._personal_data(text)
+        if held:
+            shown = ", ".join(f"{kind} «{value}»" for kind, value in held[:5])
+            raise BadRequest(
+                f"the answer holds personal data ({shown}): give it without them with --answer / "
+                f"в ответе есть персональные данные ({shown}): задайте ответ без них через --answer"
             )
         source = source_of(found.id)
         with tempfile.TemporaryDirectory(prefix="b24claude-faq-") as tmp:
