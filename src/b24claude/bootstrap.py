@@ -45,6 +45,7 @@ from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
 from b24claude.inbox.priority import PriorityPolicy
+from b24claude.inbox.offline import OfflineEventPuller
 from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.reconcile import ClassicReconciler
 from b24claude.inbox.service import InboxService
@@ -116,6 +117,7 @@ class Container:
     worker: InboxWorker
     puller: EventPuller
     reconciler: ClassicReconciler
+    offline: OfflineEventPuller
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
     installer: InstallerService
@@ -144,6 +146,8 @@ class Container:
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
             if self.settings.reconcile_window_s > 0:
                 self._tasks.append(asyncio.create_task(self.reconciler.run(), name="v1-reconcile"))
+            if self.settings.offline_poll_interval_s > 0:
+                self._tasks.append(asyncio.create_task(self.offline.run(), name="crm-offline-events"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
         if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
             # One sweeper, beside the purge: two would pay twice for the same extraction.
@@ -165,6 +169,7 @@ class Container:
         await self.memory.stop()
         await self.puller.stop()
         await self.reconciler.stop()
+        await self.offline.stop()
         await self.worker.stop(deadline_s=self.settings.drain_timeout_s)
         for t in self._tasks:
             t.cancel()
@@ -571,6 +576,14 @@ async def build(
         max_event_age_s=settings.event_max_age_s,
         queue=queue,
         priority=policy,
+        on_offline_event=lambda member_id: offline.wake(member_id),
+    )
+    offline = OfflineEventPuller(
+        portals=store.portals,
+        queue=gateway,
+        inbox=inbox_service,
+        notify_url=handler_url(settings),
+        interval_s=settings.offline_poll_interval_s or 60.0,
     )
     puller = EventPuller(
         portals=store.portals,
@@ -626,6 +639,7 @@ async def build(
         worker=worker,
         puller=puller,
         reconciler=reconciler,
+        offline=offline,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
         installer=installer,

@@ -252,6 +252,11 @@ class Settings(BaseSettings):
         description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
         "only).",
     )
+    offline_poll_interval_s: float = Field(
+        default=60.0,
+        description="CRM changes (Bitrix24 offline events): read the portal's queue this often besides on "
+        "each ONOFFLINEEVENT (0 = never bind nor read offline events).",
+    )
     drain_timeout_s: float = Field(
         default=20.0,
         description="On SIGTERM, rows in flight get this many seconds to finish; what still runs then is "

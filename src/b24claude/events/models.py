@@ -83,9 +83,21 @@ class BotDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class CrmChanged:
+    """A CRM record changed in the portal (an offline event, ONCRMCONTACTUPDATE etc.)."""
+
+    member_id: str
+    entity: str  # "contact" | "lead" | "company"
+    entity_id: int
+    action: str  # "add" | "update" | "delete"
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     member_id: str
     kind: str
 
 
-Update = IncomingMessage | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+Update = (
+    IncomingMessage | BotJoined | AppInstalled | AppUninstalled | BotDeleted | CrmChanged | UnknownEvent
+)
