@@ -40,12 +40,12 @@ from b24claude.conversations import handlers as conversations_handlers
 from b24claude.conversations.schemas import AnswerConfig
 from b24claude.conversations.service import AnswerService
 from b24claude.crm_assist import handlers as crm_assist_handlers
-from b24claude.crm_assist.service import ClientCards, CrmAssistConfig
+from b24claude.crm_assist.service import CachedCard, ClientCards, CrmAssistConfig
 from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
 from b24claude.inbox.feeder import InboxFeeder
-from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.offline import OfflineEventPuller
+from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.reconcile import ClassicReconciler
 from b24claude.inbox.service import InboxService
@@ -199,7 +199,7 @@ class SharedState:
             return cls(cache=MemoryCache(), throttle=None)
         client = redis_client(settings.redis_url)
         return cls(
-            cache=RedisCache(client, prefix=settings.redis_prefix + "cache:", types=(ClientCard,)),
+            cache=RedisCache(client, prefix=settings.redis_prefix + "cache:", types=(ClientCard, CachedCard)),
             throttle=RedisPortalThrottle(
                 client,
                 clock,

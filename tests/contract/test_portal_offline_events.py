@@ -109,7 +109,7 @@ async def test_offline_error_limit_filter_and_refusals(portal: Portal) -> None:
     assert [e["MESSAGE_ID"] for e in errs] == [bad]
     # filter by name with an operator prefix; "!" is refused
     await _contact_update(portal, contacts[0], "y")
-    hit = (await portal.ok("event.offline.get", {"clear": 0, "filter": {"=EVENT_NAME": "ONCRMCONTACTUPDATE"}}))
+    hit = await portal.ok("event.offline.get", {"clear": 0, "filter": {"=EVENT_NAME": "ONCRMCONTACTUPDATE"}})
     assert len(hit["result"]["events"]) == 1
     r = await portal.call("event.offline.get", {"filter": {"!EVENT_NAME": "X"}})
     assert r.status_code == 400 and r.json()["error"] == "ERROR_ARGUMENT"

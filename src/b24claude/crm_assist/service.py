@@ -20,6 +20,14 @@ CARD_TTL_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
+class CachedCard:
+    """A masked card in the cache, with the mask types it was masked for (they must match)."""
+
+    types_tag: str
+    card: ClientCard
+
+
+@dataclass(frozen=True, slots=True)
 class CrmAssistConfig:
     capture_contacts: bool = True  # write phones/e-mails the customer gives into the bound CRM card
 
@@ -69,9 +77,8 @@ class ClientCards:
         """
         key = self._card_key(msg.member_id, msg.dialog_key)
         cached = await self._cache.get(key)
-        if isinstance(cached, tuple) and len(cached) == 2 and cached[0] == self._types_tag(mask):
-            if isinstance(cached[1], ClientCard):
-                return cached[1]
+        if isinstance(cached, CachedCard) and cached.types_tag == self._types_tag(mask):
+            return cached.card
         try:
             card, refs = await self._read_card(msg, mask)
         except Bitrix24Error as exc:
@@ -97,7 +104,7 @@ class ClientCards:
             return None
         masked = mask.mask_card(card)
         await mask.save()
-        await self._cache.set(key, (self._types_tag(mask), masked), ttl_s=CARD_TTL_S)
+        await self._cache.set(key, CachedCard(self._types_tag(mask), masked), ttl_s=CARD_TTL_S)
         return masked
 
     async def _read_card(self, msg: IncomingMessage, mask: Mask) -> tuple[ClientCard | None, CrmRefs]:

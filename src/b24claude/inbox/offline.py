@@ -71,14 +71,18 @@ class OfflineEventPuller:
     async def _poll_portal(self, member_id: str) -> int:
         total = 0
         if member_id not in self._ready:
-            added = await self._queue.bind_offline(member_id, events=self._events, notify_url=self._notify_url)
+            added = await self._queue.bind_offline(
+                member_id, events=self._events, notify_url=self._notify_url
+            )
             if added:
                 log.info("offline.bound", extra={"member_id": member_id, "count": added})
             for pid in await self._queue.offline_reserved(member_id):
                 batch = await self._queue.offline_get(member_id, process_id=pid, limit=BATCH)
                 total += await self._settle(member_id, OfflineBatch(pid, batch.events))
                 self.recovered_batches += 1
-                log.info("offline.batch.recovered", extra={"member_id": member_id, "count": len(batch.events)})
+                log.info(
+                    "offline.batch.recovered", extra={"member_id": member_id, "count": len(batch.events)}
+                )
             self._ready.add(member_id)
         while True:
             batch = await self._queue.offline_get(member_id, limit=BATCH)

@@ -79,7 +79,8 @@ class InboxService:
         ``max_event_age_s``: classic events older than this by their ``ts`` are refused (0 = no check);
         ``queue``: new rows are announced there after their commit (without one, ``on_stored`` is
         the only signal); ``priority`` decides their place in it; ``on_offline_event(member_id)``:
-        a verified ONOFFLINEEVENT (the portal queued offline events: fetch them now)."""
+        a verified ONOFFLINEEVENT (the portal queued offline events: fetch them now) or a new
+        install (bind them now)."""
         self._inbox = inbox
         self._portal_service = portal_service
         self._clock = clock
@@ -97,6 +98,7 @@ class InboxService:
         if env.name == "ONAPPINSTALL":
             self._check_age(env)  # before the install writes: an old install would roll tokens back
             await self._portal_service.install(env)
+            self._on_offline_event(env.auth.member_id)  # a new portal: bind its offline events now
         else:
             await self._verify(env)
             self._check_age(env)

@@ -159,7 +159,6 @@ class Deliverer:
 def emit_app_event(state: PortalState, event: str, data: JSON, *, user_id: int, order_key: str = "") -> None:
     """Deliver a classic event to every app handler bound to it (ONCRMDEALUPDATE etc.)."""
     from .auth import event_auth
-
     from .offline import enqueue
 
     for binding in list(state.event_bindings):

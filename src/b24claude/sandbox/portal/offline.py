@@ -192,13 +192,15 @@ def _match(value: Any, op: str, expected: Any, name: str) -> bool:
         exp = _ts(expected)
     else:
         exp, value = str(expected), str(value)
-    return {
-        "=": value == exp,
-        ">": value > exp,
-        "<": value < exp,
-        ">=": value >= exp,
-        "<=": value <= exp,
-    }[op]
+    return bool(
+        {
+            "=": value == exp,
+            ">": value > exp,
+            "<": value < exp,
+            ">=": value >= exp,
+            "<=": value <= exp,
+        }[op]
+    )
 
 
 def _ts(raw: Any) -> float:
@@ -248,7 +250,11 @@ async def offline_get(state: PortalState, caller: Caller, params: JSON) -> Any:
         batch = [r for r in mine if r.process_id == process_id]
     else:
         batch = [r for r in mine if not r.process_id and r.error == want_error]
-    batch = _ordered(_filtered(batch, param(params, "filter"), FILTER_FIELDS), param(params, "order"), ("TIMESTAMP_X", "ASC"))
+    batch = _ordered(
+        _filtered(batch, param(params, "filter"), FILTER_FIELDS),
+        param(params, "order"),
+        ("TIMESTAMP_X", "ASC"),
+    )
     batch = batch[:limit]
     if clear:
         gone = {id(r) for r in batch}
