@@ -336,6 +336,7 @@ def bitrix_client(
         timeout_s=settings.b24_timeout_s,
         allow_loopback=settings.sandbox,
         throttle=throttle,
+        coalesce_window_s=settings.b24_batch_window_s,
     )
 
 

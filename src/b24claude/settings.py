@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     b24_rate_burst: int = Field(
         default=50, description="REST leaky-bucket size per portal (250 on Enterprise)."
     )
+    b24_batch_window_s: float = Field(
+        default=0.02,
+        description="Read batches of one portal started within this many seconds share one `batch` request "
+        "(≤ 50 sub-calls), e.g. the context reads of many dialogues at once (0 = each its own).",
+    )
     b24_max_wait_s: float = Field(
         default=30.0, description="Longest wait on Bitrix24 rate limits before giving up."
     )
