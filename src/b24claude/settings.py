@@ -209,7 +209,12 @@ class Settings(BaseSettings):
     )
 
     # --- processing ----------------------------------------------------------------------------------
-    worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")
+    worker_concurrency: int = Field(
+        default=200,
+        description="Inbox events handled at once per process (split it across worker processes). A row in "
+        "flight mostly waits on Claude, so answers/s ≈ this ÷ Claude's latency (8 ÷ 3 s = 2.7/s); what goes "
+        "out is bounded by the Claude limits (B24C_LLM_RPM) and the portal's bucket, not by this.",
+    )
     inbox_max_attempts: int = Field(
         default=8, description="Attempts per inbox event before it is marked failed."
     )
