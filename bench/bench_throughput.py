@@ -1,26 +1,31 @@
-"""Messages answered per second end to end, embedded vs scale-out, side by side in one run.
+"""Messages answered per second end to end, with each part in its own process, against a baseline
+of everything in one process, side by side in one run.
 
-Each scenario: both emulators on loopback, the app installed, ``--dialogues`` customers each write
-one message at the same moment (then, with ``--rounds`` > 1, their next one once answered), the
-Claude emulator answers every request after ``--latency`` seconds (a slow, busy hour). The portal's
-REST limit is raised to ``--portal-rate`` so that it is not what is measured (and said so).
-Measured: answered messages per second from the first write to the last reply, the reply time
-each customer saw (p50/p95: from their message to the bot's reply in the chat), and the CPU time
-every process of the run used per wall second (to show what bounds the rate: waiting on Claude or
-the CPU).
+Each scenario: ``--dialogues`` customers each write one message at the same moment (then, with
+``--rounds`` > 1, their next one once answered); the Claude emulator answers every request after
+``--latency`` seconds (a slow, busy hour). The portal's REST limit is raised to ``--portal-rate`` so
+that it is not what is measured (and said so). Measured: answered messages per second from the
+first write to the last reply, the reply time each customer saw (p50/p95: from their message to
+the bot's reply in the chat), the CPU each process used per wall second (``/proc/<pid>/stat``: to
+show what bounds the rate — waiting on Claude, or a CPU), the app's CPU per answer, and the REST
+requests the app made per answer (portal side, a ``batch`` is one request; polls apart).
 
-Scenarios: ``embedded`` (one ``b24claude serve``-equivalent in this process on SQLite, its
-in-process worker) and ``scale-out xN`` (ingress in this process; N ``b24claude worker`` processes
-over PostgreSQL, Redis and RabbitMQ, as the compose file runs them).
+Scenarios: ``baseline 1-process`` (the emulators, the app on SQLite with its in-process worker and
+the customers all in this process, as the bench measured before); ``embedded cN`` (the Claude
+emulator and ``b24claude serve`` each their own process, ``B24C_WORKER_CONCURRENCY`` N: the sweep
+shows where concurrency stops being the limit); ``scale-out xN`` (the ingress and N
+``b24claude worker`` processes over PostgreSQL, Redis and RabbitMQ). The portal emulator and the
+customers stay in this process.
 
-A second measure, ``--rest``: REST calls per answered message with ``--dialogues`` dialogues
-against the portal's real default of 2 req/s (burst 50), polls included, on a clock 20x faster
-than the wall (portal and app share it), Claude latency 0.
+A second measure, ``--rest``: REST calls per answered message with ``--dialogues`` dialogues of 1
+and of 4 messages against the portal's real default of 2 req/s (burst 50), polls included, on a
+clock 20x faster than the wall (portal and app share it), Claude latency 0.
 
 The run fails (exit 1, no figures) when any message was not answered exactly once in time, any
 inbox row ended failed, or the portal refused a request: a rate of errors is not a rate.
 
     .venv/bin/python -m bench.bench_throughput [--dialogues 200] [--latency 3] [--workers 1,2,4]
+        [--sweep 8,50,200] [--bot-api v2|v1] [--poll-interval 2]
 """
 
 from __future__ import annotations
