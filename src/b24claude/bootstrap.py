@@ -41,11 +41,12 @@ from b24claude.conversations import handlers as conversations_handlers
 from b24claude.conversations.schemas import AnswerConfig
 from b24claude.conversations.service import AnswerService
 from b24claude.crm_assist import handlers as crm_assist_handlers
-from b24claude.crm_assist.service import ClientCards, CrmAssistConfig
+from b24claude.crm_assist.service import CachedCard, ClientCards, CrmAssistConfig
 from b24claude.dispatch import Dispatcher, Pipeline, effects_middleware
 from b24claude.errors import ConfigurationError
 from b24claude.inbox.coalesce import Coalescer
 from b24claude.inbox.feeder import InboxFeeder
+from b24claude.inbox.offline import OfflineEventPuller
 from b24claude.inbox.priority import PriorityPolicy
 from b24claude.inbox.puller import EventPuller
 from b24claude.inbox.reconcile import ClassicReconciler
@@ -129,6 +130,7 @@ class Container:
     worker: InboxWorker
     puller: EventPuller
     reconciler: ClassicReconciler
+    offline: OfflineEventPuller
     frame_auth: FrameAuthService
     privacy_admin: PrivacyAdminService
     installer: InstallerService
@@ -160,6 +162,8 @@ class Container:
             self._tasks.append(asyncio.create_task(self.puller.run(), name="v2-puller"))
             if self.settings.reconcile_window_s > 0:
                 self._tasks.append(asyncio.create_task(self.reconciler.run(), name="v1-reconcile"))
+            if self.settings.offline_poll_interval_s > 0:
+                self._tasks.append(asyncio.create_task(self.offline.run(), name="crm-offline-events"))
         self._tasks.append(asyncio.create_task(self.log_text.run(), name="log-text-policy"))
         if self.role in ("all", "ingress") and self.settings.memory_interval_s > 0:
             # One sweeper, beside the purge: two would pay twice for the same extraction.
@@ -181,6 +185,7 @@ class Container:
         await self.memory.stop()
         await self.puller.stop()
         await self.reconciler.stop()
+        await self.offline.stop()
         await self.worker.stop(deadline_s=self.settings.drain_timeout_s)
         for t in self._tasks:
             t.cancel()
@@ -212,7 +217,7 @@ class SharedState:
             return cls(cache=MemoryCache(), throttle=None)
         client = redis_client(settings.redis_url)
         return cls(
-            cache=RedisCache(client, prefix=settings.redis_prefix + "cache:", types=(ClientCard,)),
+            cache=RedisCache(client, prefix=settings.redis_prefix + "cache:", types=(ClientCard, CachedCard)),
             throttle=RedisPortalThrottle(
                 client,
                 clock,
@@ -421,6 +426,7 @@ def bitrix_client(
         timeout_s=settings.b24_timeout_s,
         allow_loopback=settings.sandbox,
         throttle=throttle,
+        coalesce_window_s=settings.b24_batch_window_s,
     )
 
 
@@ -692,6 +698,14 @@ async def build(
         max_event_age_s=settings.event_max_age_s,
         queue=queue,
         priority=policy,
+        on_offline_event=lambda member_id: offline.wake(member_id),
+    )
+    offline = OfflineEventPuller(
+        portals=store.portals,
+        queue=gateway,
+        inbox=inbox_service,
+        notify_url=handler_url(settings),
+        interval_s=settings.offline_poll_interval_s or 60.0,
     )
     puller = EventPuller(
         portals=store.portals,
@@ -748,6 +762,7 @@ async def build(
         worker=worker,
         puller=puller,
         reconciler=reconciler,
+        offline=offline,
         frame_auth=frame_auth,
         privacy_admin=privacy_admin,
         installer=installer,

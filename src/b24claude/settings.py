@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     b24_rate_burst: int = Field(
         default=50, description="REST leaky-bucket size per portal (250 on Enterprise)."
     )
+    b24_batch_window_s: float = Field(
+        default=0.02,
+        description="Read batches of one portal started within this many seconds share one `batch` request "
+        "(≤ 50 sub-calls), e.g. the context reads of many dialogues at once (0 = each its own).",
+    )
     b24_max_wait_s: float = Field(
         default=30.0, description="Longest wait on Bitrix24 rate limits before giving up."
     )
@@ -254,7 +259,12 @@ class Settings(BaseSettings):
     )
 
     # --- processing ----------------------------------------------------------------------------------
-    worker_concurrency: int = Field(default=8, description="Inbox events handled at once.")
+    worker_concurrency: int = Field(
+        default=200,
+        description="Inbox events handled at once per process (split it across worker processes). A row in "
+        "flight mostly waits on Claude, so answers/s ≈ this ÷ Claude's latency (8 ÷ 3 s = 2.7/s); what goes "
+        "out is bounded by the Claude limits (B24C_LLM_RPM) and the portal's bucket, not by this.",
+    )
     inbox_max_attempts: int = Field(
         default=8, description="Attempts per inbox event before it is marked failed."
     )
@@ -301,6 +311,11 @@ class Settings(BaseSettings):
         default=0.0,
         description="Classic (v1) bots: repeat that reconciliation every this many seconds (0 = at start-up "
         "only).",
+    )
+    offline_poll_interval_s: float = Field(
+        default=60.0,
+        description="CRM changes (Bitrix24 offline events): read the portal's queue this often besides on "
+        "each ONOFFLINEEVENT (0 = never bind nor read offline events).",
     )
     drain_timeout_s: float = Field(
         default=20.0,

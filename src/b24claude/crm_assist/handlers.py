@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from b24claude.crm_assist.service import ClientCards
 from b24claude.dispatch import Context, Flow, MessageContext, Pipeline, ReplySent, Router
+from b24claude.events.models import CrmChanged
 
 
 def register_steps(pipeline: Pipeline, cards: ClientCards) -> None:
@@ -29,5 +30,9 @@ def crm_assist_router(cards: ClientCards) -> Router:
             raw=turn.text,
             card=turn.card,
         )
+
+    @router.on(CrmChanged)()
+    async def crm_changed(update: CrmChanged, ctx: Context) -> None:
+        await cards.forget_entity(update.member_id, update.entity, update.entity_id)
 
     return router

@@ -20,6 +20,14 @@ CARD_TTL_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
+class CachedCard:
+    """A masked card in the cache, with the mask types it was masked for (they must match)."""
+
+    types_tag: str
+    card: ClientCard
+
+
+@dataclass(frozen=True, slots=True)
 class CrmAssistConfig:
     capture_contacts: bool = True  # write phones/e-mails the customer gives into the bound CRM card
 
@@ -33,19 +41,44 @@ class ClientCards:
         self._subjects = subjects
         self._cfg = config
 
-    def _card_key(self, msg: IncomingMessage, mask: Mask) -> str:
-        types = ",".join(sorted(mask.types))
-        return f"card:{msg.member_id}:{msg.dialog_key}:{hashlib.sha1(types.encode()).hexdigest()[:8]}"
+    @staticmethod
+    def _card_key(member_id: str, dialog_key: str) -> str:
+        # One key per dialogue (so a CRM change can drop it); the mask's types are kept beside the
+        # card and must match, since the card is cached masked.
+        return f"card:{member_id}:{dialog_key}"
+
+    @staticmethod
+    def _types_tag(mask: Mask) -> str:
+        return hashlib.sha1(",".join(sorted(mask.types)).encode()).hexdigest()[:8]
+
+    async def forget_entity(self, member_id: str, entity: str, entity_id: int) -> int:
+        """A CRM record changed (an offline event): the cached cards of the dialogues bound to it
+        are dropped, so their next message reads the card as it is now. Returns how many."""
+        if entity == "contact":
+            dialogues = await self._subjects.dialogues_of(member_id, contact_id=entity_id)
+        elif entity == "lead":
+            dialogues = await self._subjects.dialogues_of(member_id, lead_id=entity_id)
+        elif entity == "company":
+            dialogues = await self._subjects.dialogues_of(member_id, company_id=entity_id)
+        else:
+            return 0
+        for dialog_key in dialogues:
+            await self._cache.delete(self._card_key(member_id, dialog_key))
+        log.info(
+            "crm_assist.card.invalidated",
+            extra={"member_id": member_id, "entity": entity, "entity_id": entity_id, "count": len(dialogues)},
+        )
+        return len(dialogues)
 
     async def client_card(self, msg: IncomingMessage, mask: Mask) -> ClientCard | None:
         """The CRM card behind the chat, masked, loaded once per dialogue and reused (cache) afterwards.
 
         Only the masked card is cached; the placeholders it uses are saved with the dialogue's vault.
         """
-        key = self._card_key(msg, mask)
+        key = self._card_key(msg.member_id, msg.dialog_key)
         cached = await self._cache.get(key)
-        if isinstance(cached, ClientCard):
-            return cached
+        if isinstance(cached, CachedCard) and cached.types_tag == self._types_tag(mask):
+            return cached.card
         try:
             card, refs = await self._read_card(msg, mask)
         except Bitrix24Error as exc:
@@ -71,7 +104,7 @@ class ClientCards:
             return None
         masked = mask.mask_card(card)
         await mask.save()
-        await self._cache.set(key, masked, ttl_s=CARD_TTL_S)
+        await self._cache.set(key, CachedCard(self._types_tag(mask), masked), ttl_s=CARD_TTL_S)
         return masked
 
     async def _read_card(self, msg: IncomingMessage, mask: Mask) -> tuple[ClientCard | None, CrmRefs]:
@@ -111,7 +144,7 @@ class ClientCards:
         if done is not None and done.status == "done":
             return
         if done is not None:  # an update may have happened before a crash: compare with the CRM as it is now
-            await self._cache.delete(self._card_key(msg, mask))
+            await self._cache.delete(self._card_key(msg.member_id, msg.dialog_key))
             card = None
         card = card or await self.client_card(msg, mask)
         if card is None or not (card.refs.contact_id or card.refs.lead_id):
@@ -135,4 +168,4 @@ class ClientCards:
         await effects.intent("crm_contacts", {"phones": len(phones), "emails": len(emails)})
         entity = await self._crm.add_contact_details(msg.member_id, card.refs, phones=phones, emails=emails)
         await effects.done("crm_contacts", {"entity": entity})
-        await self._cache.delete(self._card_key(msg, mask))
+        await self._cache.delete(self._card_key(msg.member_id, msg.dialog_key))

@@ -106,11 +106,28 @@ class BotDeleted:
 
 
 @dataclass(frozen=True, slots=True)
+class CrmChanged:
+    """A CRM record changed in the portal (an offline event, ONCRMCONTACTUPDATE etc.)."""
+
+    member_id: str
+    entity: str  # "contact" | "lead" | "company"
+    entity_id: int
+    action: str  # "add" | "update" | "delete"
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent:
     member_id: str
     kind: str
 
 
 Update = (
-    IncomingMessage | CommandInvoked | BotJoined | AppInstalled | AppUninstalled | BotDeleted | UnknownEvent
+    IncomingMessage
+    | CommandInvoked
+    | BotJoined
+    | AppInstalled
+    | AppUninstalled
+    | BotDeleted
+    | CrmChanged
+    | UnknownEvent
 )

@@ -22,6 +22,7 @@ from b24claude.events.models import (
     BotDeleted,
     BotJoined,
     CommandInvoked,
+    CrmChanged,
     IncomingMessage,
     UnknownEvent,
     Update,
@@ -183,9 +184,52 @@ def update_from_payload(member_id: str, payload: Mapping[str, Any]) -> Update:
     try:
         if payload.get("api") == "v2":
             return _from_v2(member_id, event, int(payload.get("bot_id") or 0), data)
+        if payload.get("api") == "offline":
+            return _from_offline(member_id, event, data)
         return _from_v1(member_id, event, data)
     except (KeyError, ValueError, TypeError):
         return UnknownEvent(member_id, event)
+
+
+# The CRM events we bind as offline events: ONCRM<ENTITY><ACTION>.
+CRM_OFFLINE_EVENTS = tuple(
+    f"ONCRM{entity}{action}"
+    for entity in ("CONTACT", "LEAD", "COMPANY")
+    for action in ("UPDATE", "DELETE")
+)
+
+
+def offline_payload(record_id: int, event: str, message_id: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """How an offline event (``event.offline.get``) is stored in the inbox."""
+    return {
+        "api": "offline",
+        "event": event.upper(),
+        "id": record_id,
+        "message_id": message_id,
+        "data": dict(data),
+    }
+
+
+def inbox_key_for_offline(record_id: int) -> str:
+    # The record's ID, not its MESSAGE_ID: the MESSAGE_ID is the same for the same object's next
+    # change, the ID of a record we read (and so reserved) is never reused for another change.
+    return f"offline:{record_id}"
+
+
+def _from_offline(member_id: str, event: str, data: Mapping[str, Any]) -> Update:
+    if not event.startswith("ONCRM"):
+        return UnknownEvent(member_id, event)
+    for action in ("ADD", "UPDATE", "DELETE"):
+        if event.endswith(action):
+            entity = event[len("ONCRM") : -len(action)].lower()
+            break
+    else:
+        return UnknownEvent(member_id, event)
+    fields = data.get("FIELDS") or {}
+    entity_id = _int(fields.get("ID")) if isinstance(fields, Mapping) else 0
+    if entity not in ("contact", "lead", "company") or entity_id <= 0:
+        return UnknownEvent(member_id, event)
+    return CrmChanged(member_id, entity, entity_id, action.lower())
 
 
 def _int(value: Any, default: int = 0) -> int:

@@ -31,7 +31,9 @@ from b24claude.events.parse import (
     classic_payload,
     dialog_key_of_payload,
     inbox_key_for_classic,
+    inbox_key_for_offline,
     inbox_key_for_v2,
+    offline_payload,
     parse_classic_envelope,
     v2_payload,
 )
@@ -39,7 +41,7 @@ from b24claude.inbox.priority import PriorityPolicy
 from b24claude.kit.clock import Clock
 from b24claude.kit.ratelimit import KeyedTokenBucket
 from b24claude.portals.service import PortalService
-from b24claude.ports.bitrix import FetchedEvent
+from b24claude.ports.bitrix import FetchedEvent, OfflineEvent
 from b24claude.ports.queue import ReadyRow, TaskQueue
 from b24claude.ports.store import InboxRepository, NewInboxItem
 
@@ -61,7 +63,7 @@ HANDLED_V2 = frozenset({"ONIMBOTV2MESSAGEADD", "ONIMBOTV2JOINCHAT", "ONIMBOTV2DE
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    status: str  # "stored" | "duplicate" | "ignored"
+    status: str  # "stored" | "duplicate" | "ignored" | "signalled"
     key: str = ""
 
 
@@ -78,11 +80,14 @@ class InboxService:
         on_stored: Callable[[], None] = lambda: None,
         queue: TaskQueue | None = None,
         priority: PriorityPolicy | None = None,
+        on_offline_event: Callable[[str], None] = lambda member_id: None,
     ) -> None:
         """``rate_per_s`` events per second per portal (burst ``burst``; 0 = unlimited);
         ``max_event_age_s``: classic events older than this by their ``ts`` are refused (0 = no check);
         ``queue``: new rows are announced there after their commit (without one, ``on_stored`` is
-        the only signal); ``priority`` decides their place in it."""
+        the only signal); ``priority`` decides their place in it; ``on_offline_event(member_id)``:
+        a verified ONOFFLINEEVENT (the portal queued offline events: fetch them now) or a new
+        install (bind them now)."""
         self._inbox = inbox
         self._portal_service = portal_service
         self._clock = clock
@@ -91,6 +96,7 @@ class InboxService:
         self._on_stored = on_stored
         self._queue = queue
         self._priority = priority or PriorityPolicy()
+        self._on_offline_event = on_offline_event
         self.dropped_foreign_v2 = 0
 
     async def accept_classic(self, form: Mapping[str, Any]) -> Accepted:
@@ -99,10 +105,14 @@ class InboxService:
         if env.name == "ONAPPINSTALL":
             self._check_age(env)  # before the install writes: an old install would roll tokens back
             await self._portal_service.install(env)
+            self._on_offline_event(env.auth.member_id)  # a new portal: bind its offline events now
         else:
             await self._verify(env)
             self._check_age(env)
         self._check_rate(env.auth.member_id)
+        if env.name == "ONOFFLINEEVENT":  # a signal, no data: the offline puller reads the queue
+            self._on_offline_event(env.auth.member_id)
+            return Accepted("signalled")
         if env.name not in HANDLED_CLASSIC:
             log.info("inbox.event.ignored", extra={"kind": env.name, "member_id": env.auth.member_id})
             return Accepted("ignored")
@@ -161,6 +171,21 @@ class InboxService:
                 self._priority.of_payload(member_id, payload),
             )
             for payload in payloads
+        ]
+        return await self._store(items) if items else 0
+
+    async def accept_offline(self, member_id: str, events: Sequence[OfflineEvent]) -> int:
+        """Offline events read with ``clear=0`` (inbox/offline.py); committed before returning, so the
+        caller may clear the batch afterwards. Stored under the record's ID: a batch re-read after
+        a crash is a duplicate. Returns how many were new."""
+        items = [
+            NewInboxItem(
+                member_id,
+                inbox_key_for_offline(ev.id),
+                ev.name,
+                offline_payload(ev.id, ev.name, ev.message_id, ev.data),
+            )
+            for ev in events
         ]
         return await self._store(items) if items else 0
 

@@ -117,6 +117,45 @@ class FetchedEvents:
 
 
 @dataclass(frozen=True, slots=True)
+class OfflineEvent:
+    """One record of the portal's offline events queue (``event.offline.get``)."""
+
+    id: int  # the record's ID: unique in the portal's queue (our inbox key)
+    name: str  # EVENT_NAME, e.g. ONCRMCONTACTUPDATE
+    data: Mapping[str, Any]  # EVENT_DATA, e.g. {"FIELDS": {"ID": "123"}}
+    message_id: str  # MESSAGE_ID = md5(EVENT_NAME|json(EVENT_DATA)): the same for the same object
+    timestamp: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineBatch:
+    process_id: str | None  # the batch is reserved under it until cleared (clear=0)
+    events: Sequence[OfflineEvent]
+
+
+class OfflineEventQueue(Protocol):
+    """The portal's offline events (reference/bitrix24.md §2.3): bound once, read with ``clear=0``
+    (reserved under a ``process_id``), cleared only after what was read is stored."""
+
+    async def bind_offline(self, member_id: str, *, events: Sequence[str], notify_url: str) -> int:
+        """Bind ``events`` as offline events and ``ONOFFLINEEVENT`` to ``notify_url`` where
+        missing (``event.get`` first); returns how many bindings were added."""
+        ...
+
+    async def offline_get(self, member_id: str, *, process_id: str = "", limit: int = 50) -> OfflineBatch:
+        """``event.offline.get {clear: 0}``: the next batch reserved, or the batch ``process_id``."""
+        ...
+
+    async def offline_reserved(self, member_id: str, *, max_pages: int = 20) -> Sequence[str]:
+        """Process ids of batches still reserved (``event.offline.list``): left by a crash."""
+        ...
+
+    async def offline_clear(self, member_id: str, process_id: str) -> None: ...
+
+    async def offline_error(self, member_id: str, process_id: str, message_ids: Sequence[str]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     id: int
     author_id: int  # 0: a system message

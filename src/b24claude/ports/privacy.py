@@ -83,8 +83,16 @@ class SubjectRepository(Protocol):
     async def get(self, member_id: str, dialog_key: str) -> DialogueSubject | None: ...
 
     async def dialogues_of(
-        self, member_id: str, *, contact_id: int | None = None, author_id: int | None = None
-    ) -> list[str]: ...
+        self,
+        member_id: str,
+        *,
+        contact_id: int | None = None,
+        author_id: int | None = None,
+        lead_id: int | None = None,
+        company_id: int | None = None,
+    ) -> list[str]:
+        """The dialogues bound to every one given (none given: none)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

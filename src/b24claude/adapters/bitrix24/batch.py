@@ -43,6 +43,33 @@ def references(params: Mapping[str, Any] | None) -> set[str]:
     return {m.group(1) for _, v in phpform.flatten(params or {}) for m in _REF.finditer(v)}
 
 
+def prefixed(cmds: Mapping[str, Command], prefix: str) -> dict[str, Command]:
+    """The same sub-calls under ``prefix + key``, their ``$result[key]`` references renamed to match
+    (to run several callers' batches in one request)."""
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return _REF.sub(lambda m: m.group(0).replace(f"[{m.group(1)}]", f"[{prefix}{m.group(1)}]", 1), value)
+        if isinstance(value, Mapping):
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [rename(v) for v in value]
+        return value
+
+    return {f"{prefix}{key}": (method, rename(params)) for key, (method, params) in cmds.items()}
+
+
+def unprefixed(batch: BatchResult, prefix: str) -> BatchResult:
+    """One caller's part of a shared batch's result, under its own keys."""
+
+    def part(section: Mapping[str, Any]) -> dict[str, Any]:
+        return {k[len(prefix) :]: v for k, v in section.items() if k.startswith(prefix)}
+
+    return BatchResult(
+        part(batch.result), part(batch.errors), part(batch.total), part(batch.next), part(batch.time)
+    )
+
+
 def plan_chunks(cmds: Mapping[str, Command], size: int = MAX_BATCH) -> list[dict[str, Command]]:
     """Split into requests of ≤``size`` sub-calls, in order.
 

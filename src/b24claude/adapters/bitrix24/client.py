@@ -16,6 +16,7 @@ Retry policy (one layer, here):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -40,6 +41,7 @@ from b24claude.ports.bitrix import PortalAuth, TokenGrant, TokenStore
 from b24claude.ports.ratelimit import RequestThrottle
 
 from .batch import (
+    MAX_BATCH,
     BatchResult,
     Command,
     encode_command,
@@ -47,6 +49,8 @@ from .batch import (
     is_read_method,
     parse_batch_result,
     plan_chunks,
+    prefixed,
+    unprefixed,
 )
 from .errors import OPERATION_TIME_LIMIT, QUERY_LIMIT_EXCEEDED, REFRESHABLE, error_fields, map_response
 from .oauth import TokenRefresher
@@ -85,6 +89,7 @@ class ClientStats:
     throttled_429: int = 0
     operation_limit_429: int = 0
     refreshes: int = 0
+    coalesced: int = 0  # read batches that rode in another caller's request (coalesce_window_s)
     operating_s_by_method: dict[str, float] = field(default_factory=dict)
 
     def count_request(self, member_id: str, method: str, waited_s: float) -> None:
@@ -115,6 +120,20 @@ class _Attempts:
     transient: int = 0
 
 
+@dataclass(slots=True)
+class _SharedBatch:
+    """Read batches of several callers gathered into one request (``coalesce_window_s``)."""
+
+    result: asyncio.Future[BatchResult]
+    cmds: dict[str, Command] = field(default_factory=dict)
+    callers: list[str] = field(default_factory=list)
+    full: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def size(self) -> int:
+        return len(self.cmds)
+
+
 class Bitrix24Client:
     def __init__(
         self,
@@ -133,10 +152,16 @@ class Bitrix24Client:
         allow_loopback: bool = False,
         resolve: Callable[[str], Awaitable[list[str]]] | None = None,
         throttle: RequestThrottle | None = None,
+        coalesce_window_s: float = 0.0,
     ) -> None:
         """``oauth_url``: the one OAuth server refreshes go to. ``allow_loopback``: the sandbox's
         ``http://127.0.0.1:<port>`` endpoints pass the outbound-URL check (never in production).
-        ``throttle``: the per-portal bucket shared by all processes (Redis); default in memory."""
+        ``throttle``: the per-portal bucket shared by all processes (Redis); default in memory.
+        ``coalesce_window_s``: read-only batches of one portal started within this window share
+        one ``batch`` request (≤ 50 sub-calls; 0 = each its own request)."""
+        self._coalesce_s = coalesce_window_s
+        self._pending: dict[str, _SharedBatch] = {}
+        self._flushes: set[asyncio.Task[None]] = set()
         self._store = token_store
         self._allow_loopback = allow_loopback
         self._resolve = resolve or _resolve_host
@@ -257,7 +282,51 @@ class Bitrix24Client:
         return CallResult(result=body.get("result"))
 
     async def batch(self, member_id: str, cmds: Mapping[str, Command], halt: bool = False) -> BatchResult:
-        """Run sub-calls in as few requests as the 50-per-batch cap allows (see ``plan_chunks``)."""
+        """Run sub-calls in as few requests as the 50-per-batch cap allows (see ``plan_chunks``).
+
+        Read-only batches (no ``halt``) of concurrent callers on one portal are coalesced into
+        shared requests when ``coalesce_window_s`` > 0: 200 dialogues reading their context at
+        once cost a handful of requests, not 200 (DESIGN.md §2: paced by the bucket, batched).
+        A caller's own sub-calls stay together and in order, so their ``$result`` references hold.
+        """
+        if self._coalesce_s > 0 and not halt and 0 < len(cmds) < MAX_BATCH and is_read_batch(cmds):
+            return await self._coalesced(member_id, cmds)
+        return await self._batch_now(member_id, cmds, halt)
+
+    async def _coalesced(self, member_id: str, cmds: Mapping[str, Command]) -> BatchResult:
+        shared = self._pending.get(member_id)
+        if shared is None or shared.size + len(cmds) > MAX_BATCH:
+            if shared is not None:
+                shared.full.set()  # send what it holds now
+            shared = self._pending[member_id] = _SharedBatch(asyncio.get_running_loop().create_future())
+            task = asyncio.create_task(self._flush(member_id, shared), name="bitrix24-batch-flush")
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
+        prefix = f"c{len(shared.callers)}_"
+        shared.callers.append(prefix)
+        shared.cmds.update(prefixed(cmds, prefix))
+        if shared.size >= MAX_BATCH:
+            shared.full.set()
+        return unprefixed(await asyncio.shield(shared.result), prefix)
+
+    async def _flush(self, member_id: str, shared: _SharedBatch) -> None:
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shared.full.wait(), self._coalesce_s)
+            if self._pending.get(member_id) is shared:
+                del self._pending[member_id]
+            if len(shared.callers) > 1:
+                self.stats.coalesced += len(shared.callers) - 1
+            result = await self._batch_now(member_id, dict(shared.cmds), False)
+        except BaseException as exc:
+            if not shared.result.done():
+                shared.result.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        shared.result.set_result(result)
+
+    async def _batch_now(self, member_id: str, cmds: Mapping[str, Command], halt: bool) -> BatchResult:
         merged = BatchResult()
         for chunk in plan_chunks(cmds):
             payload = {

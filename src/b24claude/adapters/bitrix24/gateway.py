@@ -29,6 +29,8 @@ from b24claude.ports.bitrix import (
     FetchedEvent,
     FetchedEvents,
     FrameUser,
+    OfflineBatch,
+    OfflineEvent,
     OpenLine,
     TokenGrant,
     Widget,
@@ -293,6 +295,67 @@ class Bitrix24Gateway:
             events=events,
             next_offset=_int(next_offset) if next_offset is not None else None,
             has_more=bool(body.get("hasMore")),
+        )
+
+    # ----- OfflineEventQueue --------------------------------------------------------------------
+    async def bind_offline(self, member_id: str, *, events: Sequence[str], notify_url: str) -> int:
+        bound = {
+            (str(e.get("event")).upper(), str(e.get("offline")) in ("1", "True", "true"))
+            for e in _records((await self._client.call(member_id, "event.get")).result)
+        }
+        added = 0
+        for name in events:
+            if (name.upper(), True) not in bound:
+                await self._client.call(member_id, "event.bind", {"event": name, "event_type": "offline"})
+                added += 1
+        if ("ONOFFLINEEVENT", False) not in bound:
+            await self._client.call(
+                member_id,
+                "event.bind",
+                {"event": "ONOFFLINEEVENT", "handler": notify_url, "options": {"minTimeout": 1}},
+            )
+            added += 1
+        return added
+
+    async def offline_get(self, member_id: str, *, process_id: str = "", limit: int = 50) -> OfflineBatch:
+        params: dict[str, Any] = {"clear": 0, "limit": max(1, min(limit, 50))}
+        if process_id:
+            params["process_id"] = process_id
+        result = (await self._client.call(member_id, "event.offline.get", params)).result
+        body = result if isinstance(result, Mapping) else {}
+        events = [
+            OfflineEvent(
+                id=_int(e.get("ID")),
+                name=str(e.get("EVENT_NAME") or "").upper(),
+                data=data if isinstance(data := e.get("EVENT_DATA"), Mapping) else {},
+                message_id=str(e.get("MESSAGE_ID") or ""),
+                timestamp=str(e.get("TIMESTAMP_X") or ""),
+            )
+            for e in _records(body.get("events"))
+        ]
+        pid = body.get("process_id")
+        return OfflineBatch(process_id=str(pid) if pid else None, events=[e for e in events if e.id > 0])
+
+    async def offline_reserved(self, member_id: str, *, max_pages: int = 20) -> Sequence[str]:
+        found: list[str] = []
+        start = 0
+        for _ in range(max_pages):
+            page = await self._client.call(member_id, "event.offline.list", {"start": start})
+            for r in _records(page.result):
+                pid = str(r.get("PROCESS_ID") or "")
+                if pid and pid not in found:
+                    found.append(pid)
+            if page.next is None:
+                break
+            start = page.next
+        return found
+
+    async def offline_clear(self, member_id: str, process_id: str) -> None:
+        await self._client.call(member_id, "event.offline.clear", {"process_id": process_id})
+
+    async def offline_error(self, member_id: str, process_id: str, message_ids: Sequence[str]) -> None:
+        await self._client.call(
+            member_id, "event.offline.error", {"process_id": process_id, "message_id": list(message_ids)}
         )
 
     # ----- PortalUsers --------------------------------------------------------------------------

@@ -128,16 +128,30 @@ class SqlSubjectRepository:
         )
 
     async def dialogues_of(
-        self, member_id: str, *, contact_id: int | None = None, author_id: int | None = None
+        self,
+        member_id: str,
+        *,
+        contact_id: int | None = None,
+        author_id: int | None = None,
+        lead_id: int | None = None,
+        company_id: int | None = None,
     ) -> list[str]:
         s = dialogue_subjects.c
-        if contact_id is None and author_id is None:
+        wanted = [
+            (col, value)
+            for col, value in (
+                (s.contact_id, contact_id),
+                (s.author_id, author_id),
+                (s.lead_id, lead_id),
+                (s.company_id, company_id),
+            )
+            if value is not None
+        ]
+        if not wanted:
             return []
         stmt = select(s.dialog_key).where(s.member_id == member_id)
-        if contact_id is not None:
-            stmt = stmt.where(s.contact_id == contact_id)
-        if author_id is not None:
-            stmt = stmt.where(s.author_id == author_id)
+        for col, value in wanted:
+            stmt = stmt.where(col == value)
         async with self._db.read("subjects.dialogues_of") as conn:
             return list((await conn.execute(stmt.order_by(s.dialog_key))).scalars().all())
 

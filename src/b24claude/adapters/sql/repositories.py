@@ -12,7 +12,21 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select, text, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from b24claude.adapters.sql.codec import IdentityCodec, SecretsCodec
@@ -255,14 +269,14 @@ class SqlInboxRepository:
         lock serialises two claimers of one row (the second re-reads it as ``processing``), and the
         "oldest pending, dialogue not busy" test never sees a dialogue without its pending or
         processing row, since a row moves between the two in one update."""
-        stmt = (
-            update(inbox)
-            .where(inbox.c.id == item_id, _claimable(now))
-            .values(status="processing", updated_at=time.time(), lease_until=float(lease_until))
-            .returning(*inbox.c)
-        )
+        params = {
+            "p_id": item_id,
+            "p_now": float(now),
+            "p_updated": time.time(),
+            "p_lease": float(lease_until),
+        }
         async with self._db.write("inbox.claim_row") as conn:
-            got = (await conn.execute(stmt)).first()
+            got = (await conn.execute(_claim_row_statement(), params)).first()
         return None if got is None else _inbox_item(got)
 
     async def renew_lease(self, item_id: int, *, lease_until: float) -> bool:
@@ -484,7 +498,24 @@ class SqlInboxRepository:
         return int(result.rowcount or 0)
 
 
-def _claimable(now: float, busy_dialogs: Sequence[str] = ()) -> ColumnElement[bool]:
+_CLAIM_ROW: list[Update] = []
+
+
+def _claim_row_statement() -> Update:
+    """``claim_row``'s statement, built once with bound parameters: it runs for every row a worker
+    takes, and building the expression (the serialisation subqueries) each time was the largest
+    CPU cost of the worker's own code (py-spy, README "Scale-out")."""
+    if not _CLAIM_ROW:
+        _CLAIM_ROW.append(
+            update(inbox)
+            .where(inbox.c.id == bindparam("p_id"), _claimable(bindparam("p_now")))
+            .values(status="processing", updated_at=bindparam("p_updated"), lease_until=bindparam("p_lease"))
+            .returning(*inbox.c)
+        )
+    return _CLAIM_ROW[0]
+
+
+def _claimable(now: float | ColumnElement[float], busy_dialogs: Sequence[str] = ()) -> ColumnElement[bool]:
     """A due pending row that is its dialogue's oldest pending one, in a dialogue without a row in
     processing (rows without a dialogue are always claimable)."""
     row = inbox.c
@@ -498,7 +529,9 @@ def _claimable(now: float, busy_dialogs: Sequence[str] = ()) -> ColumnElement[bo
         ),
     )
     return and_(
-        row.status == "pending", row.not_before <= float(now), or_(row.dialog_key == "", serialisable)
+        row.status == "pending",
+        row.not_before <= (now if isinstance(now, ColumnElement) else float(now)),
+        or_(row.dialog_key == "", serialisable),
     )
 
 

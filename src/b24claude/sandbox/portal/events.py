@@ -159,13 +159,17 @@ class Deliverer:
 def emit_app_event(state: PortalState, event: str, data: JSON, *, user_id: int, order_key: str = "") -> None:
     """Deliver a classic event to every app handler bound to it (ONCRMDEALUPDATE etc.)."""
     from .auth import event_auth
+    from .offline import enqueue
 
     for binding in list(state.event_bindings):
-        if binding.event != event or binding.offline:
+        if binding.event != event:
             continue
         app = state.apps.get(binding.client_id)
         # No events until the install is finished (installation-finish.md).
         if app is None or not app.installed or not app.finished:
+            continue
+        if binding.offline:  # queued for event.offline.get (sandbox/portal/offline.py)
+            enqueue(state, app, event, data, user_id=user_id)
             continue
         body: JSON = {
             "event": event,
@@ -188,6 +192,7 @@ async def event_bind(state: PortalState, caller: Caller, params: JSON) -> Any:
     if not offline and not handler.startswith(("http://", "https://")):
         raise RestError(400, "ERROR_HANDLER_URL", "Handler URL is required")
     auth_type = as_int(param(params, "auth_type"), 0)
+    options = param(params, "options")
     for b in state.event_bindings:
         if (b.client_id, b.event, b.handler, b.auth_type, b.offline) == (
             caller.client_id,
@@ -205,6 +210,7 @@ async def event_bind(state: PortalState, caller: Caller, params: JSON) -> Any:
             handler=handler,
             auth_type=auth_type,
             offline=offline,
+            options=dict(options) if isinstance(options, dict) else {},
         )
     )
     return True

@@ -29,12 +29,13 @@ _REF_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
 def all_methods() -> dict[str, MethodSpec]:
-    from . import auth, bots, commands, crm, disk, events, im, landing, openlines, placements, tasks
+    from . import auth, bots, commands, crm, disk, events, im, landing, offline, openlines, placements, tasks
 
     table: dict[str, MethodSpec] = {}
     for registry in (
         auth.methods,
         events.methods,
+        offline.methods,
         crm.methods,
         im.methods,
         bots.methods,

@@ -59,6 +59,8 @@ class PortalConfig:
     seed: bool = True
     random_seed: int = 24
     max_bots_per_app: int = 5
+    # Feature rest_offline_extended (event.offline.get with clear=0); without it: 403 WRONG_LICENSE.
+    offline_extended: bool = True
     clock: Clock = field(default=time.time)
 
 
@@ -144,6 +146,7 @@ class EventBinding:
     handler: str
     auth_type: int
     offline: bool = False
+    options: JSON = field(default_factory=dict)  # ONOFFLINEEVENT: {"minTimeout": seconds}
 
 
 @dataclass
@@ -286,6 +289,9 @@ class PortalState:
         self.auth_codes: dict[str, tuple[str, int, float]] = {}
         self.webhooks: dict[str, Webhook] = {}
         self.event_bindings: list[EventBinding] = []
+        from .offline import OfflineQueue
+
+        self.offline = OfflineQueue()  # event.offline.*: the offline events queue (sandbox/portal/offline.py)
         self.placements: list[Placement] = []
         # chats
         self.bots: dict[int, Bot] = {}
