@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import text
+from sqlalchemy import text as sql_text
 
 from b24claude.bootstrap import Container
 from b24claude.cli.stack import SandboxStack
@@ -342,7 +342,7 @@ class LoopReplayer:
 
     async def _query(self, sql: str, **params: Any) -> list[Any]:
         async with self.c.store.engine.connect() as conn:
-            return list((await conn.execute(text(sql), params)).all())
+            return list((await conn.execute(sql_text(sql), params)).all())
 
     async def _ledger_count(self, chat_id: int | None) -> int:
         if chat_id is None:
