@@ -2,12 +2,15 @@
 
 Naive: every customer message with its full history and the whole knowledge base in the system prompt,
 no prompt-cache breakpoints, no classification, all on the strong model (Sonnet 5.5).
-Optimised: the prefilter's rules (greetings, thanks, spam, a request for a person: no model),
+Optimised: ``b24claude eval``'s replay through the whole loop (the sandbox stack: the app installed into
+the Bitrix24 emulator, each conversation written by its own customer, message by message) — so the
+prefilter's rules (greetings, thanks, spam, a request for a person: no model),
 classification on Haiku 5.5 (a cached instruction prefix, re-asked only when the dialogue turns),
 handoff when a human is needed or the classifier abstains, the answer cache (a repeated opening
 question; a wrong hit is judged against the labels), model routing (Haiku for small talk and simple FAQ
 answers), retrieved passages only, cache breakpoints on the stable prefix (persona + rules + policy,
 over the 5.5 models' 512-token minimum).
+The naive side calls Claude directly (no portal: it only sets the price of the bare approach).
 Both against the Claude emulator (token counts ≈ chars/4, its cache simulation, list prices from
 settings). The emulator classifies by cue words: these figures measure the pipeline, not Claude.
 
