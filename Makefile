@@ -11,7 +11,7 @@ install:
 	$(BIN)/pip install -q -e '.[dev]'
 
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint:
 	$(BIN)/ruff check src tests bench
