@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from b24claude.kit import phpform
 
@@ -174,6 +175,8 @@ async def handle(
     except phpform.FormError as exc:
         state.stats.count_error("INVALID_REQUEST")
         return JSONResponse({"error": "INVALID_REQUEST", "error_description": str(exc)}, status_code=400)
+    except ClientDisconnect:  # the caller went away mid-request (a poll cut at shutdown): nobody to answer
+        return JSONResponse({}, status_code=499)
     except Exception:  # an emulator bug must still answer like Bitrix would
         log.exception("sandbox.portal.crashed", extra={"method": method})
         state.stats.count_error("INTERNAL_SERVER_ERROR")
