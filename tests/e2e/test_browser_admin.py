@@ -24,6 +24,7 @@ import pytest
 from b24claude.cli.stack import DEMO_CLIENT_ID, SandboxStack
 from b24claude.conversations.app_settings import BotSettings
 from b24claude.privacy.policy import PrivacyPolicy
+from tests.required import missing
 
 CHROMIUM = os.environ.get("B24C_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
@@ -36,10 +37,7 @@ pytestmark = pytest.mark.e2e
 def _chromium() -> str:
     found = shutil.which(CHROMIUM) or (CHROMIUM if Path(CHROMIUM).is_file() else None)
     if found is None:
-        message = f"Chromium not found at {CHROMIUM} (apt-get install chromium; or set B24C_CHROMIUM)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium; or set B24C_CHROMIUM)")
     return found
 
 

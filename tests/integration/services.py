@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import NoReturn
 
 import aio_pika
 import pytest
@@ -21,21 +22,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from b24claude.adapters.sql import migrate
+from tests.required import missing
 
 PG_URL = os.environ.get("B24C_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("B24C_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_URL = os.environ.get("B24C_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def unusable(what: str, exc: BaseException) -> None:
-    reason = f"{what} is not usable ({type(exc).__name__}: {exc}); see tests/integration/services.py"
-    if in_ci():
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)  # outside CI only: under CI=true pytest.fail above ends the test first
+def unusable(what: str, exc: BaseException) -> NoReturn:
+    missing(f"{what} is not usable ({type(exc).__name__}: {exc}); see tests/integration/services.py")
 
 
 async def _admin(sql: str) -> None:

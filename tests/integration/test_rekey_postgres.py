@@ -20,7 +20,8 @@ from b24claude.adapters.sql.rekey import rekey_secrets
 from b24claude.ports.bitrix import PortalAuth
 from b24claude.ports.privacy import VaultEntry
 from b24claude.ports.store import Portal
-from tests.integration.test_sql_store_postgres import DEFAULT_PG_URL, _admin, _in_ci
+from tests.integration.test_sql_store_postgres import DEFAULT_PG_URL, _admin
+from tests.required import missing
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,7 @@ def pg_url() -> Iterator[str]:
     try:
         asyncio.run(_admin(server_url, f'CREATE DATABASE "{database}"'))
     except Exception as exc:
-        reason = f"PostgreSQL is not usable ({type(exc).__name__}); set B24C_TEST_PG_URL"
-        if _in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        missing(f"PostgreSQL is not usable ({type(exc).__name__}); set B24C_TEST_PG_URL")
     try:
         yield make_url(server_url).set(database=database).render_as_string(hide_password=False)
     finally:
