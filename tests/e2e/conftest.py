@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -36,3 +38,20 @@ def is_classification(request: object) -> bool:
 def answer_requests(stack: SandboxStack) -> list:  # type: ignore[type-arg]
     """The Messages calls other than classification (answers, client-memory extraction)."""
     return [r for r in stack.claude.requests if r.path == "/v1/messages" and not is_classification(r)]
+
+
+async def settled(stack: SandboxStack) -> None:
+    """Every event handled (the assistant's turn is stored after the customer sees the reply)."""
+    assert stack.container is not None
+    for _ in range(400):
+        counts = await stack.container.store.inbox.counts()
+        if counts["pending"] == 0 and counts["processing"] == 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"events still in flight: {counts}")
+
+
+def system_text(body: dict[str, Any]) -> str:
+    """A Messages request's system prompt as one text (a string, or its blocks joined)."""
+    system = body.get("system")
+    return system if isinstance(system, str) else "\n".join(b["text"] for b in system)

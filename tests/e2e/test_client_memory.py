@@ -4,14 +4,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from b24claude.cli.stack import SandboxStack
-from tests.e2e.conftest import answer_requests
+from tests.e2e.conftest import answer_requests, settled, system_text
 
 PHONE = "+7 903 444-55-66"
 
@@ -27,26 +26,11 @@ async def stack() -> AsyncIterator[SandboxStack]:
         await s.stop()
 
 
-async def settled(stack: SandboxStack) -> None:
-    assert stack.container is not None
-    for _ in range(400):
-        counts = await stack.container.store.inbox.counts()
-        if counts["pending"] == 0 and counts["processing"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"events still in flight: {counts}")
-
-
 def answer_calls(stack: SandboxStack) -> list[dict[str, Any]]:
     """The bodies of the answer requests (not the memory's structured extraction)."""
     return [
         r.body for r in stack.claude.requests if r.path == "/v1/messages" and "output_config" not in r.body
     ]
-
-
-def system_text(body: dict[str, Any]) -> str:
-    system = body.get("system")
-    return system if isinstance(system, str) else "\n".join(b["text"] for b in system)
 
 
 async def ask_on(stack: SandboxStack, text: str, customer: str, channel: str) -> str:

@@ -4,7 +4,6 @@ data stays."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ from sqlalchemy import select
 
 from b24claude.adapters.sql.tables import metadata
 from b24claude.cli.stack import SandboxStack
+from tests.e2e.conftest import settled
 
 ANNA_PHONE, ANNA_DIGITS = "+7 (925) 111-22-33", "9251112233"
 ANNA_EMAIL = "anna.new@example.com"
@@ -29,17 +29,6 @@ async def stack(tmp_path: Path) -> AsyncIterator[SandboxStack]:
         yield s
     finally:
         await s.stop()
-
-
-async def settled(stack: SandboxStack) -> None:
-    """Every event handled (the assistant's turn is stored after the customer sees the reply)."""
-    assert stack.container is not None
-    for _ in range(400):
-        counts = await stack.container.store.inbox.counts()
-        if counts["pending"] == 0 and counts["processing"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"events still in flight: {counts}")
 
 
 async def everything(stack: SandboxStack, log_dir: Path) -> list[str]:

@@ -8,14 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from b24claude.cli.stack import SandboxStack
+from tests.e2e.conftest import system_text
 from tests.e2e.portals import second_portal
 
 QUESTION = "Сколько стоит аренда гироскутера?"
-
-
-def _system(body: dict[str, Any]) -> str:
-    system = body.get("system")
-    return system if isinstance(system, str) else "\n".join(b["text"] for b in system)
 
 
 async def _reply(state: Any, chat_id: int, after_id: int, is_bot: Any) -> str:
@@ -59,8 +55,8 @@ async def test_a_portals_document_is_never_used_for_another_portal(
             for r in stack.claude.requests
             if r.path == "/v1/messages" and "output_config" not in r.body
         ]
-        b_calls = [c for c in calls if QUESTION in str(c.get("messages")) and "1111" not in _system(c)]
+        b_calls = [c for c in calls if QUESTION in str(c.get("messages")) and "1111" not in system_text(c)]
         assert b_calls, "portal B's question never reached Claude"
-        assert not any("gyro.md" in _system(c) for c in b_calls)
+        assert not any("gyro.md" in system_text(c) for c in b_calls)
     # And A still answers from its own base.
     assert "1111" in await stack.ask("А сколько стоит аренда гироскутера на сутки?", "ivan")

@@ -8,7 +8,6 @@ and what Claude received.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from b24claude.cli.stack import SandboxStack
 from b24claude.conversations.prompt import _RULES
 from b24claude.safety.guard import HISTORY_STUB, PRIVATE, REFUSAL, SAFE_REPLY
 from b24claude.sandbox.claude import ClaudeState
+from tests.e2e.conftest import settled
 
 
 @pytest.fixture
@@ -55,16 +55,6 @@ async def ask(
 ) -> str:
     msg = await stack.portal.customer_writes(text, customer, channel=channel)
     return await stack.wait_reply(msg.chat_id, after_id=msg.id)
-
-
-async def settled(stack: SandboxStack) -> None:
-    assert stack.container is not None
-    for _ in range(400):
-        counts = await stack.container.store.inbox.counts()
-        if counts["pending"] == 0 and counts["processing"] == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"events still in flight: {counts}")
 
 
 def stranger(n: int) -> dict[str, Any]:
