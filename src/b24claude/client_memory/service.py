@@ -30,10 +30,6 @@ MAX_FACTS = 10  # per extraction
 MAX_FACT_CHARS = 200
 TRANSCRIPT_TURNS = 40
 _PLACEHOLDER = re.compile(r"\[[A-ZА-ЯЁ]+(?:_[A-ZА-ЯЁ]+)*_\d+\]")
-# A "fact" that tells the bot what to do is an injection attempt, not a fact about the client.
-_INSTRUCTION = re.compile(
-    r"(?i)игнорир|инструкц|промпт|prompt|ignore|system|всегда отвеча|отвечай|забудь|скидк\w* \d+ ?%|<[a-z/]"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +54,7 @@ def clean_fact(kind: object, text: object) -> tuple[FactKind, str] | None:
     if not isinstance(text, str):
         return None
     text = " ".join(text.split())
-    if not text or _PLACEHOLDER.search(text) or _INSTRUCTION.search(text):
+    if not text or _PLACEHOLDER.search(text):
         return None
     if findings(text) or directs_reply(text):  # safety/: an instruction to the bot is not a fact
         return None
